@@ -1,0 +1,8 @@
+"""doccat: train, evaluate and serve document classifiers."""
+from .classifier import Classifier, Prediction, load, train
+from .config import Config, ConfigError
+from . import artifacts
+from .data import DataError
+
+__all__ = ["train", "load", "Classifier", "Prediction", "Config", "ConfigError", "DataError"]
+__version__ = "0.1.0"

@@ -1,0 +1,170 @@
+"""Command line: `doccat train | evaluate | predict | datasets`, mirroring the Python API."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+import typing
+from pathlib import Path
+
+from . import config as config_mod
+from .artifacts import ArtifactError
+from .config import ConfigError
+from .data import DataError
+
+USER_ERRORS = (ConfigError, DataError, ArtifactError)
+
+
+def _flag_type(tp):
+    """argparse type for a config field annotation: lists take comma-separated values."""
+    args = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
+    base = args[0]
+    if typing.get_origin(base) is list:
+        item = typing.get_args(base)[0]
+        return lambda s: [item(x) for x in s.split(",") if x.strip()]
+    if base is bool:
+        return lambda s: {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[s.lower()]
+    return base
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One --flag per config field (e.g. --embed-dim, --lr, --dataset); defaults stay in config.py."""
+    for section, cls in config_mod.SECTION_TYPES.items():
+        group = parser.add_argument_group(f"[{section}] options (config file section)")
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", type=_flag_type(hints[f.name]),
+                               default=None, metavar=f.name.upper(), help=f"default: {default!r}")
+
+
+def config_overrides(args) -> dict:
+    return {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
+
+
+def cmd_train(args) -> int:
+    from .classifier import train
+    overrides = config_overrides(args)
+    log = (lambda *a, **k: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    name = overrides.get("dataset") or "run"
+    out = args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    clf = train(config=args.config, out=out, overwrite=args.overwrite, log=log, **overrides)
+    m = clf.metrics_
+    summary = {"run_dir": str(out), "train_seconds": round(m["train_seconds"], 2), "best_epoch": m["best_epoch"],
+               "valid_accuracy": m["valid"]["accuracy"], "valid_macro_f1": m["valid"]["macro_f1"]}
+    if "test" in m:
+        summary |= {"test_accuracy": m["test"]["accuracy"], "test_macro_f1": m["test"]["macro_f1"]}
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _read_eval_data(args, clf):
+    from .data import load_splits
+    from .data.readers import read
+    if args.file:
+        fmt_cfg = clf.config.data
+        return read(args.file, args.format or "auto", args.label_column or fmt_cfg.label_column,
+                    args.text_columns or fmt_cfg.text_columns, None, args.encoding or fmt_cfg.encoding)
+    data_cfg = clf.config.data
+    if args.dataset:
+        data_cfg = dataclasses.replace(data_cfg, dataset=args.dataset, train=None, valid=None, test=None)
+    if args.data_dir:
+        data_cfg = dataclasses.replace(data_cfg, data_dir=args.data_dir)
+    split = getattr(load_splits(data_cfg), args.split)
+    if split is None:
+        raise DataError(f"the run's data has no {args.split} split; give --file")
+    return split.texts, split.labels
+
+
+def cmd_evaluate(args) -> int:
+    from .classifier import load
+    clf = load(args.run_dir)
+    texts, labels = _read_eval_data(args, clf)
+    report = clf.evaluate(texts, labels)
+    print(json.dumps(report if args.full else {k: report[k] for k in ("n", "loss", "accuracy", "macro_f1")},
+                     indent=2))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .classifier import load
+    from .data.readers import _open_text
+    clf = load(args.run_dir)
+    texts = list(args.texts)
+    if args.file:
+        with _open_text(Path(args.file), args.encoding) as f:
+            texts += [line.rstrip("\r\n") for line in f]
+    if not texts:
+        raise DataError("nothing to predict: give texts as arguments or --file (one text per line)")
+    for text, pred in zip(texts, clf.predict(texts, k=args.k, threshold=args.threshold)):
+        print(json.dumps({"text": text, "labels": pred.labels, "probs": [round(p, 6) for p in pred.probs]},
+                         ensure_ascii=False))
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from .data import dataset_dir
+    from .data.registry import REGISTRY
+    root = dataset_dir(config_mod.DataConfig(data_dir=args.data_dir))
+    print(f"data directory: {root}")
+    for spec in REGISTRY.values():
+        present = [f for f in spec.files if (root / spec.folder / f).exists()]
+        state = "present" if len(present) == len(spec.files) else (
+            f"partial ({', '.join(present)})" if present else "not present (downloaded on first use)")
+        print(f"{spec.name:24s} {state:40s} {spec.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="doccat", description="Train, evaluate and use document classifiers.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train and evaluate a classifier; writes a run directory")
+    t.add_argument("--config", help="TOML config file; flags override it")
+    t.add_argument("--out", help="run directory to write (default runs/<dataset>-<time>)")
+    t.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    t.add_argument("--quiet", action="store_true", help="no per-epoch log")
+    add_config_flags(t)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="metrics of a saved run on a split or a labeled file")
+    e.add_argument("run_dir")
+    e.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    e.add_argument("--dataset", help="a registry dataset (default: the run's own data)")
+    e.add_argument("--data-dir")
+    e.add_argument("--file", help="a labeled file instead of the run's data")
+    e.add_argument("--format")
+    e.add_argument("--label-column")
+    e.add_argument("--text-columns", type=lambda s: s.split(","))
+    e.add_argument("--encoding")
+    e.add_argument("--full", action="store_true", help="also per-class metrics and the confusion matrix")
+    e.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="top-k classes with probabilities, one JSON line per text")
+    pr.add_argument("run_dir")
+    pr.add_argument("texts", nargs="*", help="texts to classify")
+    pr.add_argument("--file", help="a file with one text per line")
+    pr.add_argument("--encoding", default="utf-8")
+    pr.add_argument("-k", type=int, default=1, help="how many classes per text")
+    pr.add_argument("--threshold", type=float, default=0.0, help="drop classes below this probability")
+    pr.set_defaults(func=cmd_predict)
+
+    d = sub.add_parser("datasets", help="list the registry's datasets and which are present locally")
+    d.add_argument("--data-dir")
+    d.set_defaults(func=cmd_datasets)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except USER_ERRORS as e:
+        print(f"doccat: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""Typed configuration: plain dataclasses with their defaults, loaded from TOML and flags.
+
+One override path: defaults <- config file <- command-line flags. Unknown keys are errors.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A configuration value or key that doesn't make sense."""
+
+
+@dataclass
+class DataConfig:
+    dataset: str | None = None  # a registry name (see `doccat datasets`); or give files below
+    train: str | None = None
+    valid: str | None = None
+    test: str | None = None
+    format: str = "auto"  # auto | csv | tsv | jsonl | fasttext | folder
+    label_column: str = "label"  # a column name, or a 0-based index for headerless CSV/TSV
+    text_columns: list[str] = field(default_factory=lambda: ["text"])
+    header: bool | None = None  # CSV/TSV: None guesses from the first row
+    encoding: str = "utf-8"
+    from_split: str | None = None  # use only this registry split, carve the others from it
+    valid_fraction: float = 0.1  # carved from train when there is no validation split
+    test_fraction: float | None = None  # carved from train when there is no test split
+    split_seed: int = 0
+    data_dir: str | None = None
+
+
+@dataclass
+class ModelConfig:
+    embed_dim: int = 64
+    ngrams: int = 2  # word n-grams up to this n, hashed into `buckets`
+    buckets: int = 500_000
+    min_freq: int = 1
+    max_vocab: int | None = None
+    hidden: list[int] = field(default_factory=list)
+    activation: str = "relu"  # relu | tanh | sigmoid | hardtanh | gelu
+    dropout: float = 0.0
+    init: str = "uniform"  # uniform | xavier | kaiming | normal | default
+    init_range: float = 0.5
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "adagrad"  # sgd | adam | adamw | adagrad
+    lr: float = 0.5
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    scheduler: str = "linear"  # none | step | cosine | linear | plateau
+    step_size: int = 1
+    step_when: str = "epoch"  # step: every step_size epochs, or "val_drop": when val accuracy drops (the tutorial)
+    gamma: float = 0.1  # step: lr *= gamma every step_size epochs; plateau: the reduce factor
+    plateau_patience: int = 0
+    warmup_epochs: float = 0.0  # linear: warm up over this many epochs, then decay to 0
+    clip_norm: float = 0.0  # clip the gradient norm to this; 0 = off
+    patience: int = 3  # stop after this many epochs without a better validation accuracy; 0 = off
+    seed: int = 0
+    threads: int | None = None
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def _coerce(value, tp, key):
+    """Check `value` against the annotated type `tp`; ints are accepted where floats are."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{key}: {value!r} is not a {_type_name(tp)}")
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_coerce(v, item, key) for v in value]
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp is str and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # e.g. a CSV column given by index
+    if tp in (int, str, bool) and type(value) is tp:
+        return value
+    raise ConfigError(f"{key}: {value!r} is not a {_type_name(tp)}")
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _field_types(cls) -> dict:
+    return typing.get_type_hints(cls)
+
+
+def from_dict(d: dict) -> Config:
+    """Build a Config from nested plain data ({"data": {...}, "model": {...}, "train": {...}})."""
+    return merge(Config(), d)
+
+
+def merge(cfg: Config, overrides: dict) -> Config:
+    """Return a copy of `cfg` with `overrides` (nested dict) applied, checking keys and types."""
+    out = dataclasses.replace(cfg)
+    for section, values in overrides.items():
+        if section not in SECTION_TYPES:
+            raise ConfigError(f"unknown config section [{section}] (known: {', '.join(SECTION_TYPES)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{section}] must be a table of keys")
+        cls = SECTION_TYPES[section]
+        hints = _field_types(cls)
+        current = dataclasses.asdict(getattr(out, section))
+        for key, value in values.items():
+            if key not in hints:
+                raise ConfigError(f"unknown key {section}.{key} (known: {', '.join(hints)})")
+            current[key] = _coerce(value, hints[key], f"{section}.{key}")
+        setattr(out, section, cls(**current))
+    validate(out)
+    return out
+
+
+FLAT_KEYS = {name: section for section, cls in SECTION_TYPES.items() for name in _field_types(cls)}
+
+
+def nest(flat: dict) -> dict:
+    """{"lr": 0.1, "dataset": "trec"} -> {"train": {"lr": 0.1}, "data": {"dataset": "trec"}}."""
+    nested: dict = {}
+    for key, value in flat.items():
+        if key not in FLAT_KEYS:
+            raise ConfigError(f"unknown option {key!r}")
+        nested.setdefault(FLAT_KEYS[key], {})[key] = value
+    return nested
+
+
+def load(path: str | Path, overrides: dict | None = None) -> Config:
+    """Read a TOML config file, then apply `overrides` (flags win over the file)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    try:
+        cfg = merge(Config(), raw)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    return merge(cfg, overrides or {})
+
+
+def to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def to_toml(cfg: Config) -> str:
+    """Render as TOML that `load` reads back (None values are left out: they are the defaults)."""
+    lines = []
+    for section, values in to_dict(cfg).items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            if value is not None:
+                lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(v)
+
+
+CHOICES = {
+    "data.format": {"auto", "csv", "tsv", "jsonl", "fasttext", "folder"},
+    "model.activation": {"relu", "tanh", "sigmoid", "hardtanh", "gelu"},
+    "model.init": {"uniform", "xavier", "kaiming", "normal", "default"},
+    "train.optimizer": {"sgd", "adam", "adamw", "adagrad"},
+    "train.scheduler": {"none", "step", "cosine", "linear", "plateau"},
+    "train.step_when": {"epoch", "val_drop"},
+}
+
+
+def validate(cfg: Config) -> None:
+    for key, allowed in CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(sorted(allowed))}")
+    checks = [
+        ("model.embed_dim", cfg.model.embed_dim >= 1, "must be >= 1"),
+        ("model.ngrams", cfg.model.ngrams >= 1, "must be >= 1"),
+        ("model.buckets", cfg.model.buckets >= 0, "must be >= 0"),
+        ("model.min_freq", cfg.model.min_freq >= 1, "must be >= 1"),
+        ("model.dropout", 0.0 <= cfg.model.dropout < 1.0, "must be in [0, 1)"),
+        ("model.hidden", all(h >= 1 for h in cfg.model.hidden), "sizes must be >= 1"),
+        ("train.epochs", cfg.train.epochs >= 1, "must be >= 1"),
+        ("train.batch_size", cfg.train.batch_size >= 1, "must be >= 1"),
+        ("train.lr", cfg.train.lr > 0, "must be > 0"),
+        ("data.valid_fraction", 0.0 <= cfg.data.valid_fraction < 1.0, "must be in [0, 1)"),
+        ("data.test_fraction", cfg.data.test_fraction is None or 0.0 < cfg.data.test_fraction < 1.0,
+         "must be in (0, 1)"),
+    ]
+    for key, ok, why in checks:
+        if not ok:
+            raise ConfigError(f"{key} {why}")

@@ -1,0 +1,173 @@
+"""The dataset registry: a plain dict of named corpora, their files, splits and checksums."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import readers
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a corpus comes from when it is not in the data directory."""
+
+    url: str
+    checksum: str  # "sha256:..." or "md5:..." of the downloaded file
+    # how to turn the download into the local layout: "copy" (the file itself), or the name of
+    # a converter in download.py (unpacks an archive, writes the files listed in `files`)
+    unpack: str = "copy"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    description: str
+    folder: str
+    files: dict[str, str]  # file name -> sha256 of the file as the registry knows it
+    splits: dict[str, tuple[str, ...]]  # split name -> the files it reads
+    read: Callable[[Path, str], tuple[list[str], list[str]]]  # (folder, split) -> (texts, labels)
+    sources: dict[str, Source] = field(default_factory=dict)  # file name(s) -> source
+    label_names: dict[str, str] | None = None  # raw label -> class name, in class order
+    test_fraction: float | None = None  # carve a test split from train when there is none
+
+
+def _ag_news(folder: Path, split: str):
+    return readers.read_delimited(folder / f"{split}.csv", "0", ["1", "2"], header=False)
+
+
+def _jsonl(prefix: str, folder: Path, split: str):
+    return readers.read_jsonl(folder / f"{prefix}{split}.jsonl.gz", "label", ["text"])
+
+
+def _sst2(folder: Path, split: str):
+    return readers.read_delimited(folder / f"{split}.tsv", "label", ["sentence"], "\t", header=True)
+
+
+def _trec(folder: Path, split: str):
+    name = {"train": "train_5500.label", "test": "TREC_10.label"}[split]
+    return readers.read_label_first(folder / name, encoding="latin-1", label_sep=":")
+
+
+def _polarity(folder: Path, split: str):
+    pos = readers.read_lines(folder / "rt-polarity.pos", "pos", encoding="latin-1")
+    neg = readers.read_lines(folder / "rt-polarity.neg", "neg", encoding="latin-1")
+    return neg[0] + pos[0], neg[1] + pos[1]
+
+
+_GH = "https://raw.githubusercontent.com"
+
+REGISTRY: dict[str, DatasetSpec] = {
+    "ag_news": DatasetSpec(
+        name="ag_news",
+        description="AG News topics (Zhang et al. 2015): World, Sports, Business, Sci/Tech",
+        folder="ag_news",
+        files={
+            "train.csv": "76a0a2d2f92b286371fe4d4044640910a04a803fdd2538e0f3f29a5c6f6b672e",
+            "test.csv": "521465c2428ed7f02f8d6db6ffdd4b5447c1c701962353eb2c40d548c3c85699",
+        },
+        splits={"train": ("train.csv",), "test": ("test.csv",)},
+        read=_ag_news,
+        sources={
+            name: Source(f"{_GH}/mhjabreel/CharCnn_Keras/555590db4219b1243abb1918effd6a7425a2d75f/data/ag_news_csv/{name}",
+                         f"sha256:{sha}")
+            for name, sha in [("train.csv", "76a0a2d2f92b286371fe4d4044640910a04a803fdd2538e0f3f29a5c6f6b672e"),
+                              ("test.csv", "521465c2428ed7f02f8d6db6ffdd4b5447c1c701962353eb2c40d548c3c85699")]
+        },
+        label_names={"1": "World", "2": "Sports", "3": "Business", "4": "Sci/Tech"},
+    ),
+    "20newsgroups": DatasetSpec(
+        name="20newsgroups",
+        description="20 Newsgroups, bydate release: Usenet posts in 20 groups (raw, headers included)",
+        folder="20newsgroups",
+        files={
+            "20news-bydate-train.jsonl.gz": "2c48792c30956e4ef457b0893227b19a8cb746038e7339966e3133d555137f1f",
+            "20news-bydate-test.jsonl.gz": "90106200502a6c662e12fa93f92bf50ffe67b3e480c7f1bb1912383e2d2e0e1b",
+        },
+        splits={"train": ("20news-bydate-train.jsonl.gz",), "test": ("20news-bydate-test.jsonl.gz",)},
+        read=lambda folder, split: _jsonl("20news-bydate-", folder, split),
+        sources={"20news-bydate-train.jsonl.gz 20news-bydate-test.jsonl.gz": Source(
+            "https://ndownloader.figshare.com/files/5975967",
+            "sha256:8f1b2514ca22a5ade8fbb9cfa5727df95fa587f4c87b786e15c759fa66d95610", "newsgroups_tarball")},
+    ),
+    "imdb": DatasetSpec(
+        name="imdb",
+        description="IMDb movie reviews (Maas et al. 2011): binary sentiment, 25k train / 25k test",
+        folder="imdb",
+        files={
+            "aclImdb_train.jsonl.gz": "7f8be4ea3083fec369d5589233f4c05dce9653d69cea2ec4507003d148ca530f",
+            "aclImdb_test.jsonl.gz": "ecaf17dba6674554a48b8b5ff5665cb2936d629704263d64bc15733a82814dbf",
+        },
+        splits={"train": ("aclImdb_train.jsonl.gz",), "test": ("aclImdb_test.jsonl.gz",)},
+        read=lambda folder, split: _jsonl("aclImdb_", folder, split),
+        sources={"aclImdb_train.jsonl.gz aclImdb_test.jsonl.gz": Source(
+            "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+            "md5:7c2ac02c03563afcf9b574c7e56c153a", "imdb_tarball")},
+        label_names={"neg": "neg", "pos": "pos"},
+    ),
+    "sst2": DatasetSpec(
+        name="sst2",
+        description="SST-2 (GLUE): binary sentiment of movie-review sentences; GLUE dev is the test split here",
+        folder="sst2",
+        files={
+            "train.tsv": "48eac26399f8456935f81dd9e3a745c1430adb6c62e233ccfe22db4a0d15d1d1",
+            "dev.tsv": "54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0",
+        },
+        # GLUE's own test split has no labels, so its dev split is the one to report on
+        splits={"train": ("train.tsv",), "test": ("dev.tsv",)},
+        read=lambda folder, split: _sst2(folder, "dev" if split == "test" else split),
+        sources={"train.tsv dev.tsv": Source("https://dl.fbaipublicfiles.com/glue/data/SST-2.zip", "", "glue_zip")},
+        label_names={"0": "negative", "1": "positive"},
+    ),
+    "trec": DatasetSpec(
+        name="trec",
+        description="TREC question classification (Li & Roth 2002), 6 coarse classes",
+        folder="trec",
+        files={
+            "train_5500.label": "9e4c8bdcaffb96ed61041bd64b564183d52793a8e91d84fc3a8646885f466ec3",
+            "TREC_10.label": "033f22c028c2bbba9ca682f68ffe204dc1aa6e1cf35dd6207f2d4ca67f0d0e8e",
+        },
+        splits={"train": ("train_5500.label",), "test": ("TREC_10.label",)},
+        read=_trec,
+        sources={
+            "train_5500.label": Source("https://cogcomp.seas.upenn.edu/Data/QA/QC/train_5500.label",
+                                       "md5:073462e3fcefaae31e00edb1f18d2d02"),
+            "TREC_10.label": Source("https://cogcomp.seas.upenn.edu/Data/QA/QC/TREC_10.label",
+                                    "md5:323a3554401d86e650717e2d2f942589"),
+        },
+        label_names={k: k for k in ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]},
+    ),
+    "movie_review_polarity": DatasetSpec(
+        name="movie_review_polarity",
+        description="Movie-review sentence polarity v1.0 (Pang & Lee 2005); no official split",
+        folder="movie_review_polarity",
+        files={
+            "rt-polarity.pos": "2da124ec187a9d5a29c9f04e91c540e02baed5af8868f550a26bd6fd4dbf8bf0",
+            "rt-polarity.neg": "4ace77d558c3714723843f1d65b60c01e3417b208180f0728808d76ad0eeeaca",
+        },
+        splits={"train": ("rt-polarity.pos", "rt-polarity.neg")},
+        read=_polarity,
+        sources={"rt-polarity.pos rt-polarity.neg": Source(
+            "https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz", "", "polarity_tarball")},
+        label_names={"neg": "neg", "pos": "pos"},
+        test_fraction=0.1,
+    ),
+}
+
+
+def default_data_dir() -> Path:
+    """--data-dir, else $DOCCAT_DATA_DIR, else ../shared/datasets beside this checkout, else a cache dir."""
+    if os.environ.get("DOCCAT_DATA_DIR"):
+        return Path(os.environ["DOCCAT_DATA_DIR"])
+    shared = Path(__file__).resolve().parents[4] / "shared" / "datasets"
+    if shared.is_dir():
+        return shared
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "doccat" / "datasets"
+
+
+def get(name: str) -> DatasetSpec:
+    if name not in REGISTRY:
+        raise readers.DataError(f"unknown dataset {name!r}; known: {', '.join(REGISTRY)}")
+    return REGISTRY[name]

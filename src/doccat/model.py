@@ -1,0 +1,48 @@
+"""The classifier network: a plain nn.Module, feature ids in, logits out."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "hardtanh": nn.Hardtanh, "gelu": nn.GELU}
+
+
+class BagClassifier(nn.Module):
+    """EmbeddingBag (mean of token and n-gram vectors) -> [Linear -> activation -> dropout]* -> Linear."""
+
+    def __init__(self, cfg: ModelConfig, num_features: int, num_classes: int, sparse: bool = False):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(num_features, cfg.embed_dim, mode="mean", sparse=sparse)
+        layers, width = [], cfg.embed_dim
+        for size in cfg.hidden:
+            layers += [nn.Linear(width, size), ACTIVATIONS[cfg.activation](), nn.Dropout(cfg.dropout)]
+            width = size
+        self.hidden = nn.Sequential(*layers)
+        self.head = nn.Linear(width, num_classes)
+        init_weights(self, cfg.init, cfg.init_range)
+
+    def forward(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        # ids: (N,) feature ids of B documents back to back; offsets: (B,) where each starts
+        return self.head(self.hidden(self.bag(ids, offsets)))  # (B, num_classes)
+
+
+def init_weights(model: nn.Module, scheme: str, init_range: float = 0.5) -> None:
+    """Initialize embedding and linear weights by `scheme`; biases start at zero."""
+    if scheme == "default":  # PyTorch's own per-layer defaults
+        return
+    for module in model.modules():
+        if not isinstance(module, (nn.Linear, nn.EmbeddingBag)):
+            continue
+        w = module.weight
+        if scheme == "uniform":  # the classic tutorial: U(-r, r)
+            nn.init.uniform_(w, -init_range, init_range)
+        elif scheme == "xavier":
+            nn.init.xavier_uniform_(w)
+        elif scheme == "kaiming":
+            nn.init.kaiming_uniform_(w, nonlinearity="relu")
+        elif scheme == "normal":
+            nn.init.normal_(w, 0.0, init_range)
+        if getattr(module, "bias", None) is not None:
+            nn.init.zeros_(module.bias)

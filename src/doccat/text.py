@@ -1,0 +1,133 @@
+"""Raw text -> tokens -> vocabulary ids and hashed n-gram ids, for a whole corpus at once.
+
+The hot path never loops over tokens in Python: a corpus is joined into one string, normalized
+with C-level string methods, split once, mapped to ids with `map(dict.get)`, and n-grams are
+hashed with numpy over the flat id array.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from itertools import repeat
+
+import numpy as np
+
+UNK = "<unk>"
+_SEP = "\x00"  # document separator inside the joined corpus; stripped from user text first
+
+# torchtext's basic_english: lowercase, then these substitutions, then split on whitespace.
+_REPLACEMENTS = [
+    ("<br />", " "), ("'", " '  "), ('"', ""), (".", " . "), (",", " , "), ("(", " ( "),
+    (")", " ) "), ("!", " ! "), ("?", " ? "), (";", " "), (":", " "),
+]
+
+
+def _normalize(text: str) -> str:
+    text = text.lower()
+    for old, new in _REPLACEMENTS:
+        text = text.replace(old, new)
+    return text
+
+
+def tokenize(text: str) -> list[str]:
+    """Split one text the way torchtext's `basic_english` does."""
+    return _normalize(text.replace(_SEP, " ")).split()
+
+
+def tokenize_corpus(texts: list[str]) -> list[str]:
+    """All tokens of all texts in one list, with a separator token between texts."""
+    return _normalize(f" {_SEP} ".join(t.replace(_SEP, " ") for t in texts)).split()
+
+
+@dataclass
+class Vocab:
+    """Token strings in id order; id 0 is `<unk>`. Build it from the training split only."""
+
+    itos: list[str]
+
+    def __post_init__(self):
+        self.stoi = {t: i for i, t in enumerate(self.itos)}
+        self._ids = {**self.stoi, _SEP: -1}
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    @classmethod
+    def build(cls, tokens: list[str], min_freq: int = 1, max_size: int | None = None) -> "Vocab":
+        counts = Counter(tokens)
+        counts.pop(UNK, None)
+        counts.pop(_SEP, None)
+        # most frequent first, ties broken alphabetically so the vocabulary is deterministic
+        kept = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
+        return cls([UNK] + kept[: max_size - 1 if max_size else None])
+
+    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids of all texts back to back (T,), and tokens per text (D,)."""
+        tokens = tokenize_corpus(texts)
+        ids = np.fromiter(map(self._ids.get, tokens, repeat(0)), dtype=np.int64, count=len(tokens))
+        is_sep = ids == -1
+        bounds = np.concatenate([[-1], np.flatnonzero(is_sep), [len(ids)]])
+        lengths = np.diff(bounds) - 1 if texts else np.zeros(0, dtype=np.int64)
+        return ids[~is_sep], lengths
+
+
+def hash_ngrams(ids: np.ndarray, lengths: np.ndarray, n: int, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hash every word n-gram (2..n) of each document into [0, buckets).
+
+    ids: (T,) token ids of all documents back to back; lengths: (D,) tokens per document.
+    Returns (ngram_ids, doc_index), both (G,), in document order.
+    """
+    doc = np.repeat(np.arange(len(lengths)), lengths)
+    out_ids, out_doc = [], []
+    h = ids.astype(np.uint64)
+    for k in range(2, n + 1):
+        if len(ids) < k:
+            break
+        # h[i] = hash of ids[i : i+k]; uint64 arithmetic wraps, as fastText's hashing does
+        h = h[:-1] * np.uint64(116049371) + ids[k - 1:].astype(np.uint64)
+        same_doc = doc[: len(h)] == doc[k - 1:]
+        out_ids.append((h[same_doc] % np.uint64(buckets)).astype(np.int64))
+        out_doc.append(doc[: len(h)][same_doc])
+    if not out_ids:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(out_ids), np.concatenate(out_doc)
+
+
+@dataclass
+class Encoded:
+    """A corpus as an EmbeddingBag input: ids (N,) of all docs back to back, offsets (D+1,)."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+
+class Featurizer:
+    """Texts -> Encoded feature ids: vocabulary ids, then hashed n-gram ids after them."""
+
+    def __init__(self, vocab: Vocab, ngrams: int = 2, buckets: int = 500_000):
+        self.vocab, self.ngrams, self.buckets = vocab, ngrams, buckets
+
+    @classmethod
+    def fit(cls, texts: list[str], ngrams=2, buckets=500_000, min_freq=1, max_vocab=None) -> "Featurizer":
+        return cls(Vocab.build(tokenize_corpus(texts), min_freq, max_vocab), ngrams, buckets)
+
+    @property
+    def num_features(self) -> int:
+        return len(self.vocab) + (self.buckets if self.ngrams > 1 else 0)
+
+    def encode(self, texts: list[str]) -> Encoded:
+        ids, lengths = self.vocab.encode(texts)
+        if self.ngrams > 1 and self.buckets > 0:
+            gram_ids, gram_doc = hash_ngrams(ids, lengths, self.ngrams, self.buckets)
+            tok_doc = np.repeat(np.arange(len(lengths)), lengths)
+            # group each document's n-grams right after its tokens: a stable sort by document
+            all_ids = np.concatenate([ids, gram_ids + len(self.vocab)])
+            order = np.argsort(np.concatenate([tok_doc, gram_doc]), kind="stable")
+            ids = all_ids[order]
+            lengths = lengths + np.bincount(gram_doc, minlength=len(lengths))
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return Encoded(ids, offsets)

@@ -1,0 +1,46 @@
+"""Tiny corpora made by the tests themselves: each class has its own words, plus shared noise."""
+from __future__ import annotations
+
+import csv
+import random
+
+import pytest
+
+CLASS_WORDS = {
+    "sports": "goal match team coach season league score player win referee".split(),
+    "business": "market stock shares profit bank merger revenue investor trade economy".split(),
+    "science": "space nasa research study cells planet physics telescope gene climate".split(),
+}
+NOISE = "the a of to in and on for with today new says report".split()
+
+
+def make_corpus(n_per_class: int, seed: int = 0, signal: int = 3, noise: int = 5):
+    """(texts, labels), shuffled; each text has `signal` class words among `noise` common words."""
+    rng = random.Random(seed)
+    rows = []
+    for label, words in CLASS_WORDS.items():
+        for i in range(n_per_class):
+            text = rng.sample(words, signal) + rng.sample(NOISE, noise)
+            rng.shuffle(text)
+            rows.append((" ".join(text) + f" doc{seed}x{label}x{i}", label))
+    rng.shuffle(rows)
+    return [t for t, _ in rows], [lab for _, lab in rows]
+
+
+def write_csv(path, texts, labels):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["label", "text"])
+        w.writerows(zip(labels, texts))
+    return path
+
+
+@pytest.fixture
+def corpus_files(tmp_path):
+    """train.csv and test.csv with disjoint documents."""
+    train = write_csv(tmp_path / "train.csv", *make_corpus(60, seed=1))
+    test = write_csv(tmp_path / "test.csv", *make_corpus(20, seed=2))
+    return train, test
+
+
+FAST = dict(epochs=3, embed_dim=16, buckets=1000, lr=0.5, log=lambda *a: None)

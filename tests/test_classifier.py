@@ -1,0 +1,147 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import doccat
+from doccat.data import DataError
+
+from conftest import FAST, make_corpus, write_csv
+
+
+def test_train_predict_evaluate_on_files(corpus_files):
+    train, test = corpus_files
+    clf = doccat.train(train=str(train), test=str(test), **FAST)
+    assert clf.classes_ == ["business", "science", "sports"]
+    assert clf.metrics_["test"]["accuracy"] > 0.9
+    assert set(clf.metrics_["test"]) >= {"loss", "accuracy", "macro_f1", "per_class", "confusion_matrix"}
+    pred = clf.predict(["the striker scored a goal for the team", "bank profit and stock market shares"], k=2)
+    assert [p.labels[0] for p in pred] == ["sports", "business"]
+    assert all(len(p.labels) == 2 and p.probs[0] >= p.probs[1] for p in pred)
+    proba = clf.predict_proba(["goal team", "nasa planet"])
+    assert proba.shape == (2, 3) and np.allclose(proba.sum(1), 1.0, atol=1e-6)
+
+
+def test_predict_threshold_and_single_string(corpus_files):
+    clf = doccat.train(train=str(corpus_files[0]), **FAST)
+    (pred,) = clf.predict("goal team coach", k=3, threshold=0.999999)
+    assert len(pred.labels) <= 1
+    (pred,) = clf.predict("goal team coach", k=3)
+    assert len(pred.labels) == 3 and abs(sum(pred.probs) - 1) < 1e-5
+
+
+def test_in_memory_training():
+    texts, labels = make_corpus(40)
+    clf = doccat.train(texts, labels, **FAST)
+    assert clf.evaluate(texts, labels)["accuracy"] > 0.9
+
+
+def test_vocabulary_never_sees_valid_or_test_words(tmp_path):
+    texts, labels = make_corpus(40, seed=1)
+    valid = make_corpus(10, seed=3)
+    test = make_corpus(10, seed=2)
+    paths = [write_csv(tmp_path / f"{n}.csv", *d) for n, d in
+             [("train", (texts, labels)), ("valid", valid), ("test", test)]]
+    clf = doccat.train(train=str(paths[0]), valid=str(paths[1]), test=str(paths[2]), **FAST)
+    vocab = set(clf.featurizer.vocab.itos)
+    # every document carries a unique id word like doc2xsportsx3: those of valid/test must be absent
+    assert any(w.startswith("doc1x") for w in vocab)
+    assert not any(w.startswith(("doc2x", "doc3x")) for w in vocab)
+
+
+def test_carved_validation_split_is_disjoint_from_train(tmp_path):
+    from doccat.config import DataConfig
+    from doccat.data import load_splits
+    texts, labels = make_corpus(50)
+    path = write_csv(tmp_path / "train.csv", texts, labels)
+    splits = load_splits(DataConfig(train=str(path), valid_fraction=0.2))
+    assert not set(splits.train.texts) & set(splits.valid.texts)
+    assert len(splits.train) + len(splits.valid) == len(texts)
+    assert abs(len(splits.valid) - 30) <= 3
+
+
+def test_best_epoch_weights_are_kept(tmp_path):
+    # validation labels are the opposite of the truth: the more the model learns, the worse it
+    # scores there, so the best validation epoch is the first and the last is the worst
+    texts, labels = make_corpus(60, seed=1)
+    vt, vl = make_corpus(20, seed=3)
+    swap = {"sports": "business", "business": "sports", "science": "sports"}
+    train = write_csv(tmp_path / "train.csv", texts, labels)
+    valid = write_csv(tmp_path / "valid.csv", vt, [swap[x] for x in vl])
+    clf = doccat.train(train=str(train), valid=str(valid), epochs=6, embed_dim=16, buckets=1000,
+                       optimizer="sgd", lr=0.5, scheduler="none", patience=0, log=lambda *a: None)
+    accs = [row["val_accuracy"] for row in clf.history_]
+    assert len(accs) == 6 and accs[-1] < max(accs)
+    best = int(np.argmax(accs)) + 1
+    assert clf.metrics_["best_epoch"] == best
+    assert clf.metrics_["valid"]["accuracy"] == pytest.approx(max(accs))
+    assert clf.metrics_["valid"]["accuracy"] != pytest.approx(accs[-1])
+
+
+def test_early_stopping_stops_after_patience(tmp_path):
+    texts, labels = make_corpus(60, seed=1)
+    vt, vl = make_corpus(20, seed=3)
+    train = write_csv(tmp_path / "train.csv", texts, labels)
+    valid = write_csv(tmp_path / "valid.csv", vt, ["sports"] * len(vl))  # a constant target: no progress
+    clf = doccat.train(train=str(train), valid=str(valid), epochs=20, patience=2, embed_dim=8,
+                       buckets=100, log=lambda *a: None)
+    assert len(clf.history_) < 20
+
+
+def test_same_seed_same_result_other_seed_differs(corpus_files):
+    train, test = corpus_files
+    a = doccat.train(train=str(train), test=str(test), seed=7, **FAST)
+    b = doccat.train(train=str(train), test=str(test), seed=7, **FAST)
+    c = doccat.train(train=str(train), test=str(test), seed=8, **FAST)
+    for key, value in a.model.state_dict().items():
+        assert torch.equal(value, b.model.state_dict()[key])
+    assert a.metrics_["test"] == b.metrics_["test"]
+    assert [r["train_loss"] for r in a.history_] == [r["train_loss"] for r in b.history_]
+    assert not torch.equal(a.model.bag.weight, c.model.bag.weight)
+
+
+def test_saved_run_reloads_identically_in_a_new_process(corpus_files, tmp_path):
+    train, test = corpus_files
+    clf = doccat.train(train=str(train), test=str(test), out=tmp_path / "run", **FAST)
+    texts = ["goal for the team", "stock market profit", "nasa telescope", "unknownword"]
+    expected = clf.predict_proba(texts)
+    code = ("import doccat, json, sys; c = doccat.load(sys.argv[1]); "
+            "print(json.dumps({'p': c.predict_proba(json.loads(sys.argv[2])).tolist(), "
+            "'m': c.evaluate(*doccat.data.readers.read(sys.argv[3]))}))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run"), json.dumps(texts), str(test)],
+                         capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout)
+    assert np.array_equal(np.array(got["p"], dtype=np.float32), expected)
+    assert got["m"] == clf.metrics_["test"]
+
+
+def test_run_directory_contents(corpus_files, tmp_path):
+    clf = doccat.train(train=str(corpus_files[0]), out=tmp_path / "run", **FAST)
+    run = tmp_path / "run"
+    names = {p.name for p in run.iterdir()}
+    assert names == {"config.json", "model.safetensors", "vocab.json", "labels.json", "metrics.json",
+                     "history.csv", "manifest.json"}
+    header = (run / "history.csv").read_text().splitlines()[0]
+    assert header == "epoch,train_loss,val_loss,val_accuracy,lr,seconds"
+    assert json.loads((run / "labels.json").read_text()) == clf.classes_
+    assert json.loads((run / "config.json").read_text())["model"]["embed_dim"] == 16
+    assert not list(tmp_path.glob(".run.tmp-*"))
+
+
+def test_unseen_label_at_evaluation_is_a_clear_error(corpus_files):
+    clf = doccat.train(train=str(corpus_files[0]), **FAST)
+    with pytest.raises(DataError, match="never seen in training"):
+        clf.evaluate(["some text"], ["weather"])
+
+
+def test_tampered_weights_are_refused(corpus_files, tmp_path):
+    doccat.train(train=str(corpus_files[0]), out=tmp_path / "run", **FAST)
+    weights = tmp_path / "run" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(doccat.artifacts.ArtifactError, match="checksum"):
+        doccat.load(tmp_path / "run")

@@ -1,0 +1,79 @@
+"""End-to-end: the `doccat` command as a user runs it (one-epoch smoke runs)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA_DIR = Path(os.environ.get("DOCCAT_DATA_DIR", Path(__file__).parents[2] / "shared" / "datasets"))
+
+
+def doccat(*args, check=True):
+    out = subprocess.run([sys.executable, "-m", "doccat", *map(str, args)], capture_output=True, text=True)
+    if check and out.returncode != 0:
+        raise AssertionError(f"doccat {args} exited {out.returncode}: {out.stderr}")
+    return out
+
+
+def test_train_evaluate_predict(corpus_files, tmp_path):
+    train, test = corpus_files
+    run = tmp_path / "run"
+    out = doccat("train", "--train", train, "--test", test, "--epochs", 2, "--embed-dim", 16,
+                 "--buckets", 1000, "--out", run)
+    summary = json.loads(out.stdout)
+    assert summary["test_accuracy"] > 0.8 and "test_macro_f1" in summary
+    assert "epoch   1" in out.stderr
+    ev = json.loads(doccat("evaluate", run).stdout)  # the run's own test split by default
+    assert ev["accuracy"] == pytest.approx(summary["test_accuracy"])
+    ev_file = json.loads(doccat("evaluate", run, "--file", test, "--full").stdout)
+    assert ev_file["accuracy"] == ev["accuracy"] and "per_class" in ev_file
+    lines = doccat("predict", run, "goal team coach", "stock market bank", "-k", 2).stdout.splitlines()
+    preds = [json.loads(line) for line in lines]
+    assert [p["labels"][0] for p in preds] == ["sports", "business"]
+    assert all(len(p["probs"]) == 2 for p in preds)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("nasa telescope planet\ngoal match\n")
+    preds = [json.loads(x) for x in doccat("predict", run, "--file", texts).stdout.splitlines()]
+    assert [p["labels"] for p in preds] == [["science"], ["sports"]]
+
+
+def test_config_file_and_flags(corpus_files, tmp_path):
+    train, _ = corpus_files
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[data]\ntrain = "{train}"\n[model]\nembed_dim = 8\nbuckets = 100\n[train]\nepochs = 3\n')
+    doccat("train", "--config", cfg, "--epochs", 1, "--out", tmp_path / "run", "--quiet")
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["model"]["embed_dim"] == 8 and saved["train"]["epochs"] == 1  # the flag wins
+
+
+def test_user_errors_exit_2_without_traceback(corpus_files, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nlearning_rate = 0.1\n")
+    for args in (["train", "--config", bad], ["train", "--train", tmp_path / "missing.csv"],
+                 ["train", "--train", corpus_files[0], "--optimizer", "lbfgs"],
+                 ["evaluate", tmp_path], ["predict", tmp_path / "nope", "x"]):
+        out = doccat(*args, check=False)
+        assert out.returncode == 2, args
+        assert "Traceback" not in out.stderr and "doccat: error:" in out.stderr
+    assert "train.learning_rate" in doccat("train", "--config", bad, check=False).stderr
+
+
+def test_out_dir_is_not_overwritten_unless_asked(corpus_files, tmp_path):
+    args = ["train", "--train", corpus_files[0], "--epochs", 1, "--buckets", 100, "--quiet", "--out", tmp_path / "r"]
+    doccat(*args)
+    assert doccat(*args, check=False).returncode == 2
+    doccat(*args, "--overwrite")
+
+
+def test_datasets_lists_the_registry():
+    out = doccat("datasets", "--data-dir", DATA_DIR).stdout
+    for name in ("ag_news", "20newsgroups", "imdb", "sst2", "trec", "movie_review_polarity"):
+        assert name in out
+
+
+@pytest.mark.skipif(not (DATA_DIR / "trec").is_dir(), reason="needs ../shared/datasets")
+def test_registry_corpus_smoke_run(tmp_path):
+    out = doccat("train", "--dataset", "trec", "--data-dir", DATA_DIR, "--epochs", 1, "--out", tmp_path / "r")
+    assert json.loads(out.stdout)["test_accuracy"] > 0.5
