@@ -4,7 +4,9 @@ One override path: defaults <- config file <- command-line flags. Unknown keys a
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
 import tomllib
 import types
 import typing
@@ -123,7 +125,7 @@ def from_dict(d: dict) -> Config:
 
 def merge(cfg: Config, overrides: dict) -> Config:
     """Return a copy of `cfg` with `overrides` (nested dict) applied, checking keys and types."""
-    out = dataclasses.replace(cfg)
+    out = copy.deepcopy(cfg)
     for section, values in overrides.items():
         if section not in SECTION_TYPES:
             raise ConfigError(f"unknown config section [{section}] (known: {', '.join(SECTION_TYPES)})")
@@ -191,7 +193,7 @@ def _toml_value(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return json.dumps(v)  # a JSON string is a valid TOML basic string, control characters escaped
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     return repr(v)

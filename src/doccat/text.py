@@ -79,12 +79,14 @@ def hash_ngrams(ids: np.ndarray, lengths: np.ndarray, n: int, buckets: int) -> t
     """
     doc = np.repeat(np.arange(len(lengths)), lengths)
     out_ids, out_doc = [], []
-    h = ids.astype(np.uint64)
+    # ids + 1 so that <unk> (id 0) still changes the hash: (unk, a, b) must differ from (a, b)
+    word = ids.astype(np.uint64) + np.uint64(1)
+    h = word
     for k in range(2, n + 1):
         if len(ids) < k:
             break
         # h[i] = hash of ids[i : i+k]; uint64 arithmetic wraps, as fastText's hashing does
-        h = h[:-1] * np.uint64(116049371) + ids[k - 1:].astype(np.uint64)
+        h = h[:-1] * np.uint64(116049371) + word[k - 1:]
         same_doc = doc[: len(h)] == doc[k - 1:]
         out_ids.append((h[same_doc] % np.uint64(buckets)).astype(np.int64))
         out_doc.append(doc[: len(h)][same_doc])

@@ -98,8 +98,13 @@ def load_splits(cfg: DataConfig) -> Splits:
         parts, label_names, test_fraction = _read_files(cfg), None, cfg.test_fraction
     train = parts["train"]
     classes, mapping = _class_order(train.labels, label_names)
-    for split in parts.values():
-        split.labels = [mapping.get(x, x) for x in split.labels]
+    for name, split in parts.items():
+        unseen = sorted(set(split.labels) - mapping.keys())
+        if unseen:
+            raise DataError(f"{getattr(cfg, name, None) or name}: label(s) {', '.join(map(repr, unseen[:5]))} "
+                            f"of the {name} split never occur in the training data; a classifier can't "
+                            "learn them: fix the labels or add training examples")
+        split.labels = [mapping[x] for x in split.labels]
     test = parts.get("test")
     if test is None and test_fraction:
         kept, carved = stratified_split(train.labels, test_fraction, cfg.split_seed)

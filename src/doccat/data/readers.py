@@ -1,6 +1,7 @@
 """Readers for labeled text files: each returns (texts, labels) as two lists of str."""
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -20,7 +21,8 @@ def _open_text(path: Path, encoding: str):
         raise DataError(f"{path}: is a directory, expected a file")
     raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
     # utf-8-sig drops a BOM; newline="" lets the csv module see quoted line breaks
-    return io.TextIOWrapper(raw, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="")
+    is_utf8 = codecs.lookup(encoding).name == "utf-8"
+    return io.TextIOWrapper(raw, encoding="utf-8-sig" if is_utf8 else encoding, newline="")
 
 
 def _column(spec: str, header: list[str] | None, path: Path) -> int:

@@ -1,0 +1,242 @@
+"""Tokenizer, vocabulary, hashed n-grams and the batched featurizer (documents must never mix)."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from doccat.text import UNK, Featurizer, Vocab, hash_ngrams, tokenize, tokenize_corpus
+
+# A small corpus in the spirit of scikit-learn's JUNK_FOOD_DOCS, with punctuation and odd cases.
+DOCS = [
+    "the pizza pizza beer copyright",
+    "the pizza burger beer copyright",
+    "the the pizza beer beer copyright",
+    "the burger beer beer copyright",
+    "the coke burger coke copyright",
+    "the coke burger burger",
+    "",
+    "Don't panic! It's (only) a test; really: OK?",
+    "one",
+    "x\x00y z",
+    "Great movie.<br /><br />Loved it, \"truly\".",
+    "   ",
+    "one two",
+]
+
+# torchtext's basic_english, reimplemented here as the reference
+_PATTERNS = [(re.compile(p), r) for p, r in [
+    (r"\'", " '  "), (r"\"", ""), (r"\.", " . "), (r"<br \/>", " "), (r",", " , "), (r"\(", " ( "),
+    (r"\)", " ) "), (r"\!", " ! "), (r"\?", " ? "), (r"\;", " "), (r"\:", " "), (r"\s+", " ")]]
+
+
+def basic_english(line: str) -> list[str]:
+    line = line.lower()
+    for pattern, repl in _PATTERNS:
+        line = pattern.sub(repl, line)
+    return line.split()
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Hello World", ["hello", "world"]),
+    ("don't", ["don", "'", "t"]),
+    ("Hello, world.", ["hello", ",", "world", "."]),
+    ("Wow! Really? (yes)", ["wow", "!", "really", "?", "(", "yes", ")"]),
+    ("first<br />second", ["first", "second"]),
+    ('he said "hi"', ["he", "said", "hi"]),
+    ("a;b:c", ["a", "b", "c"]),
+    ("  tabs\tand\nnewlines  ", ["tabs", "and", "newlines"]),
+    ("", []),
+])
+def test_tokenize_examples(text, expected):
+    assert tokenize(text) == expected
+
+
+@pytest.mark.parametrize("text", DOCS + ["It's 3.14, isn't it?! <BR /> \"Quote\"; x:y", "a...b", "ÉCOLE Straße"])
+def test_tokenize_matches_basic_english(text):
+    assert tokenize(text) == basic_english(text.replace("\x00", " "))
+
+
+def test_tokenize_corpus_keeps_document_boundaries():
+    vocab = Vocab.build(tokenize_corpus(DOCS))
+    ids, lengths = vocab.encode(DOCS)
+    assert lengths.tolist() == [len(tokenize(t)) for t in DOCS]
+    assert len(ids) == sum(lengths)
+    # the separator is never a vocabulary entry, and no id is negative
+    assert "\x00" not in vocab.stoi
+    assert (ids >= 0).all()
+    # batched ids equal the per-text ids concatenated
+    per_doc = [vocab.encode([t])[0] for t in DOCS]
+    np.testing.assert_array_equal(ids, np.concatenate(per_doc))
+    # and they decode to each text's tokens
+    pos = 0
+    for t, n in zip(DOCS, lengths):
+        assert [vocab.itos[i] for i in ids[pos:pos + n]] == tokenize(t)
+        pos += n
+
+
+def test_encode_empty_and_all_empty():
+    vocab = Vocab.build(tokenize_corpus(DOCS))
+    ids, lengths = vocab.encode([])
+    assert len(ids) == 0 and len(lengths) == 0
+    ids, lengths = vocab.encode(["", "", ""])
+    assert len(ids) == 0 and lengths.tolist() == [0, 0, 0]
+    ids, lengths = vocab.encode(["\x00", "pizza", "\x00\x00"])
+    assert lengths.tolist() == [0, 1, 0] and ids.tolist() == [vocab.stoi["pizza"]]
+
+
+def test_vocab_order_min_freq_max_size():
+    tokens = tokenize_corpus(DOCS[:6])
+    # counts: the 7, beer 6, burger 5, copyright 5, pizza 4, coke 3
+    v = Vocab.build(tokens)
+    assert v.itos == [UNK, "the", "beer", "burger", "copyright", "pizza", "coke"]
+    assert v.stoi[UNK] == 0 and v.itos[0] == "<unk>"
+    v = Vocab.build(tokens, min_freq=5)
+    assert v.itos == [UNK, "the", "beer", "burger", "copyright"]
+    v = Vocab.build(tokens, max_size=4)  # max_size counts <unk>
+    assert v.itos == [UNK, "the", "beer", "burger"] and len(v) == 4
+    # ties are alphabetical, independent of the order the tokens come in
+    v1 = Vocab.build(["b", "a", "c", "a", "b", "c", "d"])
+    v2 = Vocab.build(["d", "c", "c", "b", "b", "a", "a"])
+    assert v1.itos == v2.itos == [UNK, "a", "b", "c", "d"]
+    # deterministic: same input, same vocabulary
+    assert Vocab.build(tokens).itos == Vocab.build(list(tokens)).itos
+
+
+def test_vocab_ignores_literal_unk_token():
+    v = Vocab.build(["<unk>", "<unk>", "a"])
+    assert v.itos == [UNK, "a"]
+
+
+def test_unknown_words_map_to_zero():
+    v = Vocab.build(tokenize_corpus(["pizza beer"]))
+    ids, lengths = v.encode(["pizza sushi beer ramen"])
+    assert lengths.tolist() == [4]
+    assert ids.tolist() == [v.stoi["pizza"], 0, v.stoi["beer"], 0]
+
+
+def _all_ngrams(docs_ids, n):
+    """Reference: n-grams (2..n) inside each document, as tuples, with the document index."""
+    out = []
+    for d, toks in enumerate(docs_ids):
+        for k in range(2, n + 1):
+            for i in range(len(toks) - k + 1):
+                out.append((d, tuple(toks[i:i + k])))
+    return out
+
+
+def test_hash_ngrams_stay_within_documents():
+    ids = np.array([1, 2, 3, 4, 5], dtype=np.int64)
+    lengths = np.array([2, 3])
+    g, doc = hash_ngrams(ids, lengths, 2, 2**31 - 1)
+    # doc 0: (1,2); doc 1: (3,4), (4,5); the spanning (2,3) must not appear
+    assert len(g) == 3
+    assert doc.tolist() == [0, 1, 1]
+    span, _ = hash_ngrams(np.array([2, 3]), np.array([2]), 2, 2**31 - 1)
+    own = [hash_ngrams(np.array(p), np.array([2]), 2, 2**31 - 1)[0][0] for p in ([1, 2], [3, 4], [4, 5])]
+    assert g.tolist() == own
+    assert len(set(own + [span[0]])) == 4  # no collisions among these, so:
+    assert span[0] not in g.tolist()  # the bigram (2, 3) spanning the two documents is not there
+    # one document of all five gives four bigrams, including (2, 3)
+    g1, _ = hash_ngrams(ids, np.array([5]), 2, 2**31 - 1)
+    assert len(g1) == 4 and span[0] in g1.tolist()
+
+
+def test_hash_ngrams_ids_in_range_equal_grams_equal_counts():
+    rng = np.random.default_rng(0)
+    lengths = np.array([0, 1, 2, 3, 7, 1, 0, 5])
+    ids = rng.integers(0, 6, size=lengths.sum())
+    buckets = 17
+    for n in (2, 3, 4):
+        g, doc = hash_ngrams(ids, lengths, n, buckets)
+        expected_count = sum(max(0, L - k + 1) for L in lengths for k in range(2, n + 1))
+        assert len(g) == len(doc) == expected_count
+        assert g.min() >= 0 and g.max() < buckets
+        assert g.dtype == np.int64
+        # equal n-grams hash equal; documents as the reference says
+        ref = _all_ngrams(np.split(ids, np.cumsum(lengths)[:-1]), n)
+        assert sorted(d for d, _ in ref) == sorted(doc.tolist())
+        by_gram = {}
+        # map each reference n-gram to the ids produced for its (doc, order) position
+        grams_in_output_order = sorted(ref, key=lambda r: len(r[1]))  # bigrams, then trigrams, ...
+        for gid, (_, gram) in zip(g, grams_in_output_order):
+            by_gram.setdefault(gram, set()).add(int(gid))
+        assert all(len(s) == 1 for s in by_gram.values())
+
+
+def test_hash_ngrams_trigram_counts():
+    lengths = np.array([4, 1, 3, 2])
+    ids = np.arange(1, lengths.sum() + 1)  # no id 0: see test_trigram_with_leading_unk_is_not_its_bigram
+    g, doc = hash_ngrams(ids, lengths, 3, 10_000)
+    expected = sum(max(0, L - 1) for L in lengths) + sum(max(0, L - 2) for L in lengths)
+    assert len(g) == expected == 3 + 0 + 2 + 1 + 2 + 0 + 1 + 0
+    # bigrams and trigrams are distinct n-grams here, so (nearly surely) distinct hashes
+    assert len(set(g.tolist())) == expected
+    assert np.bincount(doc, minlength=4).tolist() == [5, 0, 3, 1]
+
+
+def test_trigram_with_leading_unk_is_not_its_bigram():
+    buckets = 2**31 - 1
+    tri, _ = hash_ngrams(np.array([0, 1, 2]), np.array([3]), 3, buckets)  # (0,1), (1,2), (0,1,2)
+    assert len(tri) == 3
+    # the trigram (<unk>, 1, 2) should be its own feature, not the bigram (1, 2) again
+    assert tri[2] != tri[1]
+
+
+def test_hash_ngrams_too_short_or_empty():
+    g, doc = hash_ngrams(np.array([5], dtype=np.int64), np.array([1]), 3, 10)
+    assert len(g) == 0 and len(doc) == 0
+    g, doc = hash_ngrams(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 2, 10)
+    assert len(g) == 0
+
+
+@pytest.mark.parametrize("ngrams", [2, 3])
+def test_featurizer_batched_equals_per_document(ngrams):
+    f = Featurizer.fit(DOCS, ngrams=ngrams, buckets=101)
+    enc = f.encode(DOCS)
+    assert enc.offsets.shape == (len(DOCS) + 1,)
+    assert len(enc) == len(DOCS)
+    assert enc.offsets[0] == 0 and enc.offsets[-1] == len(enc.ids)
+    assert (np.diff(enc.offsets) >= 0).all()
+    assert enc.ids.min() >= 0 and enc.ids.max() < f.num_features
+    V = len(f.vocab)
+    assert f.num_features == V + 101
+    for d, text in enumerate(DOCS):
+        feats = enc.ids[enc.offsets[d]:enc.offsets[d + 1]]
+        alone = f.encode([text])
+        np.testing.assert_array_equal(feats, alone.ids, err_msg=f"document {d} {text!r}")
+        tok_ids, _ = f.vocab.encode([text])
+        L = len(tok_ids)
+        # token ids first, then n-gram ids offset by the vocabulary size
+        np.testing.assert_array_equal(feats[:L], tok_ids)
+        grams = feats[L:]
+        assert ((grams >= V) & (grams < f.num_features)).all()
+        gram_ids, _ = hash_ngrams(tok_ids, np.array([L]), ngrams, 101)
+        np.testing.assert_array_equal(grams, gram_ids + V)
+        assert len(grams) == sum(max(0, L - k + 1) for k in range(2, ngrams + 1))
+
+
+def test_featurizer_batch_order_does_not_matter():
+    f = Featurizer.fit(DOCS, ngrams=2, buckets=53)
+    order = list(reversed(range(len(DOCS))))
+    a = f.encode(DOCS)
+    b = f.encode([DOCS[i] for i in order])
+    for j, i in enumerate(order):
+        np.testing.assert_array_equal(a.ids[a.offsets[i]:a.offsets[i + 1]], b.ids[b.offsets[j]:b.offsets[j + 1]])
+
+
+def test_featurizer_unigrams_only():
+    f = Featurizer.fit(DOCS, ngrams=1, buckets=1000)
+    assert f.num_features == len(f.vocab)
+    enc = f.encode(DOCS)
+    ids, lengths = f.vocab.encode(DOCS)
+    np.testing.assert_array_equal(enc.ids, ids)
+    np.testing.assert_array_equal(np.diff(enc.offsets), lengths)
+    assert enc.ids.max() < len(f.vocab)
+
+
+def test_featurizer_fit_min_freq_max_vocab():
+    f = Featurizer.fit(DOCS[:6], ngrams=2, buckets=10, min_freq=5, max_vocab=3)
+    assert f.vocab.itos == [UNK, "the", "beer"]
+    assert f.num_features == 3 + 10
