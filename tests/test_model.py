@@ -14,7 +14,8 @@ NF, DIM, C = 2000, 32, 3
 def _inputs():
     ids = torch.tensor([1, 2, 3, 4, 5, 6, 7, 1999, 0, 0, 42], dtype=torch.long)
     offsets = torch.tensor([0, 3, 3, 8], dtype=torch.long)  # 4 docs, the second one empty
-    return ids, offsets
+    counts = torch.ones(len(ids))
+    return ids, offsets, counts
 
 
 def _model(**kw) -> BagClassifier:
@@ -25,8 +26,8 @@ def test_plain_module_and_output_shape():
     torch.manual_seed(0)
     model = _model()
     assert isinstance(model, nn.Module)
-    ids, offsets = _inputs()
-    out = model(ids, offsets)
+    inputs = _inputs()
+    out = model(*inputs)
     assert out.shape == (4, C)
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
     out.sum().backward()
@@ -35,8 +36,8 @@ def test_plain_module_and_output_shape():
 
 def test_sparse_gradients():
     model = BagClassifier(ModelConfig(embed_dim=DIM), NF, C, sparse=True)
-    ids, offsets = _inputs()
-    model(ids, offsets).sum().backward()
+    inputs = _inputs()
+    model(*inputs).sum().backward()
     assert model.bag.weight.grad.is_sparse
 
 
@@ -51,7 +52,7 @@ def test_hidden_layer_structure(activation):
     assert type(act1) is ACTIVATIONS[activation] and type(act2) is ACTIVATIONS[activation]
     assert isinstance(drop1, nn.Dropout) and drop1.p == 0.3 and isinstance(drop2, nn.Dropout)
     assert (model.head.in_features, model.head.out_features) == (4, C)
-    assert model.bag.mode == "mean" and model.bag.weight.shape == (NF, DIM)
+    assert model.bag.mode == "sum" and model.bag.weight.shape == (NF, DIM)
     assert model(*_inputs()).shape == (4, C)
 
 
@@ -64,21 +65,21 @@ def test_no_hidden_layers():
 def test_dropout_train_vs_eval():
     torch.manual_seed(0)
     model = _model(hidden=[64], dropout=0.5)
-    ids, offsets = _inputs()
+    inputs = _inputs()
     model.train()
-    a, b = model(ids, offsets), model(ids, offsets)
+    a, b = model(*inputs), model(*inputs)
     assert not torch.equal(a, b)
     model.eval()
     with torch.no_grad():
-        c, d = model(ids, offsets), model(ids, offsets)
+        c, d = model(*inputs), model(*inputs)
     assert torch.equal(c, d)
     assert not torch.equal(a, c)
 
 
 def test_no_dropout_is_deterministic_in_train_mode():
     model = _model(hidden=[16], dropout=0.0).train()
-    ids, offsets = _inputs()
-    assert torch.equal(model(ids, offsets), model(ids, offsets))
+    inputs = _inputs()
+    assert torch.equal(model(*inputs), model(*inputs))
 
 
 def _weights(model):
@@ -145,16 +146,27 @@ def test_init_weights_is_reusable():
     assert model.bag.weight.abs().max() <= 0.01 and torch.count_nonzero(model.head.bias) == 0
 
 
-def test_mean_bag_equals_manual_mean():
+def test_mean_weighting_equals_the_mean_of_the_token_vectors():
     torch.manual_seed(0)
     model = _model()
-    ids = torch.tensor([5, 7, 7, 100, 1999], dtype=torch.long)
-    bag = model.bag(ids, torch.tensor([0]))
-    expected = model.bag.weight[ids].mean(0)
-    torch.testing.assert_close(bag[0], expected)
-    torch.testing.assert_close(model(ids, torch.tensor([0]))[0], model.head(expected))
-    # the same document inside a batch gives the same bag
-    batch_ids = torch.cat([torch.tensor([1, 2]), ids, torch.tensor([3])])
-    out = model.bag(batch_ids, torch.tensor([0, 2, 7]))
-    torch.testing.assert_close(out[1], expected)
-    torch.testing.assert_close(out[0], model.bag.weight[[1, 2]].mean(0))
+    tokens = torch.tensor([5, 7, 7, 100, 1999])  # 7 twice: once as a distinct id with count 2
+    expected = model.bag.weight[tokens].mean(0)
+    out = model(torch.tensor([5, 7, 100, 1999]), torch.tensor([0]), torch.tensor([1.0, 2.0, 1.0, 1.0]))
+    torch.testing.assert_close(out[0], model.head(expected))
+    # the same document inside a batch gives the same output
+    out = model(torch.tensor([1, 2, 5, 7, 100, 1999, 3]), torch.tensor([0, 2, 6]),
+                torch.tensor([1.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0]))
+    torch.testing.assert_close(out[1], model.head(expected))
+    torch.testing.assert_close(out[0], model.head(model.bag.weight[[1, 2]].mean(0)))
+
+
+def test_tfidf_weighting_is_sublinear_tf_times_idf_l2_normalized():
+    torch.manual_seed(0)
+    model = _model(weighting="tfidf")
+    model.idf.uniform_(1.0, 3.0)
+    ids, counts = torch.tensor([5, 7, 100]), torch.tensor([1.0, 3.0, 2.0])
+    w = (1 + torch.log(counts)) * model.idf[ids]
+    w = w / w.norm()
+    expected = model.head((w[:, None] * model.bag.weight[ids]).sum(0))
+    torch.testing.assert_close(model(ids, torch.tensor([0]), counts)[0], expected)
+    assert "idf" in model.state_dict()  # saved with the weights

@@ -1,6 +1,7 @@
 """Tokenizer, vocabulary, hashed n-grams and the batched featurizer (documents must never mix)."""
 from __future__ import annotations
 
+from collections import Counter
 import re
 
 import numpy as np
@@ -204,17 +205,18 @@ def test_featurizer_batched_equals_per_document(ngrams):
     assert f.num_features == V + 101
     for d, text in enumerate(DOCS):
         feats = enc.ids[enc.offsets[d]:enc.offsets[d + 1]]
+        counts = enc.counts[enc.offsets[d]:enc.offsets[d + 1]]
         alone = f.encode([text])
         np.testing.assert_array_equal(feats, alone.ids, err_msg=f"document {d} {text!r}")
+        np.testing.assert_array_equal(counts, alone.counts)
+        # each distinct feature once, with its count: the document's tokens and its n-grams
         tok_ids, _ = f.vocab.encode([text])
         L = len(tok_ids)
-        # token ids first, then n-gram ids offset by the vocabulary size
-        np.testing.assert_array_equal(feats[:L], tok_ids)
-        grams = feats[L:]
-        assert ((grams >= V) & (grams < f.num_features)).all()
         gram_ids, _ = hash_ngrams(tok_ids, np.array([L]), ngrams, 101)
-        np.testing.assert_array_equal(grams, gram_ids + V)
-        assert len(grams) == sum(max(0, L - k + 1) for k in range(2, ngrams + 1))
+        expected = Counter(tok_ids.tolist()) + Counter((gram_ids + V).tolist())
+        assert dict(zip(feats.tolist(), counts.tolist())) == dict(expected)
+        assert len(set(feats.tolist())) == len(feats)
+        assert counts.sum() == L + sum(max(0, L - k + 1) for k in range(2, ngrams + 1))
 
 
 def test_featurizer_batch_order_does_not_matter():
@@ -231,8 +233,9 @@ def test_featurizer_unigrams_only():
     assert f.num_features == len(f.vocab)
     enc = f.encode(DOCS)
     ids, lengths = f.vocab.encode(DOCS)
-    np.testing.assert_array_equal(enc.ids, ids)
-    np.testing.assert_array_equal(np.diff(enc.offsets), lengths)
+    np.testing.assert_array_equal(np.sort(enc.ids), np.sort(np.unique(np.stack(
+        [np.repeat(np.arange(len(lengths)), lengths), ids]), axis=1)[1]))
+    np.testing.assert_array_equal(np.add.reduceat(enc.counts, enc.offsets[:-1])[lengths > 0], lengths[lengths > 0])
     assert enc.ids.max() < len(f.vocab)
 
 

@@ -12,21 +12,23 @@ from doccat.train import batch, batches, build_optimizer, build_scheduler, clip_
 def _enc(docs):
     lengths = [len(d) for d in docs]
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    return Encoded(np.array([i for d in docs for i in d], dtype=np.int64), offsets)
+    ids = np.array([i for d in docs for i in d], dtype=np.int64)
+    return Encoded(ids, offsets, np.arange(1, len(ids) + 1, dtype=np.float32))
 
 
 def test_batch_gathers_the_chosen_documents():
     enc = _enc([[1, 2], [], [3, 4, 5], [6]])
-    ids, offsets = batch(enc, np.array([2, 0, 1, 3]))
+    ids, offsets, counts = batch(enc, np.array([2, 0, 1, 3]))
     assert ids.tolist() == [3, 4, 5, 1, 2, 6]
     assert offsets.tolist() == [0, 3, 5, 5]
+    assert counts.tolist() == [3, 4, 5, 1, 2, 6]  # each id's count travels with it
 
 
 def test_batches_cover_every_document_once_and_shuffle_by_seed():
     enc = _enc([[i] for i in range(10)])
-    seen = np.concatenate([idx for idx, _, _ in batches(enc, 3, np.random.default_rng(0))])
+    seen = np.concatenate([idx for idx, *_ in batches(enc, 3, np.random.default_rng(0))])
     assert sorted(seen.tolist()) == list(range(10)) and seen.tolist() != list(range(10))
-    again = np.concatenate([idx for idx, _, _ in batches(enc, 3, np.random.default_rng(0))])
+    again = np.concatenate([idx for idx, *_ in batches(enc, 3, np.random.default_rng(0))])
     assert seen.tolist() == again.tolist()
 
 
@@ -60,7 +62,7 @@ def test_clip_grad_norm_bounds_the_norm(sparse):
     bag = nn.EmbeddingBag(50, 4, mode="mean", sparse=sparse)
     head = nn.Linear(4, 2)
     params = list(bag.parameters()) + list(head.parameters())
-    (head(bag(torch.tensor([1, 2, 3, 1]), torch.tensor([0, 2]))) * 100).sum().backward()
+    (head(bag(torch.tensor([1, 2, 3, 1]), torch.tensor([0, 2]))) * 100).sum().backward()  # a plain bag
     before = clip_grad_norm(params, 0.1)
     assert before > 0.1
     after = np.sqrt(sum(float((p.grad.coalesce()._values() if p.grad.is_sparse else p.grad).pow(2).sum())

@@ -14,7 +14,7 @@ from .data import DataError, Split, Splits, load_splits
 from .data.split import stratified_split
 from .metrics import classification_report
 from .model import BagClassifier
-from .text import Featurizer, Vocab
+from .text import Featurizer, Vocab, idf
 from .train import fit, predict_logits, uses_sparse_grads
 
 
@@ -128,6 +128,8 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
     y_train = clf.label_ids(splits.train.labels, "train")
     y_valid = clf.label_ids(splits.valid.labels, "valid")
     train_enc, valid_enc = featurizer.encode(splits.train.texts), featurizer.encode(splits.valid.texts)
+    if m.weighting == "tfidf":
+        model.idf.copy_(torch.from_numpy(idf(train_enc, featurizer.num_features)))
     log(f"features: vocabulary {len(featurizer.vocab)}, n-grams up to {m.ngrams} in {m.buckets} buckets")
     clf.history_ = fit(model, train_enc, y_train, valid_enc, y_valid, cfg.train, log=log)
     train_seconds = time.perf_counter() - t0

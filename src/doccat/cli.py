@@ -6,8 +6,8 @@ import dataclasses
 import json
 import sys
 import time
+import types
 import typing
-from pathlib import Path
 
 from . import config as config_mod
 from .artifacts import ArtifactError
@@ -19,7 +19,8 @@ USER_ERRORS = (ConfigError, DataError, ArtifactError)
 
 def _flag_type(tp):
     """argparse type for a config field annotation: lists take comma-separated values."""
-    args = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
+    args = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) in (
+        typing.Union, types.UnionType) else [tp]  # `str | None` -> str; `list[str]` stays a list
     base = args[0]
     if typing.get_origin(base) is list:
         item = typing.get_args(base)[0]
@@ -90,12 +91,11 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from .classifier import load
-    from .data.readers import _open_text
+    from .data.readers import read_texts
     clf = load(args.run_dir)
     texts = list(args.texts)
     if args.file:
-        with _open_text(Path(args.file), args.encoding) as f:
-            texts += [line.rstrip("\r\n") for line in f]
+        texts += read_texts(args.file, args.encoding)
     if not texts:
         raise DataError("nothing to predict: give texts as arguments or --file (one text per line)")
     for text, pred in zip(texts, clf.predict(texts, k=args.k, threshold=args.threshold)):

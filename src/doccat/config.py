@@ -29,6 +29,7 @@ class DataConfig:
     text_columns: list[str] = field(default_factory=lambda: ["text"])
     header: bool | None = None  # CSV/TSV: None guesses from the first row
     encoding: str = "utf-8"
+    on_bad_row: str = "error"  # error | skip | warn: skip/warn drop bad rows and report their line numbers
     from_split: str | None = None  # use only this registry split, carve the others from it
     valid_fraction: float = 0.1  # carved from train when there is no validation split
     test_fraction: float | None = None  # carved from train when there is no test split
@@ -43,6 +44,7 @@ class ModelConfig:
     buckets: int = 500_000
     min_freq: int = 1
     max_vocab: int | None = None
+    weighting: str = "mean"  # mean (of token and n-gram vectors) | tfidf (sublinear, L2-normalized)
     hidden: list[int] = field(default_factory=list)
     activation: str = "relu"  # relu | tanh | sigmoid | hardtanh | gelu
     dropout: float = 0.0
@@ -201,7 +203,9 @@ def _toml_value(v) -> str:
 
 CHOICES = {
     "data.format": {"auto", "csv", "tsv", "jsonl", "fasttext", "folder"},
+    "data.on_bad_row": {"error", "skip", "warn"},
     "model.activation": {"relu", "tanh", "sigmoid", "hardtanh", "gelu"},
+    "model.weighting": {"mean", "tfidf"},
     "model.init": {"uniform", "xavier", "kaiming", "normal", "default"},
     "train.optimizer": {"sgd", "adam", "adamw", "adagrad"},
     "train.scheduler": {"none", "step", "cosine", "linear", "plateau"},

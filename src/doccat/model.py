@@ -10,11 +10,19 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "hardtan
 
 
 class BagClassifier(nn.Module):
-    """EmbeddingBag (mean of token and n-gram vectors) -> [Linear -> activation -> dropout]* -> Linear."""
+    """EmbeddingBag -> [Linear -> activation -> dropout]* -> Linear.
+
+    The bag is a weighted sum of feature vectors: "mean" weighs each feature by its share of the
+    document's tokens and n-grams; "tfidf" by (1 + log count) * idf, L2-normalized per document,
+    which makes the bag followed by the head a linear model on TF-IDF features.
+    """
 
     def __init__(self, cfg: ModelConfig, num_features: int, num_classes: int, sparse: bool = False):
         super().__init__()
-        self.bag = nn.EmbeddingBag(num_features, cfg.embed_dim, mode="mean", sparse=sparse)
+        self.weighting = cfg.weighting
+        self.bag = nn.EmbeddingBag(num_features, cfg.embed_dim, mode="sum", sparse=sparse)
+        if cfg.weighting == "tfidf":  # learned from the training split, saved with the weights
+            self.register_buffer("idf", torch.ones(num_features))
         layers, width = [], cfg.embed_dim
         for size in cfg.hidden:
             layers += [nn.Linear(width, size), ACTIVATIONS[cfg.activation](), nn.Dropout(cfg.dropout)]
@@ -23,9 +31,18 @@ class BagClassifier(nn.Module):
         self.head = nn.Linear(width, num_classes)
         init_weights(self, cfg.init, cfg.init_range)
 
-    def forward(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        # ids: (N,) feature ids of B documents back to back; offsets: (B,) where each starts
-        return self.head(self.hidden(self.bag(ids, offsets)))  # (B, num_classes)
+    def forward(self, ids: torch.Tensor, offsets: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        # ids, counts: (N,) distinct feature ids of B documents back to back and how often each
+        # occurs in its document; offsets: (B,) where each document starts
+        doc = torch.repeat_interleave(torch.arange(len(offsets)), torch.diff(offsets, append=offsets.new_tensor([len(ids)])))
+        if self.weighting == "tfidf":
+            w = (1 + torch.log(counts)) * self.idf[ids]
+            norm = torch.zeros(len(offsets)).index_add_(0, doc, w * w).sqrt_()
+        else:
+            w = counts
+            norm = torch.zeros(len(offsets)).index_add_(0, doc, w)
+        w = w / norm.clamp_min(1e-12)[doc]
+        return self.head(self.hidden(self.bag(ids, offsets, per_sample_weights=w)))  # (B, num_classes)
 
 
 def init_weights(model: nn.Module, scheme: str, init_range: float = 0.5) -> None:

@@ -97,17 +97,27 @@ def hash_ngrams(ids: np.ndarray, lengths: np.ndarray, n: int, buckets: int) -> t
 
 @dataclass
 class Encoded:
-    """A corpus as an EmbeddingBag input: ids (N,) of all docs back to back, offsets (D+1,)."""
+    """A corpus as an EmbeddingBag input, each document's distinct features with their counts.
+
+    ids (N,) and counts (N,) of all documents back to back; offsets (D+1,) where each starts.
+    """
 
     ids: np.ndarray
     offsets: np.ndarray
+    counts: np.ndarray
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
 
+def idf(enc: Encoded, num_features: int) -> np.ndarray:
+    """Smoothed inverse document frequency, log((1 + D) / (1 + df)) + 1, as scikit-learn's."""
+    df = np.bincount(enc.ids, minlength=num_features)  # ids are distinct within a document
+    return (np.log((1 + len(enc)) / (1 + df)) + 1).astype(np.float32)
+
+
 class Featurizer:
-    """Texts -> Encoded feature ids: vocabulary ids, then hashed n-gram ids after them."""
+    """Texts -> Encoded features: vocabulary ids, then hashed n-gram ids after them."""
 
     def __init__(self, vocab: Vocab, ngrams: int = 2, buckets: int = 500_000):
         self.vocab, self.ngrams, self.buckets = vocab, ngrams, buckets
@@ -122,14 +132,18 @@ class Featurizer:
 
     def encode(self, texts: list[str]) -> Encoded:
         ids, lengths = self.vocab.encode(texts)
+        doc = np.repeat(np.arange(len(lengths)), lengths)
         if self.ngrams > 1 and self.buckets > 0:
             gram_ids, gram_doc = hash_ngrams(ids, lengths, self.ngrams, self.buckets)
-            tok_doc = np.repeat(np.arange(len(lengths)), lengths)
-            # group each document's n-grams right after its tokens: a stable sort by document
-            all_ids = np.concatenate([ids, gram_ids + len(self.vocab)])
-            order = np.argsort(np.concatenate([tok_doc, gram_doc]), kind="stable")
-            ids = all_ids[order]
-            lengths = lengths + np.bincount(gram_doc, minlength=len(lengths))
+            ids, doc = np.concatenate([ids, gram_ids + len(self.vocab)]), np.concatenate([doc, gram_doc])
+        # one sort of (document, feature) keys groups each document's features and finds repeats
+        key = doc * self.num_features + ids
+        key.sort()
+        first = np.ones(len(key), dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        starts = np.flatnonzero(first)
+        counts = np.diff(np.append(starts, len(key))).astype(np.float32)
+        doc, ids = np.divmod(key[starts], self.num_features)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        return Encoded(ids, offsets)
+        np.cumsum(np.bincount(doc, minlength=len(lengths)), out=offsets[1:])
+        return Encoded(ids, offsets, counts)

@@ -20,18 +20,18 @@ def uses_sparse_grads(cfg: TrainConfig) -> bool:
     return cfg.optimizer in SPARSE_OPTIMIZERS and cfg.weight_decay == 0
 
 
-def batch(enc: Encoded, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """EmbeddingBag input for documents `idx`: ids (N,) back to back and offsets (B,)."""
+def batch(enc: Encoded, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Model input for documents `idx`: ids (N,), offsets (B,), counts (N,)."""
     starts = enc.offsets[idx]
     lengths = enc.offsets[idx + 1] - starts
     offsets = np.zeros(len(idx), dtype=np.int64)
     np.cumsum(lengths[:-1], out=offsets[1:])
     gather = np.repeat(starts - offsets, lengths) + np.arange(lengths.sum())
-    return torch.from_numpy(enc.ids[gather]), torch.from_numpy(offsets)
+    return torch.from_numpy(enc.ids[gather]), torch.from_numpy(offsets), torch.from_numpy(enc.counts[gather])
 
 
 def batches(enc: Encoded, batch_size: int, rng: np.random.Generator | None = None):
-    """Yield (idx, ids, offsets); shuffled when a generator is given."""
+    """Yield (idx, ids, offsets, counts); shuffled when a generator is given."""
     order = rng.permutation(len(enc)) if rng is not None else np.arange(len(enc))
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
@@ -41,7 +41,7 @@ def batches(enc: Encoded, batch_size: int, rng: np.random.Generator | None = Non
 @torch.no_grad()
 def predict_logits(model: nn.Module, enc: Encoded, batch_size: int = 4096) -> torch.Tensor:
     model.eval()
-    out = [model(ids, offsets) for _, ids, offsets in batches(enc, batch_size)]
+    out = [model(*inputs) for _, *inputs in batches(enc, batch_size)]
     return torch.cat(out) if out else torch.zeros(0, model.head.out_features)
 
 
@@ -106,8 +106,8 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
         t0, model_loss_sum, seen = time.perf_counter(), 0.0, 0
         lr = opt.param_groups[0]["lr"]
         model.train()
-        for idx, ids, offsets in batches(train, cfg.batch_size, rng):
-            loss = F.cross_entropy(model(ids, offsets), y_train_t[idx])
+        for idx, *inputs in batches(train, cfg.batch_size, rng):
+            loss = F.cross_entropy(model(*inputs), y_train_t[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.clip_norm:

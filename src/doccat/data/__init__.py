@@ -74,7 +74,7 @@ def _read_files(cfg: DataConfig) -> dict[str, Split]:
         path = getattr(cfg, name)
         if path:
             out[name] = Split(*readers.read(path, cfg.format, cfg.label_column, cfg.text_columns,
-                                            cfg.header, cfg.encoding))
+                                            cfg.header, cfg.encoding, cfg.on_bad_row))
     if "train" not in out:
         raise DataError("no training data: give a registry dataset (--dataset) or a --train file")
     return out
@@ -97,6 +97,9 @@ def load_splits(cfg: DataConfig) -> Splits:
     else:
         parts, label_names, test_fraction = _read_files(cfg), None, cfg.test_fraction
     train = parts["train"]
+    if len(set(train.labels)) < 2:
+        raise DataError(f"{cfg.train or cfg.dataset}: every training row has the label {train.labels[0]!r}; "
+                        "a classifier needs at least 2 classes: add examples of other classes")
     classes, mapping = _class_order(train.labels, label_names)
     for name, split in parts.items():
         unseen = sorted(set(split.labels) - mapping.keys())

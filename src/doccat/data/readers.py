@@ -1,4 +1,10 @@
-"""Readers for labeled text files: each returns (texts, labels) as two lists of str."""
+"""Readers for labeled text files: each returns (texts, labels) as two lists of str.
+
+Bad rows (malformed CSV/TSV or JSON, empty text, missing or empty label, undecodable bytes) go
+through one `BadRows` per file: the `on_bad_row` policy "error" (default) stops at the first with
+a message naming the file, the line and what to do; "skip" and "warn" drop them and say on stderr
+how many and on which lines ("warn" also says why, row by row). Blank lines are not rows.
+"""
 from __future__ import annotations
 
 import codecs
@@ -7,26 +13,111 @@ import gzip
 import io
 import json
 import sys
+import zlib
 from pathlib import Path
+
+ON_BAD_ROW = ("error", "skip", "warn")
+SHOWN = 10  # line numbers / warnings shown before "... and N more"
 
 
 class DataError(ValueError):
     """Input data that can't be read; the message names the file and what to do."""
 
 
-def _open_text(path: Path, encoding: str):
+class BadRows:
+    """The one place readers report a bad row: raise it, or drop it and count it (policy skip/warn)."""
+
+    def __init__(self, path, policy: str = "error"):
+        if policy not in ON_BAD_ROW:
+            raise DataError(f"on_bad_row: {policy!r} is not one of {', '.join(ON_BAD_ROW)}")
+        self.path, self.policy, self.where = path, policy, []
+
+    def __call__(self, where, why: str) -> None:
+        """A bad row at `where` (a line number, or a file of a folder); `why` says what is wrong."""
+        if self.policy == "error":
+            raise DataError(f"{self.path}:{where}: {why} (or drop bad rows with --on-bad-row skip)")
+        self.where.append(where)
+        if self.policy == "warn" and len(self.where) <= SHOWN:
+            print(f"doccat: warning: {self.path}:{where}: {why}", file=sys.stderr)
+
+    def done(self, texts: list[str], labels: list[str]) -> tuple[list[str], list[str]]:
+        """Report what was dropped; a file without a single usable row is an error."""
+        n = len(self.where)
+        if n:
+            more = f" and {n - SHOWN} more" if n > SHOWN else ""
+            unit = "line" if isinstance(self.where[0], int) else "file"
+            print(f"doccat: warning: {self.path}: dropped {n} bad row(s) of {n + len(texts)} "
+                  f"(--on-bad-row {self.policy}), {unit}(s) {', '.join(map(str, self.where[:SHOWN]))}{more}",
+                  file=sys.stderr)
+        if not texts:
+            raise DataError(f"{self.path}: no rows" + (f" left after dropping {n} bad row(s)" if n else
+                            "; the file is empty (or has only a header): give one labeled text per row"))
+        return texts, labels
+
+
+def _check_file(path: Path) -> None:
     if not path.exists():
-        raise DataError(f"{path}: file not found")
+        raise DataError(f"{path}: file not found; check the path")
     if path.is_dir():
         raise DataError(f"{path}: is a directory, expected a file")
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
-    # utf-8-sig drops a BOM; newline="" lets the csv module see quoted line breaks
-    is_utf8 = codecs.lookup(encoding).name == "utf-8"
-    return io.TextIOWrapper(raw, encoding="utf-8-sig" if is_utf8 else encoding, newline="")
 
 
-def _column(spec: str, header: list[str] | None, path: Path) -> int:
+def _codec(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise DataError(f"unknown encoding {encoding!r}; try utf-8 or latin-1") from None
+
+
+def _decode_error(e: UnicodeDecodeError, offset: int, encoding: str) -> str:
+    return (f"byte 0x{e.object[e.start]:02x} at byte offset {offset + e.start} is not valid {encoding}; "
+            "give the file's encoding, e.g. --encoding latin-1")
+
+
+class Lines:
+    """A file's lines (line ends kept), decoded one at a time: an undecodable line is a bad row named
+    by its line number and absolute byte offset. A UTF-8 BOM is dropped; `.gz` files are unpacked.
+    `n` is the number of the last line read."""
+
+    def __init__(self, path: Path, encoding: str, bad: BadRows):
+        _check_file(path)
+        self.path, self.encoding, self.bad, self.n = path, encoding, bad, 0
+        self.codec = _codec(encoding)
+
+    def __iter__(self):
+        try:
+            with (gzip.open if self.path.suffix == ".gz" else open)(self.path, "rb") as f:
+                if "\n".encode(self.codec) != b"\n":  # UTF-16/32: lines can't be cut as bytes
+                    yield from self._whole(f.read())
+                    return
+                utf8 = self.codec in ("utf-8", "utf-8-sig")
+                offset = 0
+                for self.n, raw in enumerate(f, 1):
+                    try:
+                        yield raw.decode("utf-8-sig" if utf8 and self.n == 1 else self.codec)
+                    except UnicodeDecodeError as e:
+                        self.bad(self.n, _decode_error(e, offset, self.encoding))
+                    offset += len(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            if self.path.suffix == ".gz" and not isinstance(e, FileNotFoundError | PermissionError):
+                raise DataError(f"{self.path}: not a valid gzip file ({e}); it is damaged or "
+                                "truncated: download or compress it again") from None
+            raise DataError(f"{self.path}: can't read: {e.strerror or e}") from None
+
+    def _whole(self, data: bytes):
+        try:
+            text = data.decode(self.codec)
+        except UnicodeDecodeError as e:
+            raise DataError(f"{self.path}: {_decode_error(e, 0, self.encoding)}") from None
+        for self.n, line in enumerate(io.StringIO(text, newline=""), 1):
+            yield line
+
+
+def _column(spec: str, header: list[str] | None, width: int, path: Path) -> int:
     if spec.isdigit():
+        if int(spec) >= width:
+            raise DataError(f"{path}: column {spec} is out of range: rows have {width} column(s), "
+                            f"0-based indices 0..{width - 1}")
         return int(spec)
     if header is None or spec not in header:
         raise DataError(f"{path}: no column named {spec!r} (columns: {header}); "
@@ -34,103 +125,155 @@ def _column(spec: str, header: list[str] | None, path: Path) -> int:
     return header.index(spec)
 
 
+def _add(bad: BadRows, where, text: str, label: str, texts: list, labels: list) -> None:
+    """Keep a row whose label and text are both there, else report it."""
+    if not label:
+        bad(where, "empty label; every row needs a class label")
+    elif not text.strip():
+        bad(where, "empty text; every row needs a text to classify")
+    else:
+        texts.append(text)
+        labels.append(label)
+
+
 def read_delimited(path, label_column="label", text_columns=("text",), delimiter=",",
-                   header=None, encoding="utf-8"):
-    """CSV/TSV rows; several text columns are joined with a space (AG News: title + description)."""
+                   header=None, encoding="utf-8", on_bad_row="error"):
+    """CSV/TSV rows; several text columns are joined with a space (AG News: title + description).
+
+    Every row must have as many columns as the header (or, without one, the first row)."""
     path = Path(path)
+    bad = BadRows(path, on_bad_row)
     csv.field_size_limit(sys.maxsize)
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    with _open_text(path, encoding) as f:
-        rows = csv.reader(f, delimiter=delimiter, quoting=quoting)
-        names = [label_column, *text_columns]
-        if header is None:  # a header is there when the columns are named, not numbered
-            header = not all(c.isdigit() for c in names)
-        first = next(rows, None) if header else None
-        lab = _column(label_column, first, path)
-        txt = [_column(c, first, path) for c in text_columns]
-        need = max(lab, *txt) + 1
-        texts, labels = [], []
-        for row in rows:
-            if not row:
+    # TSV quotes nothing (SST-2 has bare quotes); in CSV a stray quote is an error, not a silent merge
+    quoting = dict(quoting=csv.QUOTE_NONE) if delimiter == "\t" else dict(strict=True)
+    lines = Lines(path, encoding, bad)
+    rows = csv.reader(lines, delimiter=delimiter, **quoting)
+    names = [label_column, *text_columns]
+    if header is None:  # a header is there when the columns are named, not numbered
+        header = not all(c.isdigit() for c in names)
+    texts, labels, width, lab, txt = [], [], None, 0, []
+    while True:
+        start = lines.n + 1
+        try:
+            row = next(rows, None)
+        except csv.Error as e:
+            bad(start, f"malformed {'TSV' if delimiter == chr(9) else 'CSV'} row ({e}); a field with "
+                       "the delimiter, a quote or a line break must be quoted, inner quotes doubled")
+            continue
+        if row is None:
+            break
+        if not row:
+            continue
+        if width is None:  # the first row fixes the columns
+            width = len(row)
+            first = row if header else None
+            lab = _column(label_column, first, width, path)
+            txt = [_column(c, first, width, path) for c in text_columns]
+            if header:
                 continue
-            if len(row) < need:
-                raise DataError(f"{path}:{rows.line_num}: expected at least {need} columns, found {len(row)}")
-            labels.append(row[lab].strip())
-            texts.append(" ".join(row[i] for i in txt))
-    return texts, labels
+        if len(row) != width:
+            bad(start, f"expected {width} columns (as in the {'header' if header else 'first row'}), "
+                       f"found {len(row)}; quote fields that contain {delimiter!r}")
+            continue
+        _add(bad, start, " ".join(row[i] for i in txt), row[lab].strip(), texts, labels)
+    return bad.done(texts, labels)
 
 
-def read_jsonl(path, label_column="label", text_columns=("text",), encoding="utf-8"):
+def read_jsonl(path, label_column="label", text_columns=("text",), encoding="utf-8", on_bad_row="error"):
+    """One JSON object per line; several text keys are joined with a space."""
     path = Path(path)
+    bad = BadRows(path, on_bad_row)
     texts, labels = [], []
-    with _open_text(path, encoding) as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                labels.append(str(obj[label_column]).strip())
-                texts.append(" ".join(str(obj[c]) for c in text_columns))
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-            except KeyError as e:
-                raise DataError(f"{path}:{n}: no key {e.args[0]!r}; set label_column / text_columns") from None
-    return texts, labels
+    lines = Lines(path, encoding, bad)
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            bad(lines.n, f"not valid JSON ({e.msg} at column {e.colno})")
+            continue
+        if not isinstance(obj, dict):
+            bad(lines.n, f"a JSON {type(obj).__name__}, expected an object like "
+                         f'{{"{label_column}": ..., "{text_columns[0]}": ...}}')
+            continue
+        missing = [k for k in (label_column, *text_columns) if obj.get(k) is None]
+        if missing:
+            bad(lines.n, f"key {missing[0]!r} is missing or null; set --label-column / --text-columns "
+                         "to the file's keys")
+            continue
+        _add(bad, lines.n, " ".join(str(obj[c]) for c in text_columns), str(obj[label_column]).strip(),
+             texts, labels)
+    return bad.done(texts, labels)
 
 
-def read_fasttext(path, encoding="utf-8", prefix="__label__"):
-    """fastText's format: `__label__sports some text`; the first label is kept."""
+def read_fasttext(path, encoding="utf-8", prefix="__label__", on_bad_row="error"):
+    """fastText's format: `__label__sports some text`; the first label is kept, spaces normalized."""
     path = Path(path)
+    bad = BadRows(path, on_bad_row)
     texts, labels = [], []
-    with _open_text(path, encoding) as f:
-        for n, line in enumerate(f, 1):
-            words = line.split()
-            if not words:
-                continue
-            tags = [w for w in words if w.startswith(prefix)]
-            if not tags:
-                raise DataError(f"{path}:{n}: no label (expected a word starting with {prefix!r})")
-            labels.append(tags[0][len(prefix):])
-            texts.append(" ".join(w for w in words if not w.startswith(prefix)))
-    return texts, labels
+    lines = Lines(path, encoding, bad)
+    for line in lines:
+        words = line.split()
+        if not words:
+            continue
+        tags = [w for w in words if w.startswith(prefix)]
+        if not tags:
+            bad(lines.n, f"no label (expected a word starting with {prefix!r})")
+            continue
+        _add(bad, lines.n, " ".join(w for w in words if not w.startswith(prefix)), tags[0][len(prefix):],
+             texts, labels)
+    return bad.done(texts, labels)
 
 
-def read_folder(path, encoding="utf-8"):
-    """One subfolder per class: root/<class>/<file>; files sorted by name."""
+def read_folder(path, encoding="utf-8", on_bad_row="error"):
+    """One subfolder per class: root/<class>/<file>; files sorted by name; each file is one text."""
     root = Path(path)
     if not root.is_dir():
         raise DataError(f"{root}: not a directory (the folder format wants root/<class>/<file>)")
+    bad = BadRows(root, on_bad_row)
+    codec = _codec(encoding)
     texts, labels = [], []
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         for file in sorted(p for p in class_dir.iterdir() if p.is_file()):
-            with _open_text(file, encoding) as f:
-                texts.append(f.read())
-            labels.append(class_dir.name)
-    if not texts:
+            where = file.relative_to(root).as_posix()
+            try:
+                text = file.read_bytes().decode("utf-8-sig" if codec == "utf-8" else codec)
+            except UnicodeDecodeError as e:
+                bad(where, _decode_error(e, 0, encoding))
+                continue
+            except OSError as e:
+                raise DataError(f"{file}: can't read: {e.strerror or e}") from None
+            _add(bad, where, text, class_dir.name, texts, labels)
+    if not texts and not bad.where:
         raise DataError(f"{root}: no files found under root/<class>/")
-    return texts, labels
+    return bad.done(texts, labels)
 
 
-def read_lines(path, label: str, encoding="utf-8"):
+def read_lines(path, label: str, encoding="utf-8", on_bad_row="error"):
     """One text per line, all of the same label (movie_review_polarity's rt-polarity.pos/.neg)."""
-    path = Path(path)
-    with _open_text(path, encoding) as f:
-        texts = [line.strip() for line in f if line.strip()]
-    return texts, [label] * len(texts)
+    bad = BadRows(Path(path), on_bad_row)
+    texts = [line.strip() for line in Lines(Path(path), encoding, bad) if line.strip()]
+    return bad.done(texts, [label] * len(texts))
 
 
-def read_label_first(path, encoding="utf-8", label_sep=None):
+def read_texts(path, encoding="utf-8") -> list[str]:
+    """Unlabeled texts, one per line, line ends removed (`doccat predict --file`)."""
+    return [line.rstrip("\r\n") for line in Lines(Path(path), encoding, BadRows(Path(path)))]
+
+
+def read_label_first(path, encoding="utf-8", label_sep=None, on_bad_row="error"):
     """`LABEL text...` per line (TREC: `NUM:dist How far ...`); label cut at `label_sep` if given."""
     path = Path(path)
+    bad = BadRows(path, on_bad_row)
     texts, labels = [], []
-    with _open_text(path, encoding) as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            label, _, text = line.strip().partition(" ")
-            labels.append(label.split(label_sep)[0] if label_sep else label)
-            texts.append(text)
-    return texts, labels
+    lines = Lines(path, encoding, bad)
+    for line in lines:
+        if not line.strip():
+            continue
+        label, _, text = line.strip().partition(" ")
+        _add(bad, lines.n, text, label.split(label_sep)[0] if label_sep else label, texts, labels)
+    return bad.done(texts, labels)
 
 
 def guess_format(path) -> str:
@@ -145,15 +288,19 @@ def guess_format(path) -> str:
     raise DataError(f"{path}: can't tell the format from the name; set --format")
 
 
-def read(path, fmt="auto", label_column="label", text_columns=("text",), header=None, encoding="utf-8"):
+def read(path, fmt="auto", label_column="label", text_columns=("text",), header=None, encoding="utf-8",
+         on_bad_row="error"):
     """Read a labeled file (or folder) in any supported format."""
+    if not Path(path).exists():
+        raise DataError(f"{path}: file not found; check the path")
     fmt = guess_format(path) if fmt == "auto" else fmt
     if fmt in ("csv", "tsv"):
-        return read_delimited(path, label_column, text_columns, "," if fmt == "csv" else "\t", header, encoding)
+        return read_delimited(path, label_column, text_columns, "," if fmt == "csv" else "\t", header,
+                              encoding, on_bad_row)
     if fmt == "jsonl":
-        return read_jsonl(path, label_column, text_columns, encoding)
+        return read_jsonl(path, label_column, text_columns, encoding, on_bad_row)
     if fmt == "fasttext":
-        return read_fasttext(path, encoding)
+        return read_fasttext(path, encoding, on_bad_row=on_bad_row)
     if fmt == "folder":
-        return read_folder(path, encoding)
+        return read_folder(path, encoding, on_bad_row)
     raise DataError(f"unknown format {fmt!r}")

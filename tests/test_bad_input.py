@@ -1,0 +1,278 @@
+"""Bad input through the `doccat` command: each broken file gets its own clear error and exit code 2.
+
+The corpus below is written by the tests themselves. Most cases call `cli.main` in-process (the same
+function `python -m doccat` runs, so its return value is the exit code; an unexpected exception
+would fail the test with a traceback); `test_real_process_exit_code` checks a few in a subprocess.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+
+import pytest
+
+from doccat import cli
+from doccat.config import DataConfig
+from doccat.data import DataError, load_splits, readers
+
+TRAIN_FLAGS = ["--epochs", "1", "--embed-dim", "8", "--buckets", "100", "--quiet"]
+GOOD_CSV = "label,text\n" + "".join(f"{lab},{lab} words number {i}\n" for lab in ("a", "b") for i in range(10))
+
+GOOD_JSONL = "".join(json.dumps({"label": "ab"[i % 2], "text": f"doc {i}"}) + "\n" for i in range(500)).encode()
+
+
+def gz(data: bytes) -> bytes:
+    return gzip.compress(data, mtime=0)
+
+
+# name -> (file name, content: bytes | "DIR" | None (not written), extra flags, expected message text)
+CASES = {
+    "csv short row": ("d.csv", b"label,text\na,x\nb\n", [],
+                      "d.csv:3: expected 2 columns (as in the header), found 1"),
+    "csv long row": ("d.csv", b"label,text\na,x\nb,y,z\n", [],
+                     "d.csv:3: expected 2 columns (as in the header), found 3"),
+    "csv unclosed quote": ("d.csv", b'label,text\na,x\nb,"never closed\nc,z\n', [],
+                           "d.csv:3: malformed CSV row (unexpected end of data)"),
+    "csv text after quote": ("d.csv", b'label,text\na,"x"y\n', [],
+                             "d.csv:2: malformed CSV row (',' expected after '\"')"),
+    "csv empty text": ("d.csv", b"label,text\na,x\nb,   \n", [], "d.csv:3: empty text"),
+    "csv empty label": ("d.csv", b"label,text\na,x\n ,y\n", [], "d.csv:3: empty label"),
+    "csv header only": ("d.csv", b"label,text\n", [], "d.csv: no rows; the file is empty (or has only a header)"),
+    "csv empty file": ("d.csv", b"", [], "d.csv: no rows; the file is empty (or has only a header)"),
+    "csv non-utf8 byte": ("d.csv", b"label,text\na,x\nb,caf\xe9\n", [],
+                          "d.csv:3: byte 0xe9 at byte offset 20 is not valid utf-8; give the file's encoding, "
+                          "e.g. --encoding latin-1"),
+    "csv no such column": ("d.csv", b"category,text\na,x\n", [], "d.csv: no column named 'label'"),
+    "csv column index out of range": ("d.csv", b"a,x\nb,y\n", ["--label-column", "5", "--text-columns", "1"],
+                                      "d.csv: column 5 is out of range: rows have 2 column(s)"),
+    "tsv wrong columns": ("d.tsv", b"text\tlabel\nhello\ta\nbye\n", [], "d.tsv:3: expected 2 columns"),
+    "tsv non-utf8 byte": ("d.tsv", b"text\tlabel\nhello\ta\n\xff\tb\n", [], "d.tsv:3: byte 0xff at byte offset 19"),
+    "jsonl invalid json": ("d.jsonl", b'{"label": "a", "text": "x"}\n{"label": "b", text}\n', [],
+                           "d.jsonl:2: not valid JSON (Expecting property name enclosed in double quotes"),
+    "jsonl not an object": ("d.jsonl", b'{"label": "a", "text": "x"}\n["b", "y"]\n', [],
+                            "d.jsonl:2: a JSON list, expected an object"),
+    "jsonl missing label": ("d.jsonl", b'{"text": "x"}\n', [], "d.jsonl:1: key 'label' is missing or null"),
+    "jsonl null label": ("d.jsonl", b'{"label": null, "text": "x"}\n', [], "d.jsonl:1: key 'label' is missing or null"),
+    "jsonl empty label": ("d.jsonl", b'{"label": "", "text": "x"}\n', [], "d.jsonl:1: empty label"),
+    "jsonl whitespace text": ("d.jsonl", b'{"label": "a", "text": " \\t\\n"}\n', [], "d.jsonl:1: empty text"),
+    "jsonl non-utf8 byte": ("d.jsonl", b'{"label": "a", "text": "x"}\n{"label": "b", "text": "\x80"}\n', [],
+                            "d.jsonl:2: byte 0x80 at byte offset 52 is not valid utf-8"),
+    "jsonl.gz corrupt": ("d.jsonl.gz", b"\x1f\x8b\x08\x00garbage, not deflate data" * 4, [],
+                         "d.jsonl.gz: not a valid gzip file"),
+    "jsonl.gz truncated": ("d.jsonl.gz", gz(GOOD_JSONL)[:-30], [], "d.jsonl.gz: not a valid gzip file"),
+    "not gzip at all": ("d.csv.gz", b"label,text\na,x\n", [], "d.csv.gz: not a valid gzip file"),
+    "fasttext no label": ("d.txt", b"__label__a x\njust some words\n", [],
+                          "d.txt:2: no label (expected a word starting with '__label__')"),
+    "fasttext empty label": ("d.txt", b"__label__ x y\n", [], "d.txt:1: empty label"),
+    "fasttext label only": ("d.txt", b"__label__a x\n__label__b\n", [], "d.txt:2: empty text"),
+    "fasttext blank lines only": ("d.txt", b"\n  \r\n\t\n", [], "d.txt: no rows; the file is empty (or has only a header)"),
+    "fasttext cp1252 quote": ("d.txt", b"__label__a \x93quoted\x94\n", [], "d.txt:1: byte 0x93 at byte offset 11"),
+    "file not there": ("missing.csv", None, [], "missing.csv: file not found"),
+    "directory for a file": ("d.csv", "DIR", ["--format", "csv"], "d.csv: is a directory, expected a file"),
+    "unknown extension": ("d.xyz", b"a,b\n", [], "d.xyz: can't tell the format from the name; set --format"),
+    "unknown encoding": ("d.csv", GOOD_CSV.encode(), ["--encoding", "klingon"], "unknown encoding 'klingon'"),
+    "bad policy": ("d.csv", GOOD_CSV.encode(), ["--on-bad-row", "ignore"],
+                   "data.on_bad_row: 'ignore' is not one of error, skip, warn"),
+    "single class": ("d.csv", b"label,text\n" + b"".join(b"a,doc %d\n" % i for i in range(20)), [],
+                     "d.csv: every training row has the label 'a'; a classifier needs at least 2 classes"),
+}
+
+
+def run_cli(*args):
+    return cli.main([str(a) for a in args])
+
+
+def write_case(tmp_path, name, content):
+    path = tmp_path / name
+    if content == "DIR":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_broken_training_file(case, tmp_path, capsys):
+    name, content, flags, expected = CASES[case]
+    path = write_case(tmp_path, name, content)
+    rc = run_cli("train", "--train", path, *flags, *TRAIN_FLAGS, "--out", tmp_path / "run")
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("doccat: error: ") and "Traceback" not in err
+    assert expected in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_corpus_is_big_enough():
+    assert len(CASES) >= 25
+
+
+def test_folder_format_bad_files(tmp_path, capsys):
+    root = tmp_path / "corpus"
+    for cls in ("neg", "pos"):
+        (root / cls).mkdir(parents=True)
+        for i in range(5):
+            (root / cls / f"{i}.txt").write_text(f"{cls} text {i}")
+    (root / "neg" / "5.txt").write_bytes(b"ok \xff bad")
+    assert run_cli("train", "--train", root, *TRAIN_FLAGS, "--out", tmp_path / "r1") == 2
+    assert "corpus:neg/5.txt: byte 0xff at byte offset 3 is not valid utf-8" in capsys.readouterr().err
+    (root / "neg" / "5.txt").write_text("  \n")
+    assert run_cli("train", "--train", root, *TRAIN_FLAGS, "--out", tmp_path / "r2") == 2
+    assert "corpus:neg/5.txt: empty text" in capsys.readouterr().err
+    assert run_cli("train", "--train", root, "--on-bad-row", "skip", *TRAIN_FLAGS, "--out", tmp_path / "r3") == 0
+    assert "corpus: dropped 1 bad row(s) of 11 (--on-bad-row skip), file(s) neg/5.txt" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------- labels never seen in training
+
+@pytest.fixture
+def run_dir(tmp_path, capsys):
+    (tmp_path / "train.csv").write_text(GOOD_CSV)
+    assert run_cli("train", "--train", tmp_path / "train.csv", *TRAIN_FLAGS, "--out", tmp_path / "run") == 0
+    capsys.readouterr()
+    return tmp_path / "run"
+
+
+def test_unseen_label_in_test_file_at_training(tmp_path, capsys):
+    (tmp_path / "train.csv").write_text(GOOD_CSV)
+    (tmp_path / "test.csv").write_text("label,text\na,x\nzebra,y\n")
+    rc = run_cli("train", "--train", tmp_path / "train.csv", "--test", tmp_path / "test.csv", *TRAIN_FLAGS,
+                 "--out", tmp_path / "run")
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert "test.csv: label(s) 'zebra' of the test split never occur in the training data" in err
+
+
+def test_unseen_label_at_evaluation(run_dir, tmp_path, capsys):
+    (tmp_path / "eval.csv").write_text("label,text\na,x\nzebra,y\n")
+    assert run_cli("evaluate", run_dir, "--file", tmp_path / "eval.csv") == 2
+    err = capsys.readouterr().err
+    assert "doccat: error: " in err and "'zebra' never seen in training (known: a, b)" in err
+
+
+def test_bad_files_at_evaluation_and_prediction(run_dir, tmp_path, capsys):
+    (tmp_path / "eval.csv").write_text("label,text\na,x\nb\n")
+    assert run_cli("evaluate", run_dir, "--file", tmp_path / "eval.csv") == 2
+    assert "eval.csv:3: expected 2 columns" in capsys.readouterr().err
+    (tmp_path / "texts.txt").write_bytes(b"fine\nna\xefve\n")
+    assert run_cli("predict", run_dir, "--file", tmp_path / "texts.txt") == 2
+    assert "texts.txt:2: byte 0xef at byte offset 7 is not valid utf-8" in capsys.readouterr().err
+    assert run_cli("predict", run_dir, "--file", tmp_path / "texts.txt", "--encoding", "latin-1") == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert run_cli("predict", run_dir, "--file", tmp_path / "nothere.txt") == 2
+    assert "nothere.txt: file not found" in capsys.readouterr().err
+
+
+def test_real_process_exit_code(tmp_path):
+    """The same errors from a real `python -m doccat` process: exit status 2, one line, no traceback."""
+    (tmp_path / "d.csv").write_bytes(b'label,text\na,"x"y\n')
+    (tmp_path / "d.jsonl").write_bytes(b'{"label": "a", "text": "\xff"}\n')
+    for path, expected in [(tmp_path / "d.csv", "d.csv:2: malformed CSV row"),
+                           (tmp_path / "d.jsonl", "d.jsonl:1: byte 0xff at byte offset 24")]:
+        out = subprocess.run([sys.executable, "-m", "doccat", "train", "--train", str(path)],
+                             capture_output=True, text=True)
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert out.stderr.startswith("doccat: error: ") and expected in out.stderr
+
+
+# --------------------------------------------------------------------------- accepted oddities
+
+def test_bom_crlf_and_huge_line_are_accepted(tmp_path, capsys):
+    huge = "word " * 400_000  # one 2 MB field, above the csv module's default limit
+    rows = [("a", huge)] + [(lab, f"{lab} doc {i}") for lab in ("a", "b") for i in range(10)]
+    data = "label,text\r\n" + "".join(f"{lab},{text}\r\n" for lab, text in rows)
+    path = tmp_path / "d.csv"
+    path.write_bytes(data.encode("utf-8-sig"))
+    texts, labels = readers.read(path)
+    assert texts[0] == huge and labels == [lab for lab, _ in rows]
+    assert not any("\r" in t for t in texts)
+    assert run_cli("train", "--train", path, *TRAIN_FLAGS, "--out", tmp_path / "run") == 0
+    j = tmp_path / "d.jsonl"
+    j.write_bytes(b"\xef\xbb\xbf" + b"".join(json.dumps({"label": lab, "text": t}).encode() + b"\r\n"
+                                             for lab, t in rows))
+    assert readers.read(j) == (texts, labels)
+    ft = tmp_path / "d.txt"
+    ft.write_bytes(("\ufeff" + "".join(f"__label__{lab} {t}\r\n" for lab, t in rows[1:])).encode())
+    assert readers.read(ft) == (texts[1:], labels[1:])
+
+
+def test_class_with_one_example_stays_in_train(tmp_path, capsys):
+    """A single example can't be on both sides: with valid/test fractions up to 0.5 (round() gives 0)
+    it stays in train, so the class is learned; it then has no validation example."""
+    data = GOOD_CSV + "lonely,the only example of its class\n"
+    (tmp_path / "d.csv").write_text(data)
+    s = load_splits(DataConfig(train=str(tmp_path / "d.csv"), valid_fraction=0.2, test_fraction=0.3))
+    assert "lonely" in s.train.labels and "lonely" not in s.valid.labels + s.test.labels
+    assert run_cli("train", "--train", tmp_path / "d.csv", *TRAIN_FLAGS, "--out", tmp_path / "run") == 0
+
+
+# ------------------------------------------------------------------------------ skip / warn policy
+
+def mixed_csv(tmp_path):
+    """20 data rows (lines 2..21), 6 of them bad, one bad row per kind."""
+    lines = [f"{'ab'[i % 2]},good text {i}" for i in range(20)]
+    lines[1] = "b"  # line 3: too few columns
+    lines[3] = "b,   "  # line 5: empty text
+    lines[5] = ",orphan text"  # line 7: empty label
+    lines[7] = 'b,"quoted"then more'  # line 9: malformed quoting
+    lines[10] = "a,x,y"  # line 12: too many columns
+    data = ("label,text\n" + "\n".join(lines) + "\n").encode()
+    data = data.replace(b"good text 14", b"g\xf6\xf6d text 14")  # line 16: latin-1 bytes
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(data)
+    return path
+
+
+def test_skip_reports_exact_counts_and_lines(tmp_path, capsys):
+    path = mixed_csv(tmp_path)
+    texts, labels = readers.read(path, on_bad_row="skip")
+    assert len(texts) == len(labels) == 14
+    assert "good text 15" in texts and "good text 14" not in " ".join(texts)
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        f"doccat: warning: {path}: dropped 6 bad row(s) of 20 (--on-bad-row skip), line(s) 3, 5, 7, 9, 12, 16"]
+    with pytest.raises(DataError, match=r"mixed\.csv:3: expected 2 columns"):
+        readers.read(path)  # the default policy stops at the first
+
+
+def test_warn_says_why_row_by_row(tmp_path, capsys):
+    path = mixed_csv(tmp_path)
+    texts, _ = readers.read(path, on_bad_row="warn")
+    assert len(texts) == 14
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 7
+    assert err[0].startswith(f"doccat: warning: {path}:3: expected 2 columns")
+    assert err[3].startswith(f"doccat: warning: {path}:9: malformed CSV row")
+    assert err[5].startswith(f"doccat: warning: {path}:16: byte 0xf6 at byte offset")
+    assert "dropped 6 bad row(s) of 20 (--on-bad-row warn)" in err[6]
+
+
+def test_skip_through_the_cli_and_more_than_ten(tmp_path, capsys):
+    rows = "".join(f"a,doc {i}\nb,doc {i}\n,no label {i}\n" for i in range(12))  # 12 bad rows, every 3rd line
+    (tmp_path / "d.csv").write_text("label,text\n" + rows)
+    assert run_cli("train", "--train", tmp_path / "d.csv", "--on-bad-row", "skip", *TRAIN_FLAGS,
+                   "--out", tmp_path / "run") == 0
+    err = capsys.readouterr().err
+    assert ("dropped 12 bad row(s) of 36 (--on-bad-row skip), line(s) 4, 7, 10, 13, 16, 19, 22, 25, 28, 31 "
+            "and 2 more") in err
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["data"]["on_bad_row"] == "skip"
+
+
+@pytest.mark.parametrize("fmt,data", [
+    ("jsonl", b'{"label": "a", "text": "x"}\nnot json\n[1]\n{"label": "b", "text": ""}\n{"label": "b", "text": "y"}\n'),
+    ("fasttext", b"__label__a x\nno label\n__label__b\n__label__ z\n__label__b y\n"),
+])
+def test_skip_in_line_formats(tmp_path, capsys, fmt, data):
+    path = tmp_path / "d.any"
+    path.write_bytes(data)
+    assert readers.read(path, fmt, on_bad_row="skip") == (["x", "y"], ["a", "b"])
+    assert "dropped 3 bad row(s) of 5 (--on-bad-row skip), line(s) 2, 3, 4" in capsys.readouterr().err
+
+
+def test_everything_skipped_is_still_an_error(tmp_path, capsys):
+    (tmp_path / "d.csv").write_text("label,text\n,x\n,y\n")
+    with pytest.raises(DataError, match=r"d\.csv: no rows left after dropping 2 bad row\(s\)"):
+        readers.read(tmp_path / "d.csv", on_bad_row="warn")
