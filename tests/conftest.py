@@ -44,3 +44,14 @@ def corpus_files(tmp_path):
 
 
 FAST = dict(epochs=3, embed_dim=16, buckets=1000, lr=0.5, log=lambda *a: None)
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    """A run directory trained once per test session on the tiny corpus, with its test split on disk."""
+    import doccat
+    root = tmp_path_factory.mktemp("small_run")
+    train = write_csv(root / "train.csv", *make_corpus(60, seed=1))
+    test = write_csv(root / "test.csv", *make_corpus(20, seed=2))
+    doccat.train(train=str(train), test=str(test), out=root / "run", **FAST)
+    return root / "run"

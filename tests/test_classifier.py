@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import doccat
+from doccat import plots
 from doccat.data import DataError
 
 from conftest import FAST, make_corpus, write_csv
@@ -122,8 +123,9 @@ def test_run_directory_contents(corpus_files, tmp_path):
     clf = doccat.train(train=str(corpus_files[0]), out=tmp_path / "run", **FAST)
     run = tmp_path / "run"
     names = {p.name for p in run.iterdir()}
+    figures = set(plots.FIGURES) if plots.available() else set()  # the confusion matrix of the valid split
     assert names == {"config.json", "model.safetensors", "vocab.json", "labels.json", "metrics.json",
-                     "history.csv", "manifest.json"}
+                     "history.csv", "batches.csv", "manifest.json"} | figures
     header = (run / "history.csv").read_text().splitlines()[0]
     assert header == "epoch,train_loss,val_loss,val_accuracy,lr,seconds"
     assert json.loads((run / "labels.json").read_text()) == clf.classes_

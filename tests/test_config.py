@@ -16,7 +16,8 @@ def test_defaults_build():
     assert isinstance(cfg.data, DataConfig)
     assert isinstance(cfg.model, ModelConfig)
     assert isinstance(cfg.train, TrainConfig)
-    assert cfg.model.embed_dim == 64 and cfg.model.ngrams == 2 and cfg.model.hidden == []
+    assert cfg.model.embed_dim == 0 and cfg.model.weighting == "tfidf"  # the linear TF-IDF default
+    assert cfg.model.ngrams == 2 and cfg.model.hidden == []
     assert cfg.train.optimizer == "adagrad" and cfg.train.lr == 0.5
     assert cfg.data.text_columns == ["text"] and cfg.data.format == "auto"
     # merge with nothing is still valid and equal
@@ -100,7 +101,8 @@ def test_invalid_choice_raises_listing_allowed(section, key, value, allowed):
 
 
 @pytest.mark.parametrize("override", [
-    {"model": {"embed_dim": 0}}, {"model": {"dropout": 1.0}}, {"train": {"lr": 0}},
+    {"model": {"embed_dim": -1}}, {"model": {"embed_dim": 0, "hidden": [8]}},
+    {"model": {"dropout": 1.0}}, {"train": {"lr": 0}},
     {"data": {"valid_fraction": 1.0}}, {"model": {"hidden": [8, 0]}},
 ])
 def test_out_of_range_values_raise(override):
@@ -138,7 +140,7 @@ def test_load_errors_name_the_file(tmp_path):
     {},
     {"data": {"train": r"C:\data\my \"quoted\" train.csv", "test_fraction": 0.2, "header": True,
               "text_columns": ["1", "2"], "label_column": "0"},
-     "model": {"hidden": [16, 8], "max_vocab": 5000, "dropout": 0.25, "init": "xavier"},
+     "model": {"embed_dim": 32, "hidden": [16, 8], "max_vocab": 5000, "dropout": 0.25, "init": "xavier"},
      "train": {"lr": 5, "nesterov": True, "threads": 2, "optimizer": "sgd", "scheduler": "step"}},
 ])
 def test_to_toml_round_trips(tmp_path, overrides):

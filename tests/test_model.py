@@ -148,7 +148,7 @@ def test_init_weights_is_reusable():
 
 def test_mean_weighting_equals_the_mean_of_the_token_vectors():
     torch.manual_seed(0)
-    model = _model()
+    model = _model(weighting="mean")
     tokens = torch.tensor([5, 7, 7, 100, 1999])  # 7 twice: once as a distinct id with count 2
     expected = model.bag.weight[tokens].mean(0)
     out = model(torch.tensor([5, 7, 100, 1999]), torch.tensor([0]), torch.tensor([1.0, 2.0, 1.0, 1.0]))
@@ -170,3 +170,14 @@ def test_tfidf_weighting_is_sublinear_tf_times_idf_l2_normalized():
     expected = model.head((w[:, None] * model.bag.weight[ids]).sum(0))
     torch.testing.assert_close(model(ids, torch.tensor([0]), counts)[0], expected)
     assert "idf" in model.state_dict()  # saved with the weights
+
+
+def test_embed_dim_zero_is_a_linear_model():
+    model = BagClassifier(ModelConfig(embed_dim=0, weighting="mean"), NF, C)  # init auto: zeros
+    assert model.bag.weight.shape == (NF, C) and not model.bag.weight.any()
+    with torch.no_grad():
+        model.bag.weight.uniform_(-1, 1)
+        model.head.bias.copy_(torch.tensor([0.1, 0.2, 0.3]))
+    ids, counts = torch.tensor([5, 7]), torch.tensor([1.0, 3.0])
+    expected = (counts[:, None] / 4 * model.bag.weight[ids]).sum(0) + model.head.bias  # mean weighting
+    torch.testing.assert_close(model(ids, torch.tensor([0]), counts)[0], expected)

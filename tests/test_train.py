@@ -82,3 +82,23 @@ def test_each_optimizer_learns_a_separable_task(optimizer):
     history = fit(model, enc, y, enc, y, cfg, log=lambda *a: None)
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert max(r["val_accuracy"] for r in history) == 1.0
+
+
+def test_batch_log_and_progress_bar(capsys, monkeypatch):
+    import functools
+    import sys
+    train_module = sys.modules["doccat.train"]  # `doccat.train` the attribute is the function
+    monkeypatch.setattr(train_module, "tqdm", functools.partial(train_module.tqdm, mininterval=0))  # draw every batch
+    docs = [[1, 2], [1, 3], [4, 5], [4, 6]] * 10
+    y = np.array([0, 0, 1, 1] * 10)
+    enc = _enc(docs)
+    cfg = TrainConfig(optimizer="adagrad", lr=0.5, epochs=2, batch_size=8, scheduler="none", patience=0)
+    rows = []
+    fit(BagClassifier(ModelConfig(embed_dim=8), 10, 2, sparse=True), enc, y, enc, y, cfg, log=lambda *a: None,
+        batch_log=rows, progress=True)
+    assert [r["step"] for r in rows] == list(range(1, 11)) and [r["epoch"] for r in rows] == [1] * 5 + [2] * 5
+    assert all(r["grad_norm"] > 0 and r["lr"] == 0.5 for r in rows)  # recorded though clipping is off
+    bar = capsys.readouterr().err
+    assert "epoch 2/2" in bar and "doc/s" in bar and "loss" in bar and "acc" in bar and "lr 0.5" in bar
+    fit(BagClassifier(ModelConfig(embed_dim=8), 10, 2, sparse=True), enc, y, enc, y, cfg, log=lambda *a: None)
+    assert capsys.readouterr().err == ""  # stderr is not a terminal here: no bar by default

@@ -9,13 +9,15 @@ import numpy as np
 import torch
 
 from . import artifacts, config as config_mod
+from .checkpoint import Checkpoints
 from .config import Config
 from .data import DataError, Split, Splits, load_splits
 from .data.split import stratified_split
 from .metrics import classification_report
 from .model import BagClassifier
 from .text import Featurizer, Vocab, idf
-from .train import fit, predict_logits, uses_sparse_grads
+from .report import data_summary
+from .train import fit, peak_memory_mib, predict_logits, uses_sparse_grads
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Classifier:
     def __init__(self, config: Config, featurizer: Featurizer, classes: list[str], model: BagClassifier):
         self.config, self.featurizer, self.classes_, self.model = config, featurizer, classes, model
         self.history_: list[dict] = []
+        self.batches_: list[dict] = []  # per training batch: step, epoch, loss, grad_norm, lr
         self.metrics_: dict = {}
 
     def predict_proba(self, texts: str | list[str]) -> np.ndarray:
@@ -65,17 +68,26 @@ class Classifier:
         loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y)).item() if len(y) else 0.0
         return classification_report(y, logits.argmax(1).numpy(), self.classes_, loss)
 
+    def explain(self, text: str) -> dict:
+        """How `text` goes through the model and which words pushed it to its class (see doccat.explain)."""
+        from .explain import explain
+        return explain(self, text)
+
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write the run directory, with batches.csv and the plots (when matplotlib is installed)."""
+        from . import plots
+        extra = {"batches.csv": artifacts.rows_csv(self.batches_)} if self.batches_ else {}
+        extra |= plots.render_run(self.history_, self.batches_, self.metrics_, self.classes_)
         return artifacts.write_run(Path(path), config_mod.to_dict(self.config), self.model.state_dict(),
                                    self.featurizer.vocab.itos, self.classes_, self.metrics_, self.history_,
-                                   overwrite)
+                                   overwrite, extra)
 
 
 def load(path: str | Path) -> Classifier:
     """Load a run directory written by `train(..., out=...)` or `Classifier.save`; checksums verified."""
     run = artifacts.read_run(Path(path))
     cfg = config_mod.from_dict(run["config"])
-    featurizer = Featurizer(Vocab(run["vocab"]), cfg.model.ngrams, cfg.model.buckets)
+    featurizer = Featurizer(Vocab(run["vocab"]), cfg.model.ngrams, cfg.model.buckets, cfg.model.max_tokens)
     model = BagClassifier(cfg.model, featurizer.num_features, len(run["labels"]))
     try:
         model.load_state_dict(run["state"])
@@ -107,37 +119,61 @@ def _in_memory_splits(cfg: Config, texts, labels) -> Splits:
 
 
 def train(texts: list[str] | None = None, labels: list | None = None, *, config=None, out=None,
-          overwrite: bool = False, log=print, **overrides) -> Classifier:
+          overwrite: bool = False, log=print, _checkpoints: Checkpoints | None = None, **overrides) -> Classifier:
     """Train a classifier and evaluate it on the validation and test splits.
 
     Data comes from `texts`/`labels` (a validation split is carved from them) or from the config's
     data section (a registry `dataset=` or `train=`/`valid=`/`test=` files). Any config key may be
-    given as a keyword (`epochs=5`, `lr=0.1`, `dataset="trec"`). With `out`, the run is saved there.
+    given as a keyword (`epochs=5`, `lr=0.1`, `dataset="trec"`). With `out`, the run is saved there,
+    checkpointed meanwhile into `<out>.partial/` (see `resume`).
     """
     cfg = resolve_config(config, overrides)
+    if out is not None and _checkpoints is None:
+        Checkpoints.check(out, overwrite)  # refuse a taken `out` now, not after hours of training
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     splits = _in_memory_splits(cfg, texts, labels) if texts is not None else load_splits(cfg.data)
     log(f"data: {splits.summary()} docs, {len(splits.classes)} classes")
     t0 = time.perf_counter()
     m = cfg.model
-    featurizer = Featurizer.fit(splits.train.texts, m.ngrams, m.buckets, m.min_freq, m.max_vocab)
+    featurizer, train_enc = Featurizer.fit_encode(splits.train.texts, m.ngrams, m.buckets, m.min_freq, m.max_vocab,
+                                                  m.max_tokens)
     torch.manual_seed(cfg.train.seed)  # the initial weights are part of what the seed fixes
     model = BagClassifier(m, featurizer.num_features, len(splits.classes), sparse=uses_sparse_grads(cfg.train))
     clf = Classifier(cfg, featurizer, splits.classes, model)
     y_train = clf.label_ids(splits.train.labels, "train")
     y_valid = clf.label_ids(splits.valid.labels, "valid")
-    train_enc, valid_enc = featurizer.encode(splits.train.texts), featurizer.encode(splits.valid.texts)
+    valid_enc = featurizer.encode(splits.valid.texts)
     if m.weighting == "tfidf":
         model.idf.copy_(torch.from_numpy(idf(train_enc, featurizer.num_features)))
     log(f"features: vocabulary {len(featurizer.vocab)}, n-grams up to {m.ngrams} in {m.buckets} buckets")
-    clf.history_ = fit(model, train_enc, y_train, valid_enc, y_valid, cfg.train, log=log)
+    if out is not None and _checkpoints is None:
+        _checkpoints = Checkpoints.start(out, config_mod.to_dict(cfg), overwrite)
+    try:
+        clf.history_ = fit(model, train_enc, y_train, valid_enc, y_valid, cfg.train, log=log, checkpoints=_checkpoints,
+                           batch_log=clf.batches_)
+    except BaseException:
+        if _checkpoints is not None:
+            _checkpoints.abandon()
+        raise
     train_seconds = time.perf_counter() - t0
     best = max(clf.history_, key=lambda r: r["val_accuracy"])
     clf.metrics_ = {"train_seconds": train_seconds, "best_epoch": best["epoch"], "sizes": splits.summary(),
+                    "peak_memory_mib": round(peak_memory_mib(), 1), "data": data_summary(splits),
                     "valid": clf.evaluate(splits.valid.texts, splits.valid.labels)}
     if splits.test is not None:
         clf.metrics_["test"] = clf.evaluate(splits.test.texts, splits.test.labels)
     if out is not None:
         clf.save(out, overwrite)
+        _checkpoints.finish()
     return clf
+
+
+def resume(out: str | Path, texts: list[str] | None = None, labels: list | None = None, *, log=print) -> Classifier:
+    """Continue a killed `train(..., out=out)` from its last checkpoint, with the config it saved.
+
+    The result equals that of an uninterrupted run. A run trained on `texts`/`labels` needs them again.
+    """
+    checkpoints, run = Checkpoints.reopen(out)
+    return train(texts, labels, config=run["config"], out=checkpoints.out, overwrite=run["overwrite"], log=log,
+                 _checkpoints=checkpoints)

@@ -1,9 +1,10 @@
-"""Command line: `doccat train | evaluate | predict | datasets`, mirroring the Python API."""
+"""Command line: `doccat train | evaluate | predict | datasets | report | compare | explain`, mirroring the Python API."""
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 import types
@@ -13,8 +14,9 @@ from . import config as config_mod
 from .artifacts import ArtifactError
 from .config import ConfigError
 from .data import DataError
+from .train import TrainingError
 
-USER_ERRORS = (ConfigError, DataError, ArtifactError)
+USER_ERRORS = (ConfigError, DataError, ArtifactError, TrainingError)
 
 
 def _flag_type(tp):
@@ -46,12 +48,20 @@ def config_overrides(args) -> dict:
 
 
 def cmd_train(args) -> int:
-    from .classifier import train
+    from .checkpoint import run_dir
+    from .classifier import resume, train
     overrides = config_overrides(args)
     log = (lambda *a, **k: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    name = overrides.get("dataset") or "run"
-    out = args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    clf = train(config=args.config, out=out, overwrite=args.overwrite, log=log, **overrides)
+    if args.resume:
+        if args.config or args.out or args.overwrite or overrides:
+            raise ConfigError("--resume continues a run with the config saved in it: give no other options "
+                              "(except --quiet)")
+        out = run_dir(args.resume)
+        clf = resume(out, log=log)
+    else:
+        name = overrides.get("dataset") or "run"
+        out = args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        clf = train(config=args.config, out=out, overwrite=args.overwrite, log=log, **overrides)
     m = clf.metrics_
     summary = {"run_dir": str(out), "train_seconds": round(m["train_seconds"], 2), "best_epoch": m["best_epoch"],
                "valid_accuracy": m["valid"]["accuracy"], "valid_macro_f1": m["valid"]["macro_f1"]}
@@ -117,6 +127,32 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report import write_report
+    print(write_report(args.run_dir, args.out))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .report import compare, format_table
+    text = format_table(*compare(args.run_dirs), args.format)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from .classifier import load
+    from .explain import explain, format_text
+    clf = load(args.run_dir)
+    result = explain(clf, args.text, top=args.top)
+    sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n" if args.json else format_text(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="doccat", description="Train, evaluate and use document classifiers.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -126,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run directory to write (default runs/<dataset>-<time>)")
     t.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     t.add_argument("--quiet", action="store_true", help="no per-epoch log")
+    t.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a killed run (the --out it was given) from its last checkpoint in "
+                        "RUN_DIR.partial/, with the config saved there; no other option is allowed with it "
+                        "except --quiet")
     add_config_flags(t)
     t.set_defaults(func=cmd_train)
 
@@ -154,11 +194,31 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("datasets", help="list the registry's datasets and which are present locally")
     d.add_argument("--data-dir")
     d.set_defaults(func=cmd_datasets)
+
+    r = sub.add_parser("report", help="one self-contained HTML page about a run: data, curves, metrics, mistakes")
+    r.add_argument("run_dir")
+    r.add_argument("--out", help="HTML file to write (default RUN_DIR/report.html)")
+    r.set_defaults(func=cmd_report)
+
+    c = sub.add_parser("compare", help="runs side by side: the config keys that differ, and their metrics")
+    c.add_argument("run_dirs", nargs="+")
+    c.add_argument("--format", default="text", choices=["text", "markdown", "csv"])
+    c.add_argument("--out", help="write the table to this file instead of stdout")
+    c.set_defaults(func=cmd_compare)
+
+    x = sub.add_parser("explain", help="one text through the model: ids, logits, probabilities, influential words")
+    x.add_argument("run_dir")
+    x.add_argument("text")
+    x.add_argument("--json", action="store_true", help="JSON instead of text")
+    x.add_argument("--top", type=int, default=10, help="how many words and features to rank")
+    x.set_defaults(func=cmd_explain)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "quiet", False):
+        os.environ["DOCCAT_QUIET"] = "1"  # progress bars too (train.py reads it), not just the log
     try:
         return args.func(args)
     except USER_ERRORS as e:

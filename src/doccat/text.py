@@ -36,7 +36,10 @@ def tokenize(text: str) -> list[str]:
 
 def tokenize_corpus(texts: list[str]) -> list[str]:
     """All tokens of all texts in one list, with a separator token between texts."""
-    return _normalize(f" {_SEP} ".join(t.replace(_SEP, " ") for t in texts)).split()
+    joined = f" {_SEP} ".join(texts)
+    if joined.count(_SEP) != max(len(texts) - 1, 0):  # rare: a text holds the separator itself
+        joined = f" {_SEP} ".join(t.replace(_SEP, " ") for t in texts)
+    return _normalize(joined).split()
 
 
 @dataclass
@@ -57,18 +60,30 @@ class Vocab:
         counts = Counter(tokens)
         counts.pop(UNK, None)
         counts.pop(_SEP, None)
-        # most frequent first, ties broken alphabetically so the vocabulary is deterministic
-        kept = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
+        # most frequent first, ties broken alphabetically (two stable sorts) so it is deterministic
+        kept = sorted(t for t, c in counts.items() if c >= min_freq)
+        kept.sort(key=counts.__getitem__, reverse=True)
         return cls([UNK] + kept[: max_size - 1 if max_size else None])
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids of all texts back to back (T,), and tokens per text (D,)."""
-        tokens = tokenize_corpus(texts)
+        return self.lookup(tokenize_corpus(texts), len(texts))
+
+    def lookup(self, tokens: list[str], num_texts: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ids of `tokenize_corpus` output: (T,) ids without separators, (D,) tokens per text."""
         ids = np.fromiter(map(self._ids.get, tokens, repeat(0)), dtype=np.int64, count=len(tokens))
         is_sep = ids == -1
         bounds = np.concatenate([[-1], np.flatnonzero(is_sep), [len(ids)]])
-        lengths = np.diff(bounds) - 1 if texts else np.zeros(0, dtype=np.int64)
+        lengths = np.diff(bounds) - 1 if num_texts else np.zeros(0, dtype=np.int64)
         return ids[~is_sep], lengths
+
+
+def truncate(ids: np.ndarray, lengths: np.ndarray, max_tokens: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the first `max_tokens` ids of each document (flat ids (T,), lengths (D,)), without a loop."""
+    if max_tokens is None or not len(lengths) or lengths.max() <= max_tokens:
+        return ids, lengths
+    position = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # within its document
+    return ids[position < max_tokens], np.minimum(lengths, max_tokens)
 
 
 def hash_ngrams(ids: np.ndarray, lengths: np.ndarray, n: int, buckets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -119,19 +134,30 @@ def idf(enc: Encoded, num_features: int) -> np.ndarray:
 class Featurizer:
     """Texts -> Encoded features: vocabulary ids, then hashed n-gram ids after them."""
 
-    def __init__(self, vocab: Vocab, ngrams: int = 2, buckets: int = 500_000):
+    def __init__(self, vocab: Vocab, ngrams: int = 2, buckets: int = 500_000, max_tokens: int | None = None):
         self.vocab, self.ngrams, self.buckets = vocab, ngrams, buckets
+        self.max_tokens = max_tokens  # bounds the work and memory a pathologically long document costs
 
     @classmethod
     def fit(cls, texts: list[str], ngrams=2, buckets=500_000, min_freq=1, max_vocab=None) -> "Featurizer":
-        return cls(Vocab.build(tokenize_corpus(texts), min_freq, max_vocab), ngrams, buckets)
+        return cls.fit_encode(texts, ngrams, buckets, min_freq, max_vocab)[0]
+
+    @classmethod
+    def fit_encode(cls, texts: list[str], ngrams=2, buckets=500_000, min_freq=1, max_vocab=None, max_tokens=None):
+        """Build the vocabulary from `texts` and encode them, tokenizing once: (featurizer, encoded)."""
+        tokens = tokenize_corpus(texts)
+        featurizer = cls(Vocab.build(tokens, min_freq, max_vocab), ngrams, buckets, max_tokens)
+        return featurizer, featurizer._encode_ids(*featurizer.vocab.lookup(tokens, len(texts)))
 
     @property
     def num_features(self) -> int:
         return len(self.vocab) + (self.buckets if self.ngrams > 1 else 0)
 
     def encode(self, texts: list[str]) -> Encoded:
-        ids, lengths = self.vocab.encode(texts)
+        return self._encode_ids(*self.vocab.encode(texts))
+
+    def _encode_ids(self, ids: np.ndarray, lengths: np.ndarray) -> Encoded:
+        ids, lengths = truncate(ids, lengths, self.max_tokens)
         doc = np.repeat(np.arange(len(lengths)), lengths)
         if self.ngrams > 1 and self.buckets > 0:
             gram_ids, gram_doc = hash_ngrams(ids, lengths, self.ngrams, self.buckets)

@@ -1,14 +1,25 @@
 """The training loop: shuffled mini-batches, optimizer, scheduler, clipping, early stopping."""
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
+import itertools
 import math
+import os
+import resource
+import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
+from .artifacts import ArtifactError
+from .checkpoint import Checkpoints, flatten_optimizer, unflatten_optimizer
 from .config import TrainConfig
 from .text import Encoded
 
@@ -87,11 +98,38 @@ def clip_grad_norm(params: list[nn.Parameter], max_norm: float) -> float:
     return total
 
 
+class TrainingError(ValueError):
+    """Training cannot go on, e.g. the loss became NaN or infinite."""
+
+
+@dataclass
+class Progress:
+    """Where a run stands, in plain data: what a checkpoint holds besides tensors."""
+
+    order_rng: dict  # numpy generator state at the start of `epoch`: redraws that epoch's data order
+    epoch: int = 1  # the epoch under way
+    batch: int = 0  # batches of it done
+    epoch_lr: float = 0.0  # the learning rate the epoch started with
+    loss_sum: float = 0.0  # training loss summed over the epoch's documents so far
+    seen: int = 0
+    history: list = field(default_factory=list)
+    batches: list = field(default_factory=list)  # per batch: step, epoch, loss, grad_norm, lr
+    best_acc: float = -1.0
+    bad_epochs: int = 0
+    last_acc: float = 0.0
+    stopped: bool = False
+
+
 def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y_valid: np.ndarray,
-        cfg: TrainConfig, log=print) -> list[dict]:
+        cfg: TrainConfig, log=print, checkpoints: Checkpoints | None = None, batch_log: list | None = None,
+        progress: bool | None = None) -> list[dict]:
     """Train `model` in place; it ends with the weights of the best validation epoch.
 
-    Returns the per-epoch history (epoch, train_loss, val_loss, val_accuracy, lr, seconds).
+    With `checkpoints`, saves a checkpoint every `cfg.checkpoint_every` epochs and `checkpoint_minutes`
+    minutes, and continues from the one there if any (same data order and RNG: same result).
+    Returns the per-epoch history (epoch, train_loss, val_loss, val_accuracy, lr, seconds); per-batch rows
+    (step, epoch, loss, grad_norm, lr) are appended to `batch_log`. `progress`: a live progress bar on
+    stderr; by default only when stderr is a terminal and DOCCAT_QUIET is unset.
     """
     torch.manual_seed(cfg.seed)
     torch.sparse.check_sparse_tensor_invariants.disable()  # explicit, so Adagrad doesn't warn about it
@@ -99,48 +137,143 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
     y_train_t, y_valid_t = torch.from_numpy(y_train), torch.from_numpy(y_valid)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = build_optimizer(cfg, params)
-    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
-    scheduler, per_batch = build_scheduler(cfg, opt, steps_per_epoch)
-    history, best_acc, best_state, bad_epochs, last_acc = [], -1.0, None, 0, 0.0
-    for epoch in range(1, cfg.epochs + 1):
-        t0, model_loss_sum, seen = time.perf_counter(), 0.0, 0
-        lr = opt.param_groups[0]["lr"]
+    scheduler, per_batch = build_scheduler(cfg, opt, math.ceil(len(train) / cfg.batch_size))
+    run = Progress(order_rng=rng.bit_generator.state)
+    best_state, data_id = None, _fingerprint(train, y_train, valid, y_valid) if checkpoints else None
+    if checkpoints is not None and checkpoints.exists():
+        run, best_state = _restore(checkpoints, model, opt, scheduler, data_id)
+        log(f"resumed from the checkpoint at epoch {run.epoch}, batch {run.batch}")
+    save = functools.partial(_save, checkpoints, model, opt, scheduler, data_id) if checkpoints else None
+    last_save = time.monotonic()
+    while run.epoch <= cfg.epochs and not run.stopped:
+        t0 = time.perf_counter()
+        if run.batch == 0:
+            run.epoch_lr = opt.param_groups[0]["lr"]
+        rng.bit_generator.state = run.order_rng
         model.train()
-        for idx, *inputs in batches(train, cfg.batch_size, rng):
-            loss = F.cross_entropy(model(*inputs), y_train_t[idx])
+        bar = _progress_bar(len(train), run, cfg, progress)
+        correct = 0  # for the bar only: this epoch's running training accuracy
+        for idx, *inputs in itertools.islice(batches(train, cfg.batch_size, rng), run.batch, None):
+            logits = model(*inputs)
+            loss = F.cross_entropy(logits, y_train_t[idx])
+            if not math.isfinite(value := loss.item()):  # before the step, so the weights stay good
+                raise _diverged(run, value, opt, checkpoints)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if cfg.clip_norm:
-                clip_grad_norm(params, cfg.clip_norm)
+            # the norm is recorded for the plots whether or not it is clipped (inf: never clipped)
+            grad_norm = clip_grad_norm(params, cfg.clip_norm or math.inf)
+            lr = opt.param_groups[0]["lr"]  # the rate this step uses, before a per-batch scheduler moves it
             opt.step()
             if per_batch:
                 scheduler.step()
-            model_loss_sum += loss.item() * len(idx)
-            seen += len(idx)
-        val_loss, val_acc = evaluate_loss_acc(model, valid, y_valid_t)
-        if cfg.scheduler == "plateau":
-            scheduler.step(val_acc)
-        elif cfg.scheduler == "step" and cfg.step_when == "val_drop":
-            if history and val_acc < last_acc:  # the classic tutorial decays only when accuracy drops
-                scheduler.step()
-            else:
-                last_acc = val_acc
-        elif scheduler is not None and not per_batch:
-            scheduler.step()
-        row = {"epoch": epoch, "train_loss": model_loss_sum / max(seen, 1), "val_loss": val_loss,
-               "val_accuracy": val_acc, "lr": lr, "seconds": time.perf_counter() - t0}
-        history.append(row)
-        log(f"epoch {epoch:3d} | train loss {row['train_loss']:.4f} | val loss {val_loss:.4f} "
-            f"| val acc {val_acc:.4f} | lr {lr:.3g} | {row['seconds']:.1f}s")
-        if val_acc > best_acc:
-            best_acc, bad_epochs = val_acc, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad_epochs += 1
-            if cfg.patience and bad_epochs >= cfg.patience:
-                log(f"early stop: no better validation accuracy for {bad_epochs} epochs")
-                break
+            run.loss_sum, run.seen, run.batch = run.loss_sum + value * len(idx), run.seen + len(idx), run.batch + 1
+            run.batches.append({"step": len(run.batches) + 1, "epoch": run.epoch, "loss": value,
+                                "grad_norm": grad_norm, "lr": lr})
+            if not bar.disable:
+                correct += int((logits.argmax(1) == y_train_t[idx]).sum())
+                bar.update(len(idx))
+                bar.set_postfix_str(f"batch {run.batch} | loss {run.loss_sum / run.seen:.4f} | "
+                                    f"acc {correct / max(bar.n - bar.initial, 1):.4f} | lr {lr:.3g}", refresh=False)
+            if save and cfg.checkpoint_minutes and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes:
+                save(run, best_state)
+                last_save = time.monotonic()
+        bar.close()
+        best_state = _end_epoch(model, valid, y_valid_t, cfg, scheduler, per_batch, run, best_state,
+                                time.perf_counter() - t0, log)
+        run.epoch, run.batch, run.loss_sum, run.seen = run.epoch + 1, 0, 0.0, 0
+        run.order_rng = rng.bit_generator.state
+        if save and cfg.checkpoint_every and (run.epoch - 1) % cfg.checkpoint_every == 0:
+            save(run, best_state)
+            last_save = time.monotonic()
     model.load_state_dict(best_state)
-    best = max(history, key=lambda r: r["val_accuracy"])
-    log(f"kept epoch {best['epoch']} (best val acc {best['val_accuracy']:.4f})")
-    return history
+    best = max(run.history, key=lambda r: r["val_accuracy"])
+    log(f"kept epoch {best['epoch']} (best val acc {best['val_accuracy']:.4f}); "
+        f"peak memory {peak_memory_mib():.0f} MiB")
+    if batch_log is not None:
+        batch_log.extend(run.batches)
+    return run.history
+
+
+def _progress_bar(total: int, run: Progress, cfg: TrainConfig, show: bool | None) -> tqdm:
+    """One epoch's bar: documents done (docs/s, ETA), loss, accuracy, learning rate."""
+    if show is None:  # a live bar is for a person at a terminal; logs and `--quiet` stay clean
+        show = sys.stderr.isatty() and not os.environ.get("DOCCAT_QUIET")
+    return tqdm(total=total, initial=run.seen, desc=f"epoch {run.epoch}/{cfg.epochs}", unit="doc",
+                unit_scale=True, leave=False, file=sys.stderr, disable=not show, dynamic_ncols=True)
+
+
+def _end_epoch(model, valid, y_valid_t, cfg, scheduler, per_batch, run: Progress, best_state, seconds, log):
+    """Validate, step epoch-wise schedulers, record history, keep the best weights, early-stop."""
+    val_loss, val_acc = evaluate_loss_acc(model, valid, y_valid_t)
+    if cfg.scheduler == "plateau":
+        scheduler.step(val_acc)
+    elif cfg.scheduler == "step" and cfg.step_when == "val_drop":
+        if run.history and val_acc < run.last_acc:  # the classic tutorial decays only when accuracy drops
+            scheduler.step()
+        else:
+            run.last_acc = val_acc
+    elif scheduler is not None and not per_batch:
+        scheduler.step()
+    row = {"epoch": run.epoch, "train_loss": run.loss_sum / max(run.seen, 1), "val_loss": val_loss,
+           "val_accuracy": val_acc, "lr": run.epoch_lr, "seconds": seconds}
+    run.history.append(row)
+    log(f"epoch {run.epoch:3d} | train loss {row['train_loss']:.4f} | val loss {val_loss:.4f} "
+        f"| val acc {val_acc:.4f} | lr {run.epoch_lr:.3g} | {seconds:.1f}s")
+    if val_acc > run.best_acc:
+        run.best_acc, run.bad_epochs = val_acc, 0
+        return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    run.bad_epochs += 1
+    if cfg.patience and run.bad_epochs >= cfg.patience:
+        log(f"early stop: no better validation accuracy for {run.bad_epochs} epochs")
+        run.stopped = True
+    return best_state
+
+
+def _diverged(run: Progress, value: float, opt, checkpoints: Checkpoints | None) -> TrainingError:
+    kept = (f"the last checkpoint is kept in {checkpoints.dir}" if checkpoints is not None and checkpoints.exists()
+            else "no checkpoint was written before it")
+    return TrainingError(
+        f"the training loss became {value} at epoch {run.epoch}, batch {run.batch + 1}; "
+        f"the learning rate ({opt.param_groups[0]['lr']:.3g}) is likely too high: try a smaller --lr, "
+        f"or clip the gradients with --clip-norm (e.g. 1.0); {kept}")
+
+
+def _save(checkpoints: Checkpoints, model, opt, scheduler, data_id: str, run: Progress, best_state) -> None:
+    """Everything needed to continue exactly: weights, optimizer, scheduler, RNG, progress."""
+    optim_tensors, optim_meta = flatten_optimizer(opt.state_dict())
+    tensors = {**{f"model.{k}": v for k, v in model.state_dict().items()},
+               **{f"best.{k}": v for k, v in (best_state or {}).items()},
+               **optim_tensors, "rng.torch": torch.get_rng_state()}
+    checkpoints.save(tensors, {"progress": dataclasses.asdict(run), "optimizer": optim_meta, "data": data_id,
+                               "scheduler": scheduler.state_dict() if scheduler is not None else None})
+
+
+def _restore(checkpoints: Checkpoints, model, opt, scheduler, data_id: str):
+    """Load the checkpoint into `model`, `opt`, `scheduler` and torch's RNG: (progress, best weights)."""
+    tensors, meta = checkpoints.load()
+    if meta["data"] != data_id:
+        raise ArtifactError(f"{checkpoints.dir}: the training data changed since the checkpoint; "
+                            "the run cannot be continued on other data")
+    part = {name: {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(name + ".")}
+            for name in ("model", "best")}
+    model.load_state_dict(part["model"])
+    opt.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
+    if scheduler is not None:
+        scheduler.load_state_dict(meta["scheduler"])
+    torch.set_rng_state(tensors["rng.torch"])
+    return Progress(**meta["progress"]), part["best"] or None
+
+
+def _fingerprint(*arrays) -> str:
+    """A digest of the encoded data, so a run is never continued on different data."""
+    h = hashlib.sha256()
+    for a in arrays:
+        for part in (a.ids, a.offsets, a.counts) if isinstance(a, Encoded) else (a,):
+            h.update(np.ascontiguousarray(part).tobytes())
+    return h.hexdigest()
+
+
+def peak_memory_mib() -> float:
+    """This process's peak resident memory so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10

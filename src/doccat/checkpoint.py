@@ -1,0 +1,178 @@
+"""Checkpoints of a run in progress, so that a killed run loses at most a few minutes.
+
+While `train(..., out=RUN)` runs, its in-progress directory is the sibling `RUN.partial/`:
+
+    RUNNING                 a lock file, held (flock) by the training process while it lives
+    run.json                the config and options of the run, written once at the start
+    checkpoint.safetensors  the latest checkpoint: every tensor, plus the rest as JSON metadata
+
+`RUN` itself is written only at the end, atomically (artifacts.write_run), and `RUN.partial/`
+is then removed. Every file here is replaced by an atomic rename, so the directory only ever
+holds complete files. Nothing is pickled: tensors go through safetensors, everything else is
+JSON inside the safetensors header, so tensors and metadata are one file and one rename.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as save_safetensors
+
+from .artifacts import ArtifactError, write_atomic
+
+FORMAT = "doccat-checkpoint-1"
+CHECKPOINT = "checkpoint.safetensors"
+
+
+def partial_dir(out: str | Path) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ".partial")
+
+
+def run_dir(path: str | Path) -> Path:
+    """The run directory a user means: `RUN` given as `RUN` or as `RUN.partial`."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".partial")) if path.name.endswith(".partial") else path
+
+
+class Checkpoints:
+    """The in-progress directory of one run, locked by this process until `finish`."""
+
+    def __init__(self, out: Path, lock):
+        self.out, self.dir, self._lock = out, partial_dir(out), lock
+
+    @staticmethod
+    def check(out: str | Path, overwrite: bool = False) -> None:
+        """Refuse an existing run or an unfinished one in `out` unless `overwrite`."""
+        out = Path(out)
+        partial = partial_dir(out)
+        if out.exists() and not overwrite:
+            raise ArtifactError(f"{out}: already exists; choose another directory or pass --overwrite")
+        if partial.exists() and not overwrite:
+            raise ArtifactError(f"{partial}: holds an unfinished run; continue it with "
+                                f"`doccat train --resume {out}` or start over with --overwrite")
+
+    @classmethod
+    def start(cls, out: str | Path, config: dict, overwrite: bool = False) -> "Checkpoints":
+        """Claim `out` for a new run: creates and locks `<out>.partial/` with the run's config."""
+        out = Path(out)
+        partial = partial_dir(out)
+        cls.check(out, overwrite)
+        if partial.exists():  # --overwrite
+            _lock(partial).close()  # refuses while another process is still training there
+            shutil.rmtree(partial)
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            partial.mkdir()  # atomic: of two runs started at once, one gets it
+        except FileExistsError:
+            raise ArtifactError(f"{partial}: another run just started there") from None
+        ckpt = cls(out, _lock(partial))
+        write_atomic(partial / "run.json", _json({"config": config, "overwrite": overwrite}))
+        return ckpt
+
+    @classmethod
+    def reopen(cls, out: str | Path) -> tuple["Checkpoints", dict]:
+        """Claim a killed run's directory again: (checkpoints, its run.json)."""
+        out = run_dir(out)
+        partial = partial_dir(out)
+        if not (partial / "run.json").is_file():
+            raise ArtifactError(f"{out}: no unfinished run to resume (no {partial.name}/run.json)")
+        ckpt = cls(out, _lock(partial))
+        for stale in partial.glob(".*.tmp-*"):  # a write the kill interrupted; never renamed into place
+            stale.unlink()
+        try:
+            run = json.loads((partial / "run.json").read_text())
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ArtifactError(f"{partial}/run.json: not valid JSON ({e})") from None
+        if run.get("overwrite") is not True and out.exists():
+            raise ArtifactError(f"{out}: already exists; the run to resume would replace it")
+        return ckpt, run
+
+    def exists(self) -> bool:
+        return (self.dir / CHECKPOINT).is_file()
+
+    def save(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        meta = {"format": FORMAT, **meta}
+        data = save_safetensors({k: v.detach().contiguous() for k, v in tensors.items()},
+                                metadata={"doccat": json.dumps(meta)})
+        write_atomic(self.dir / CHECKPOINT, data)
+
+    def load(self) -> tuple[dict[str, torch.Tensor], dict]:
+        return read_checkpoint(self.dir / CHECKPOINT)
+
+    def abandon(self) -> None:
+        """Training failed: keep the directory if it holds a checkpoint (resumable), else remove it."""
+        if not self.exists():
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self._lock.close()
+
+    def finish(self) -> None:
+        """The final run directory is written: the checkpoints are no longer needed."""
+        shutil.rmtree(self.dir)
+        self._lock.close()
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, metadata) of a checkpoint file; refuses anything that is not one (never unpickles)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {})["doccat"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error type for a malformed header
+        raise ArtifactError(f"{path}: not a doccat checkpoint ({type(e).__name__}: {e}); "
+                            "refusing to load it") from None
+    if meta.get("format") != FORMAT:
+        raise ArtifactError(f"{path}: unknown checkpoint format {meta.get('format')!r}")
+    return tensors, meta
+
+
+def flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """An optimizer state_dict as tensors ("optim.<param>.<key>") plus the rest as JSON."""
+    tensors, rest = {}, {}
+    for pid, slots in state["state"].items():
+        for key, value in slots.items():
+            if isinstance(value, torch.Tensor) and value.is_sparse:  # SGD momentum with sparse gradients
+                # saved as they are, uncoalesced too: coalescing would reorder float sums
+                tensors[f"optim.{pid}.{key}.indices"] = value._indices()
+                tensors[f"optim.{pid}.{key}.values"] = value._values()
+                rest.setdefault(str(pid), {})[key] = {"sparse_size": list(value.shape),
+                                                      "coalesced": value.is_coalesced()}
+            elif isinstance(value, torch.Tensor):
+                tensors[f"optim.{pid}.{key}"] = value
+            else:
+                rest.setdefault(str(pid), {})[key] = value
+    return tensors, {"other": rest, "param_groups": state["param_groups"]}
+
+
+def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict = {int(pid): dict(slots) for pid, slots in meta["other"].items()}
+    for name, value in tensors.items():
+        if name.startswith("optim.") and not name.endswith((".indices", ".values")):
+            _, pid, key = name.split(".", 2)
+            state.setdefault(int(pid), {})[key] = value
+    for pid, slots in state.items():
+        for key, value in slots.items():
+            if isinstance(value, dict) and "sparse_size" in value:
+                slots[key] = torch.sparse_coo_tensor(
+                    tensors[f"optim.{pid}.{key}.indices"], tensors[f"optim.{pid}.{key}.values"],
+                    value["sparse_size"], is_coalesced=value["coalesced"])
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _lock(partial: Path):
+    """Hold an exclusive lock on partial/RUNNING; the OS drops it when the process dies."""
+    f = open(partial / "RUNNING", "a")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise ArtifactError(f"{partial}: another doccat process is training there right now") from None
+    return f
+
+
+def _json(obj) -> bytes:
+    return (json.dumps(obj, indent=2) + "\n").encode()

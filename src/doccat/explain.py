@@ -1,0 +1,111 @@
+"""One prediction taken apart: tokens and n-grams with their ids, logits, softmax, and which
+words or n-grams pushed the text toward the class it got.
+
+Influence is measured by leave-one-out, which needs no assumption about the network:
+  - a word: remove every occurrence of it from the text (and so the n-grams it is part of), re-run,
+    and see how much the chosen class's probability drops;
+  - a feature (one token id or one hashed n-gram): remove just it from the document's bag.
+A positive drop means the word or feature argued for the chosen class. All variants run as one batch.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .text import UNK, Encoded, hash_ngrams, tokenize, truncate
+from .train import predict_logits
+
+
+def explain(clf, text: str, top: int = 10) -> dict:
+    """The path of `text` through `clf` and the `top` most influential words and features.
+
+    Returns a JSON-ready dict: tokens (with id and whether unknown), ngrams (with id and bucket),
+    logits, probs (by class), label (the argmax), and words / features ranked by `drop`, the
+    chosen class's probability minus its probability without that word or feature.
+    """
+    f = clf.featurizer
+    tokens = tokenize(text)
+    ids = np.array([f.vocab.stoi.get(t, 0) for t in tokens], dtype=np.int64)
+    ids, _ = truncate(ids, np.array([len(ids)]), f.max_tokens)  # what the model sees
+    tokens = tokens[: len(ids)]
+    ngrams = _ngrams(f, tokens, ids)
+
+    enc = f._encode_ids(ids, np.array([len(ids)]))
+    logits = predict_logits(clf.model, enc)[0]
+    probs = torch.softmax(logits, 0)
+    chosen = int(probs.argmax())
+    p = float(probs[chosen])
+
+    words = sorted(set(tokens), key=tokens.index)  # distinct, in order of first appearance
+    word_drop = np.zeros(0)
+    if words:
+        keep = [ids[[t != w for t in tokens]] for w in words]
+        variants = f._encode_ids(np.concatenate(keep), np.array([len(k) for k in keep], dtype=np.int64))
+        word_drop = p - _probs(clf, variants)[:, chosen]
+
+    feats = enc.ids  # the document's distinct features, (F,)
+    feat_drop = np.zeros(0)
+    if len(feats):
+        rest = np.concatenate([np.delete(np.arange(len(feats)), i) for i in range(len(feats))])  # F bags of F-1
+        variants = Encoded(feats[rest], np.arange(len(feats) + 1, dtype=np.int64) * (len(feats) - 1),
+                           enc.counts[rest])
+        feat_drop = p - _probs(clf, variants)[:, chosen]
+    names = {0: UNK}
+    for tok, i in zip(tokens, ids):
+        names.setdefault(int(i), tok)
+    for g in ngrams:  # two n-grams may share a hash bucket: name both
+        names[g["id"]] = g["ngram"] if g["id"] not in names or names[g["id"]] == g["ngram"] else \
+            f"{names[g['id']]} / {g['ngram']}"
+
+    return {
+        "text": text,
+        "tokens": [{"token": t, "id": int(i), "unknown": bool(i == 0)} for t, i in zip(tokens, ids)],
+        "ngrams": ngrams,
+        "logits": {c: round(float(v), 6) for c, v in zip(clf.classes_, logits)},
+        "probs": {c: round(float(v), 6) for c, v in zip(clf.classes_, probs)},
+        "label": clf.classes_[chosen],
+        "prob": round(p, 6),
+        "words": _ranked([{"word": w, "unknown": f.vocab.stoi.get(w, 0) == 0} for w in words], word_drop, top),
+        "features": _ranked([{"feature": names[int(i)], "id": int(i), "count": int(c)}
+                             for i, c in zip(feats, enc.counts)], feat_drop, top),
+    }
+
+
+def _ngrams(f, tokens: list[str], ids: np.ndarray) -> list[dict]:
+    """The hashed n-grams of one document, in the order `hash_ngrams` makes them (n = 2, 3, ...)."""
+    if f.ngrams < 2 or f.buckets == 0:
+        return []
+    buckets, _ = hash_ngrams(ids, np.array([len(ids)]), f.ngrams, f.buckets)
+    spans = [(i, n) for n in range(2, f.ngrams + 1) for i in range(len(tokens) - n + 1)]
+    return [{"ngram": " ".join(tokens[i:i + n]), "id": int(len(f.vocab) + b), "bucket": int(b)}
+            for (i, n), b in zip(spans, buckets)]
+
+
+@torch.no_grad()
+def _probs(clf, enc) -> np.ndarray:
+    return torch.softmax(predict_logits(clf.model, enc), 1).numpy()
+
+
+def _ranked(items: list[dict], drop: np.ndarray, top: int) -> list[dict]:
+    order = np.argsort(-drop, kind="stable")[:top]
+    return [{**items[i], "drop": round(float(drop[i]), 6)} for i in order]
+
+
+def format_text(e: dict) -> str:
+    """A readable version of `explain`'s result, for the terminal."""
+    lines = [f"text: {e['text']}", "", "tokens (id; ? = unknown, counted as <unk> id 0):"]
+    lines.append("  " + " ".join(f"{t['token']}[{t['id']}{'?' if t['unknown'] else ''}]" for t in e["tokens"]))
+    if e["ngrams"]:
+        lines += ["n-grams (id = vocabulary size + bucket):"]
+        lines.append("  " + " | ".join(f"{g['ngram']}[{g['id']}]" for g in e["ngrams"][:40])
+                     + (" ..." if len(e["ngrams"]) > 40 else ""))
+    lines += ["", f"{'class':20s} {'logit':>10s} {'prob':>8s}"]
+    for c in sorted(e["probs"], key=e["probs"].get, reverse=True):
+        lines.append(f"{c[:20]:20s} {e['logits'][c]:10.4f} {e['probs'][c]:8.4f}" + ("  <- argmax" if c == e["label"]
+                                                                                     else ""))
+    lines += ["", f"words that pushed it most toward {e['label']!r} (drop in its probability without the word):"]
+    lines += [f"  {w['drop']:+.4f}  {w['word']}{'  (unknown)' if w['unknown'] else ''}" for w in e["words"]]
+    lines += ["features (one token or n-gram removed from the bag):"]
+    lines += [f"  {x['drop']:+.4f}  {x['feature']}  [{x['id']}]" for x in e["features"]]
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,151 @@
+"""Training curves and the confusion matrix as PNG images (matplotlib, no display needed).
+
+matplotlib is optional (`pip install doccat[report]`): without it `render_run` returns no images
+and a run directory simply has no PNGs.
+"""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+# name in the run directory -> what it shows; the report lists them in this order
+FIGURES = {
+    "loss.png": "training and validation loss",
+    "accuracy.png": "validation accuracy",
+    "lr.png": "learning rate",
+    "grad_norm.png": "gradient norm",
+    "confusion_matrix.png": "confusion matrix",
+}
+
+
+def available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")  # files only, never a window: works on servers and in CI
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
+def smooth(values: np.ndarray, alpha: float = 0.05) -> np.ndarray:
+    """Exponential moving average, bias-corrected so the first points are not pulled toward 0."""
+    out, avg = np.empty(len(values)), 0.0
+    for i, v in enumerate(values):
+        avg = (1 - alpha) * avg + alpha * v
+        out[i] = avg / (1 - (1 - alpha) ** (i + 1))
+    return out
+
+
+def _column(rows: list[dict], key: str) -> np.ndarray:
+    return np.array([float(r[key]) for r in rows])
+
+
+def loss_plot(history: list[dict], batches: list[dict]) -> bytes:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if batches:  # per batch, on the epoch axis: step k of epoch e sits between e-1 and e
+        steps = _column(batches, "step")
+        per_epoch = len(batches) / max(len(history), 1)
+        x = steps / per_epoch
+        loss = _column(batches, "loss")
+        ax.plot(x, loss, color="tab:blue", alpha=0.3, linewidth=0.8, label="train loss per batch")
+        ax.plot(x, smooth(loss), color="tab:blue", linewidth=1.5, label="train loss per batch (smoothed)")
+    epochs = _column(history, "epoch")
+    ax.plot(epochs, _column(history, "train_loss"), "o-", color="tab:orange", label="train loss per epoch")
+    ax.plot(epochs, _column(history, "val_loss"), "s-", color="tab:green", label="validation loss")
+    ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _png(fig)
+
+
+def accuracy_plot(history: list[dict]) -> bytes:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    epochs, acc = _column(history, "epoch"), _column(history, "val_accuracy")
+    ax.plot(epochs, acc, "o-", color="tab:green")
+    best = int(np.argmax(acc))
+    ax.annotate(f"best {acc[best]:.4f}", (epochs[best], acc[best]), textcoords="offset points", xytext=(0, -15),
+                ha="center")
+    ax.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy")
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def lr_plot(history: list[dict], batches: list[dict]) -> bytes:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3))
+    if batches:  # per batch shows warmup and per-step schedules
+        ax.plot(_column(batches, "step"), _column(batches, "lr"), color="tab:purple")
+        ax.set_xlabel("step (batch)")
+    else:
+        ax.step(_column(history, "epoch"), _column(history, "lr"), where="post", color="tab:purple")
+        ax.set_xlabel("epoch")
+    ax.set(ylabel="learning rate", title="Learning rate")
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def grad_norm_plot(batches: list[dict]) -> bytes:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3))
+    steps, norm = _column(batches, "step"), _column(batches, "grad_norm")
+    ax.plot(steps, norm, color="tab:red", alpha=0.2, linewidth=0.8, label="per batch")
+    ax.plot(steps, smooth(norm), color="tab:red", linewidth=1.5, label="smoothed")
+    ax.set(xlabel="step (batch)", ylabel="L2 norm (before clipping)", title="Gradient norm")
+    if norm.min() > 0 and norm.max() / norm.min() > 100:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _png(fig)
+
+
+def confusion_plot(cm: np.ndarray, classes: list[str], title: str) -> bytes:
+    """Rows normalized to 1 (the recall of each true class), counts in the cells when they fit."""
+    plt = _pyplot()
+    cm = np.asarray(cm, dtype=float)
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    n = len(classes)
+    size = min(max(4.0, 0.45 * n + 2.5), 14.0)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    tilt = n > 4 or max(map(len, classes)) > 8  # long or many names would overlap
+    ax.set_xticks(range(n), classes, rotation=45 if tilt else 0, ha="right" if tilt else "center")
+    ax.set_yticks(range(n), classes)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    if n <= 12:
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, f"{norm[i, j]:.2f}\n({int(cm[i, j])})", ha="center", va="center", fontsize=8,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    return _png(fig)
+
+
+def render_run(history: list[dict], batches: list[dict], metrics: dict, classes: list[str]) -> dict[str, bytes]:
+    """Every figure the run's data allows, {file name: PNG bytes}; {} without matplotlib."""
+    if not available() or not history:
+        return {}
+    images = {"loss.png": loss_plot(history, batches), "accuracy.png": accuracy_plot(history),
+              "lr.png": lr_plot(history, batches)}
+    if batches:
+        images["grad_norm.png"] = grad_norm_plot(batches)
+    split = "test" if "test" in metrics else "valid" if "valid" in metrics else None
+    if split:
+        images["confusion_matrix.png"] = confusion_plot(metrics[split]["confusion_matrix"], classes,
+                                                        f"Confusion matrix ({split} split, row-normalized)")
+    return images

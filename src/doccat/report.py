@@ -1,0 +1,260 @@
+"""Looking at runs: the data summary kept in metrics.json, one run's HTML report, runs compared.
+
+The report is one self-contained HTML file: the figures are embedded as base64 PNGs and there is
+no script, stylesheet or font from anywhere else, so it can be mailed or opened offline.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import ArtifactError
+from .text import tokenize
+
+METRIC_ROWS = ["test.accuracy", "test.macro_f1", "valid.accuracy", "valid.macro_f1", "best_epoch", "train_seconds"]
+
+
+def data_summary(splits) -> dict:
+    """Per split: documents per class and the document length in tokens (quantiles, histogram).
+
+    Computed at training time and kept in metrics.json, so a report needs no access to the data.
+    """
+    out = {}
+    for name in ("train", "valid", "test"):
+        split = getattr(splits, name)
+        if split is None:
+            continue
+        labels, counts = np.unique(np.array(split.labels, dtype=object), return_counts=True)
+        lengths = np.array([len(tokenize(t)) for t in split.texts]) if len(split) else np.zeros(1, dtype=int)
+        top = max(int(np.percentile(lengths, 99)), 1)  # the long tail would squash every other bin
+        hist, edges = np.histogram(np.minimum(lengths, top), bins=min(20, top), range=(0, top))
+        out[name] = {
+            "documents": len(split),
+            "per_class": {str(c): int(n) for c, n in zip(labels, counts)},
+            "length_tokens": {"min": int(lengths.min()), "median": float(np.median(lengths)),
+                              "mean": round(float(lengths.mean()), 1), "p90": float(np.percentile(lengths, 90)),
+                              "max": int(lengths.max())},
+            "length_histogram": {"edges": [round(float(e), 1) for e in edges], "counts": hist.tolist()},
+        }
+    return out
+
+
+def read_rows(path: Path) -> list[dict]:
+    """A CSV written by the run (history.csv, batches.csv) as dicts of floats; [] when absent."""
+    if not path.is_file():
+        return []
+    return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(path.read_text()))]
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k not in ("per_class",):
+            out |= _flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+# ---------------------------------------------------------------- the HTML report
+
+CSS = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 1.8em; }
+table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ddd; padding: 3px 8px; }
+th { background: #f3f3f3; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+img { max-width: 100%; display: block; margin: .5em 0; }
+.figs { display: flex; flex-wrap: wrap; gap: 1em; } .figs figure { margin: 0; flex: 1 1 480px; }
+.bar { background: #4a7fb5; height: 12px; display: inline-block; }
+.cards span { display: inline-block; border: 1px solid #ddd; border-radius: 6px; padding: .4em .8em; margin: .2em; }
+.mistake td:last-child { max-width: 640px; }
+code { background: #f5f5f5; padding: 0 3px; }
+"""
+
+
+def _table(header: list[str], rows: list[list], numeric_from: int = 1) -> str:
+    def cell(i, v):
+        if isinstance(v, float):
+            text = str(int(v)) if v.is_integer() else f"{v:.4f}"
+        else:
+            text = html.escape(str(v))
+        return f'<td class="n">{text}</td>' if i >= numeric_from else f"<td>{text}</td>"
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(cell(i, v) for i, v in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _histogram(hist: dict) -> str:
+    """Document lengths as CSS bars: no image needed."""
+    counts, edges = hist["counts"], hist["edges"]
+    peak = max(max(counts), 1)
+    rows = [[f"{edges[i]:.0f}-{edges[i + 1]:.0f}" + ("+" if i == len(counts) - 1 else ""), n,
+             f'<span class="bar" style="width:{300 * n / peak:.0f}px"></span>'] for i, n in enumerate(counts)]
+    head = "<tr><th>tokens</th><th>documents</th><th></th></tr>"
+    body = "".join(f'<tr><td>{a}</td><td class="n">{b}</td><td>{c}</td></tr>' for a, b, c in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def _mistakes(clf, k: int = 15) -> str:
+    """The test documents the model got wrong with the highest confidence, reloaded from the run's data."""
+    from .data import DataError, load_splits
+    try:
+        test = load_splits(clf.config.data).test
+    except (DataError, OSError, ValueError) as e:
+        return f"<p>The run's data could not be reloaded ({html.escape(str(e))}), so no mistakes are shown.</p>"
+    if test is None or not len(test):
+        return "<p>The run has no test split.</p>"
+    known = [i for i, lab in enumerate(test.labels) if lab in clf.classes_]
+    texts = [test.texts[i] for i in known]
+    y = clf.label_ids([test.labels[i] for i in known])
+    probs = clf.predict_proba(texts)
+    pred = probs.argmax(1)
+    wrong = np.flatnonzero(pred != y)
+    wrong = wrong[np.argsort(-probs[wrong, pred[wrong]], kind="stable")][:k]
+    rows = []
+    for i in wrong:
+        text = texts[i] if len(texts[i]) <= 400 else texts[i][:400] + " …"
+        rows.append(f"<tr><td>{html.escape(clf.classes_[y[i]])}</td><td>{html.escape(clf.classes_[pred[i]])}</td>"
+                    f'<td class="n">{probs[i, pred[i]]:.3f}</td><td class="n">{probs[i, y[i]]:.3f}</td>'
+                    f"<td>{html.escape(text)}</td></tr>")
+    if not rows:
+        return "<p>No mistakes on the test split.</p>"
+    return (f"<p>{len(np.flatnonzero(pred != y))} of {len(y)} test documents are misclassified; "
+            f"the {len(rows)} most confident:</p><table class=\"mistake\"><tr><th>true</th><th>predicted</th>"
+            "<th>p(predicted)</th><th>p(true)</th><th>text</th></tr>" + "".join(rows) + "</table>")
+
+
+def render_report(run_dir: str | Path) -> str:
+    """The HTML page of one run directory (checksums verified on load)."""
+    from . import plots
+    from .classifier import load
+    run_dir = Path(run_dir)
+    clf = load(run_dir)
+    m, cfg = clf.metrics_, json.loads((run_dir / "config.json").read_text())
+    history, batch_rows = read_rows(run_dir / "history.csv"), read_rows(run_dir / "batches.csv")
+    images = {name: (run_dir / name).read_bytes() for name in plots.FIGURES if (run_dir / name).is_file()}
+    if not images:  # an older run, or trained without matplotlib: draw them now if we can
+        images = plots.render_run(history, batch_rows, m, clf.classes_)
+    split = "test" if "test" in m else "valid"
+    parts = [f"<h1>doccat run <code>{html.escape(run_dir.name)}</code></h1>"]
+
+    cards = [f"{k} {m[s][key]:.4f}" for s in ("test", "valid") if s in m
+             for k, key in ((f"{s} accuracy", "accuracy"), (f"{s} macro-F1", "macro_f1"))]
+    cards += [f"best epoch {m.get('best_epoch', '?')}", f"{len(clf.classes_)} classes"]
+    parts.append('<div class="cards">' + "".join(f"<span>{html.escape(c)}</span>" for c in cards) + "</div>")
+
+    parts.append("<h2>Config</h2>")
+    parts.append(_table(["key", "value"], [[k, json.dumps(v)] for k, v in _flat(cfg).items()], numeric_from=9))
+
+    parts.append("<h2>Data</h2>")
+    data = m.get("data")
+    if data:
+        names = list(data)
+        rows = [[c] + [data[s]["per_class"].get(c, 0) for s in names] for c in clf.classes_]
+        rows.append(["all"] + [data[s]["documents"] for s in names])
+        parts.append("<h3>Documents per class and split</h3>" + _table(["class"] + names, rows))
+        stats = ["min", "median", "mean", "p90", "max"]
+        parts.append("<h3>Document length (tokens)</h3>" + _table(
+            ["split"] + stats, [[s] + [data[s]["length_tokens"][x] for x in stats] for s in names]))
+        parts.append("<h3>Length distribution, train split</h3>" + _histogram(data["train"]["length_histogram"]))
+    else:
+        parts.append("<p>No data summary in metrics.json (a run saved by an older doccat). Sizes: "
+                     f"{html.escape(json.dumps(m.get('sizes', {})))}</p>")
+
+    parts.append("<h2>Training curves</h2>")
+    curves = [n for n in plots.FIGURES if n in images and n != "confusion_matrix.png"]
+    if curves:
+        parts.append('<div class="figs">' + "".join(
+            f"<figure>{_img(images[n], plots.FIGURES[n])}</figure>" for n in curves) + "</div>")
+    else:
+        parts.append("<p>No figures: install matplotlib (<code>pip install doccat[report]</code>).</p>")
+    if history:
+        keys = ["epoch", "train_loss", "val_loss", "val_accuracy", "lr", "seconds"]
+        parts.append(_table(keys, [[int(r["epoch"])] + [r[k] for k in keys[1:]] for r in history]))
+
+    parts.append(f"<h2>Metrics per class ({split} split)</h2>")
+    if split in m:
+        pc = m[split]["per_class"]
+        parts.append(_table(["class", "precision", "recall", "F1", "support"],
+                            [[c, pc[c]["precision"], pc[c]["recall"], pc[c]["f1"], pc[c]["support"]] for c in pc]))
+        parts.append(f"<h2>Confusion matrix ({split} split)</h2>")
+        if "confusion_matrix.png" in images:
+            parts.append(_img(images["confusion_matrix.png"], plots.FIGURES["confusion_matrix.png"]))
+        cm = m[split]["confusion_matrix"]
+        parts.append(_table(["true \\ predicted"] + clf.classes_, [[c] + row for c, row in zip(clf.classes_, cm)]))
+
+    parts.append("<h2>Most confident mistakes (test split)</h2>")
+    parts.append(_mistakes(clf))
+
+    parts.append("<h2>Timing</h2>")
+    n_train = (data or {}).get("train", {}).get("documents") or m.get("sizes", {}).get("train", 0)
+    epoch_seconds = sum(r["seconds"] for r in history)
+    timing = [["training (featurize, fit, validate)", f"{m.get('train_seconds', 0):.1f} s"],
+              ["epochs run", len(history)],
+              ["time in epochs", f"{epoch_seconds:.1f} s"],
+              ["training speed", f"{n_train * len(history) / epoch_seconds:,.0f} docs/s" if epoch_seconds else "?"],
+              ["peak memory", f"{m.get('peak_memory_mib', '?')} MiB"]]
+    parts.append(_table(["what", "value"], timing, numeric_from=1))
+
+    body = "\n".join(parts)
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>doccat report: {html.escape(run_dir.name)}</title><style>{CSS}</style></head>"
+            f"<body>\n{body}\n</body></html>\n")
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write the report of `run_dir` to `out` (default RUN_DIR/report.html, outside the manifest)."""
+    out = Path(out) if out else Path(run_dir) / "report.html"
+    out.write_text(render_report(run_dir), encoding="utf-8")
+    return out
+
+
+# ---------------------------------------------------------------- comparing runs
+
+def compare(run_dirs: list[str | Path]) -> tuple[list[str], list[list]]:
+    """Runs side by side: (header, rows); a row per config key that differs, then one per metric."""
+    runs = []
+    for d in map(Path, run_dirs):
+        try:
+            cfg = json.loads((d / "config.json").read_text())
+            metrics = json.loads((d / "metrics.json").read_text())
+        except (OSError, ValueError) as e:
+            raise ArtifactError(f"{d}: not a readable run directory ({e})") from None
+        runs.append((_flat(cfg), _flat({k: v for k, v in metrics.items() if k != "data"})))
+    names = [Path(d).name for d in run_dirs]
+    if len(set(names)) < len(names):  # same folder name under different parents: show the paths
+        names = [str(d) for d in run_dirs]
+    keys = sorted({k for cfg, _ in runs for k in cfg})
+    differ = [k for k in keys if len({json.dumps(cfg.get(k)) for cfg, _ in runs}) > 1]
+    rows = [[k] + [cfg.get(k, "") for cfg, _ in runs] for k in differ]
+    rows += [[k] + [met.get(k, "") for _, met in runs] for k in METRIC_ROWS if any(k in met for _, met in runs)]
+    return ["key"] + names, rows
+
+
+def format_table(header: list[str], rows: list[list], fmt: str = "text") -> str:
+    """`text` (aligned columns), `markdown` or `csv`."""
+    def show(v):
+        if isinstance(v, float):
+            return f"{v:.4f}"
+        return json.dumps(v) if isinstance(v, (list, dict, bool)) or v is None else str(v)
+    cells = [header] + [[show(v) for v in r] for r in rows]
+    if fmt == "csv":
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(cells)
+        return buf.getvalue()
+    if fmt == "markdown":
+        esc = [[c.replace("|", "\\|") for c in r] for r in cells]
+        lines = ["| " + " | ".join(esc[0]) + " |", "|" + "---|" * len(header)]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in esc[1:]]) + "\n"
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells) + "\n"

@@ -1,0 +1,64 @@
+"""`explain`: the path of one text through the model, and leave-one-out influence of its words."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import doccat
+from conftest import FAST, make_corpus
+from doccat.explain import explain, format_text
+
+
+@pytest.fixture(scope="module")
+def clf():
+    texts, labels = make_corpus(60, seed=3)
+    return doccat.train(texts, labels, ngrams=2, **FAST)
+
+
+def test_path_through_the_model(clf):
+    e = clf.explain("Goal team zzqx")
+    vocab = clf.featurizer.vocab
+    assert [t["token"] for t in e["tokens"]] == ["goal", "team", "zzqx"]
+    assert [t["id"] for t in e["tokens"]] == [vocab.stoi["goal"], vocab.stoi["team"], 0]
+    assert [t["unknown"] for t in e["tokens"]] == [False, False, True]
+    assert [g["ngram"] for g in e["ngrams"]] == ["goal team", "team zzqx"]
+    assert all(g["id"] == len(vocab) + g["bucket"] and 0 <= g["bucket"] < clf.featurizer.buckets
+               for g in e["ngrams"])
+    probs = clf.predict_proba("Goal team zzqx")[0]
+    assert [e["probs"][c] for c in clf.classes_] == pytest.approx(probs, abs=1e-6)
+    logits = np.array([e["logits"][c] for c in clf.classes_])
+    assert np.exp(logits) / np.exp(logits).sum() == pytest.approx(probs, abs=1e-5)  # softmax of the logits
+    assert e["label"] == "sports" == clf.classes_[int(probs.argmax())]
+    # every feature the bag holds is listed once: 2 known words, <unk>, 2 n-grams
+    assert len(e["features"]) == 5 and {f["id"] for f in e["features"]} >= {0, vocab.stoi["goal"]}
+
+
+@pytest.mark.parametrize("text, label", [("the coach says the team will win the match", "sports"),
+                                         ("bank shares and stock market profit today", "business")])
+def test_removing_the_top_word_lowers_its_class_probability(clf, text, label):
+    e = explain(clf, text, top=3)
+    assert e["label"] == label
+    top = e["words"][0]
+    assert top["word"] not in {"the", "says", "will", "and", "today"}  # a class word, not noise
+    without = " ".join(w for w in text.split() if w != top["word"])
+    p_without = clf.predict_proba(without)[0][clf.classes_.index(label)]
+    assert p_without < e["prob"]
+    assert e["prob"] - p_without == pytest.approx(top["drop"], abs=1e-5)  # the drop it reported
+    assert [w["drop"] for w in e["words"]] == sorted((w["drop"] for w in e["words"]), reverse=True)
+
+
+def test_empty_and_all_unknown_texts(clf):
+    for text in ("", "qqq zzz"):
+        e = clf.explain(text)
+        assert sum(e["probs"].values()) == pytest.approx(1, abs=1e-5)
+        assert "argmax" in format_text(e)
+
+
+def test_explain_cli(small_run):
+    out = subprocess.run([sys.executable, "-m", "doccat", "explain", str(small_run), "stock bank market", "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    e = json.loads(out)
+    assert e["label"] == "business" and e["words"][0]["word"] in {"stock", "bank", "market"}
+    assert "<- argmax" in format_text(e) and "business" in format_text(e)
