@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import ArtifactError
-from .text import tokenize
+from .text import count_tokens
 
 METRIC_ROWS = ["test.accuracy", "test.macro_f1", "valid.accuracy", "valid.macro_f1", "best_epoch", "train_seconds"]
 
@@ -31,7 +31,7 @@ def data_summary(splits) -> dict:
         if split is None:
             continue
         labels, counts = np.unique(np.array(split.labels, dtype=object), return_counts=True)
-        lengths = np.array([len(tokenize(t)) for t in split.texts]) if len(split) else np.zeros(1, dtype=int)
+        lengths = count_tokens(split.texts) if len(split) else np.zeros(1, dtype=int)
         top = max(int(np.percentile(lengths, 99)), 1)  # the long tail would squash every other bin
         hist, edges = np.histogram(np.minimum(lengths, top), bins=min(20, top), range=(0, top))
         out[name] = {

@@ -42,6 +42,11 @@ def tokenize_corpus(texts: list[str]) -> list[str]:
     return _normalize(joined).split()
 
 
+def count_tokens(texts: list[str]) -> np.ndarray:
+    """Tokens per text, (D,), without building a vocabulary."""
+    return Vocab([]).encode(texts)[1]
+
+
 @dataclass
 class Vocab:
     """Token strings in id order; id 0 is `<unk>`. Build it from the training split only."""

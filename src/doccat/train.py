@@ -89,7 +89,10 @@ def build_scheduler(cfg: TrainConfig, opt, steps_per_epoch: int):
 
 def clip_grad_norm(params: list[nn.Parameter], max_norm: float) -> float:
     """clip_grad_norm_ that also takes sparse gradients; returns the norm before clipping."""
-    grads = [p.grad.coalesce() if p.grad.is_sparse else p.grad for p in params if p.grad is not None]
+    for p in params:  # coalesced in place: the norm needs it, and the optimizer then needn't redo it
+        if p.grad is not None and p.grad.is_sparse:
+            p.grad = p.grad.coalesce()
+    grads = [p.grad for p in params if p.grad is not None]
     total = math.sqrt(sum(float((g._values() if g.is_sparse else g).pow(2).sum()) for g in grads))
     if total > max_norm:
         for p in params:
