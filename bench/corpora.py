@@ -49,7 +49,8 @@ def main(argv):
         sizes = json.loads((run / "metrics.json").read_text())["sizes"]
         rows.append(f"| {name} | {sizes['train']} / {sizes['valid']} / {sizes['test']} | "
                     f"{summary['test_accuracy']:.4f} | {summary['test_macro_f1']:.4f} | {ev['accuracy']:.4f} | "
-                    f"{summary['train_seconds']:.1f} | {wall:.1f} | "{EXAMPLE[name]}" -> {pred['labels'][0]} ({pred['probs'][0]:.2f}) |")
+                    f"{summary['train_seconds']:.1f} | {wall:.1f} | {EXAMPLE[name]!r} -> {pred['labels'][0]} "
+                    f"({pred['probs'][0]:.2f}) |")
         print(rows[-1], file=sys.stderr, flush=True)
     print("\n".join(rows))
 
