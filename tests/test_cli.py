@@ -1,13 +1,13 @@
 """End-to-end: the `doccat` command as a user runs it (one-epoch smoke runs)."""
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-DATA_DIR = Path(os.environ.get("DOCCAT_DATA_DIR", Path(__file__).parents[2] / "shared" / "datasets"))
+from doccat.data.registry import default_data_dir
+
+DATA_DIR = default_data_dir()  # $DOCCAT_DATA_DIR, else ../shared/datasets beside the checkout
 
 
 def doccat(*args, check=True):

@@ -3,21 +3,18 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from doccat.config import DataConfig
-from doccat.data import DataError, load_splits, readers
+from doccat.data import DataError, load_splits, readers, registry
 from doccat.data.split import stratified_split
 
-DATA_DIR = Path(os.environ.get("DOCCAT_DATA_DIR", ""))
+DATA_DIR = registry.default_data_dir()  # $DOCCAT_DATA_DIR, else ../shared/datasets beside the checkout
 needs_real = lambda name: pytest.mark.skipif(  # noqa: E731
-    not os.environ.get("DOCCAT_DATA_DIR") or not DATA_DIR.joinpath(name).is_dir(),
-    reason=f"real {name} not in $DOCCAT_DATA_DIR")
+    not DATA_DIR.joinpath(name).is_dir(), reason=f"real {name} not in {DATA_DIR}")
 
 
 # ----------------------------------------------------------------------------------------- readers

@@ -1,13 +1,13 @@
 """Score floors of shipped recipes on real corpora (slow: run with `pytest -m slow`)."""
-import os
 from pathlib import Path
 
 import pytest
 
 import doccat
+from doccat.data.registry import default_data_dir
 
 ROOT = Path(__file__).parents[1]
-DATA_DIR = Path(os.environ.get("DOCCAT_DATA_DIR", ROOT.parent / "shared" / "datasets"))
+DATA_DIR = default_data_dir()  # $DOCCAT_DATA_DIR, else ../shared/datasets beside the checkout
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not DATA_DIR.is_dir(), reason="needs the corpora of ../shared/datasets")]
 QUIET = dict(log=lambda *a: None, data_dir=str(DATA_DIR))
