@@ -74,7 +74,7 @@ class Classifier:
         return explain(self, text)
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
-        """Write the run directory, with batches.csv and the plots (when matplotlib is installed)."""
+        """Write the run directory, with batches.csv and the plots."""
         from . import plots
         extra = {"batches.csv": artifacts.rows_csv(self.batches_)} if self.batches_ else {}
         extra |= plots.render_run(self.history_, self.batches_, self.metrics_, self.classes_)

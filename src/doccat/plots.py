@@ -1,7 +1,6 @@
 """Training curves and the confusion matrix as PNG images (matplotlib, no display needed).
 
-matplotlib is optional (`pip install doccat[report]`): without it `render_run` returns no images
-and a run directory simply has no PNGs.
+matplotlib is imported only when figures are drawn, so `import doccat` stays quick.
 """
 from __future__ import annotations
 
@@ -17,14 +16,6 @@ FIGURES = {
     "grad_norm.png": "gradient norm",
     "confusion_matrix.png": "confusion matrix",
 }
-
-
-def available() -> bool:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _pyplot():
@@ -137,8 +128,8 @@ def confusion_plot(cm: np.ndarray, classes: list[str], title: str) -> bytes:
 
 
 def render_run(history: list[dict], batches: list[dict], metrics: dict, classes: list[str]) -> dict[str, bytes]:
-    """Every figure the run's data allows, {file name: PNG bytes}; {} without matplotlib."""
-    if not available() or not history:
+    """Every figure the run's data allows, {file name: PNG bytes}."""
+    if not history:
         return {}
     images = {"loss.png": loss_plot(history, batches), "accuracy.png": accuracy_plot(history),
               "lr.png": lr_plot(history, batches)}
