@@ -1,4 +1,4 @@
-"""Command line: `doccat train | evaluate | predict | datasets | report | compare | explain`, mirroring the Python API."""
+"""Command line: `doccat train | evaluate | predict | datasets | report | compare | explain | serve`, mirroring the Python API."""
 from __future__ import annotations
 
 import argparse
@@ -153,6 +153,15 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from .serve import Limits, serve
+    api_key = args.api_key if args.api_key is not None else os.environ.get("DOCCAT_API_KEY")
+    serve(args.run_dir, args.host, args.port, args.workers, api_key,
+          Limits(args.max_texts, args.max_text_bytes, args.max_request_bytes),
+          log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="doccat", description="Train, evaluate and use document classifiers.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -212,6 +221,20 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--json", action="store_true", help="JSON instead of text")
     x.add_argument("--top", type=int, default=10, help="how many words and features to rank")
     x.set_defaults(func=cmd_explain)
+
+    from .serve import Limits
+    limits = Limits()
+    s = sub.add_parser("serve", help="an HTTP API (predict, explain, health, model) and a web page for a run")
+    s.add_argument("run_dir")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1, help="server processes, each with its own copy of the model")
+    s.add_argument("--api-key", help="require this key (X-API-Key header) on every path but / and /health; "
+                                     "default $DOCCAT_API_KEY")
+    s.add_argument("--max-texts", type=int, default=limits.max_texts, help="texts per request")
+    s.add_argument("--max-text-bytes", type=int, default=limits.max_text_bytes, help="UTF-8 bytes per text")
+    s.add_argument("--max-request-bytes", type=int, default=limits.max_request_bytes, help="bytes per request body")
+    s.set_defaults(func=cmd_serve)
     return p
 
 

@@ -1,0 +1,339 @@
+"""`doccat serve`: a trained run behind an HTTP API (FastAPI + uvicorn) and a one-page web UI.
+
+    POST /predict  {"texts": [...]} or {"text": "..."}, k, threshold -> top-k labels and probabilities
+    POST /explain  {"text": "...", "top": 10}                      -> doccat.explain's view as JSON
+    GET  /health   200 once the model is loaded and its checksums verified
+    GET  /model    labels, config, metrics, artifact hashes (manifest.json)
+    GET  /         the page: a text box, the category, a bar per class, the words that decided
+    GET  /openapi.json
+
+Safety: loopback by default; with an API key (X-API-Key or `Authorization: Bearer`) every path but
+`/` and `/health` needs it; request limits are checked before any model work and answered with 413
+or 422 and a JSON body. fastapi and uvicorn are optional (`pip install 'doccat[serve]'`), imported here only.
+"""
+
+import hmac
+import ipaddress
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .config import ConfigError
+
+SETTINGS_ENV = "DOCCAT_SERVE_SETTINGS"  # how `--workers N` hands the settings to each worker process
+PUBLIC_PATHS = {"/", "/health"}
+
+
+@dataclass
+class Limits:
+    max_texts: int = 256  # texts per /predict request
+    max_text_bytes: int = 100_000  # UTF-8 bytes per text
+    max_request_bytes: int = 2_000_000  # the whole request body
+
+
+def _require():
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as e:
+        raise ConfigError(f"doccat serve needs fastapi and uvicorn ({e.name} is missing): "
+                          "pip install 'doccat[serve]'") from None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _json_error(status: int, detail: str, headers: dict | None = None):
+    from fastapi.responses import JSONResponse
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+class _GuardMiddleware:
+    """Plain ASGI: the API key, then the body size (Content-Length, then the bytes actually sent).
+
+    The body is read here, at most `max_bytes` of it, and replayed to the app, so an oversized or
+    endless upload costs no more than the limit and never reaches JSON parsing.
+    """
+
+    def __init__(self, app, api_key: str | None, max_bytes: int):
+        self.app, self.api_key, self.max_bytes = app, api_key, max_bytes
+
+    def _authorized(self, headers: dict) -> bool:
+        given = headers.get(b"x-api-key", b"")
+        auth = headers.get(b"authorization", b"")
+        if not given and auth[:7].lower() == b"bearer ":
+            given = auth[7:].strip()
+        return hmac.compare_digest(given, self.api_key.encode())
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        if self.api_key and scope["path"] not in PUBLIC_PATHS and not self._authorized(headers):
+            return await _json_error(401, "missing or wrong API key (send it as X-API-Key)",
+                                     {"WWW-Authenticate": "Bearer"})(scope, receive, send)
+        length = headers.get(b"content-length")
+        if length is not None:
+            if not length.isdigit():
+                return await _json_error(400, "bad Content-Length")(scope, receive, send)
+            if int(length) > self.max_bytes:
+                return await _json_error(413, f"request body over {self.max_bytes} bytes")(scope, receive, send)
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                return await _json_error(413, f"request body over {self.max_bytes} bytes")(scope, receive, send)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()  # after the body: wait for the disconnect
+        await self.app(scope, replay, send)
+
+
+def create_app(run_dir: str | Path, api_key: str | None = None, limits: Limits | None = None, threads: int = 0):
+    """The FastAPI app serving the run in `run_dir`, loaded (checksums verified) before it is returned.
+
+    Raises ConfigError without fastapi/uvicorn and ArtifactError for a missing or altered run.
+    """
+    _require()
+    import torch
+    from fastapi import FastAPI, HTTPException, Request
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse
+    from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+    from .classifier import load
+    from .config import to_dict
+    from .explain import explain
+
+    limits = limits or Limits()
+    if threads:
+        torch.set_num_threads(threads)
+    run_dir = Path(run_dir)
+    clf = load(run_dir)  # verifies every file against manifest.json
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    model_info = {"run": run_dir.name, "labels": clf.classes_, "config": to_dict(clf.config),
+                  "metrics": clf.metrics_, "artifacts": manifest["files"]}
+    n_classes = len(clf.classes_)
+
+    class PredictRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        texts: list[str] | None = Field(None, min_length=1, description="texts to classify (or give `text`)")
+        text: str | None = Field(None, description="one text to classify (or give `texts`)")
+        k: int = Field(1, ge=1, le=10_000, description="classes per text, most probable first")
+        threshold: float = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False,
+                                 description="drop classes below this probability")
+
+        @model_validator(mode="after")
+        def _one_of(self):
+            if (self.texts is None) == (self.text is None):
+                raise ValueError("give exactly one of `text` and `texts`")
+            return self
+
+    class Prediction(BaseModel):
+        labels: list[str]
+        probs: list[float]
+
+    class PredictResponse(BaseModel):
+        predictions: list[Prediction]
+
+    class ExplainRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        text: str
+        top: int = Field(10, ge=1, le=1000, description="how many words and features to rank")
+
+    def check_texts(texts: list[str]) -> None:
+        if len(texts) > limits.max_texts:
+            raise HTTPException(413, f"{len(texts)} texts in one request; the limit is {limits.max_texts}")
+        for i, t in enumerate(texts):
+            try:
+                size = len(t.encode("utf-8"))
+            except UnicodeEncodeError:  # a lone surrogate escape such as "\ud800"
+                raise HTTPException(422, f"text {i} is not valid Unicode") from None
+            if size > limits.max_text_bytes:
+                raise HTTPException(413, f"text {i} is {size} bytes; the limit is {limits.max_text_bytes}")
+
+    def _predict(texts, k, threshold):
+        with torch.inference_mode():  # per thread: no autograd bookkeeping
+            return clf.predict(texts, k=k, threshold=threshold)
+
+    def _explain(text, top):
+        with torch.inference_mode():
+            return explain(clf, text, top=top)
+
+    app = FastAPI(title="doccat", version="1", description=f"Document classifier serving run {run_dir.name!r} "
+                  f"({n_classes} classes).")
+    app.state.ready = True  # set only after load() above succeeded
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        # JSON decode errors and schema errors alike: 422 with the (JSON-safe) list of problems
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception):  # never a traceback to the client
+        print(f"doccat serve: internal error: {exc!r}", file=sys.stderr)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    @app.post("/predict", response_model=PredictResponse)
+    async def predict(req: PredictRequest):
+        """Top-`k` classes of each text with their softmax probabilities; one batch through the model."""
+        texts = req.texts if req.texts is not None else [req.text]
+        check_texts(texts)
+        preds = await run_in_threadpool(_predict, texts, req.k, req.threshold)
+        return {"predictions": [{"labels": p.labels, "probs": p.probs} for p in preds]}
+
+    @app.post("/explain")
+    async def explain_view(req: ExplainRequest) -> dict:
+        """Tokens, n-grams, logits, probabilities per class, and the words and features that decided."""
+        check_texts([req.text])
+        return await run_in_threadpool(_explain, req.text, req.top)
+
+    @app.get("/health")
+    async def health():
+        if not app.state.ready:
+            return JSONResponse({"status": "loading"}, status_code=503)
+        return {"status": "ok", "run": run_dir.name, "classes": n_classes}
+
+    @app.get("/model")
+    async def model() -> dict:
+        """Labels, the run's config and metrics, and the SHA-256 of each artifact (manifest.json)."""
+        return model_info
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page():
+        return HTMLResponse(PAGE, headers={
+            # everything is inline; nothing may be fetched from elsewhere
+            "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
+                                       "style-src 'unsafe-inline'; connect-src 'self'; img-src data:"})
+
+    app.add_middleware(_GuardMiddleware, api_key=api_key or None, max_bytes=limits.max_request_bytes)
+    return app
+
+
+def _app_from_env():
+    """uvicorn factory for `--workers N`: each worker process builds its own app from the settings."""
+    s = json.loads(os.environ[SETTINGS_ENV])
+    return create_app(s["run_dir"], s["api_key"], Limits(**s["limits"]), s["threads"])
+
+
+def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          api_key: str | None = None, limits: Limits | None = None, log=print) -> None:
+    """Load and verify the run, then serve it until interrupted."""
+    _require()
+    import uvicorn
+    limits = limits or Limits()
+    api_key = api_key or None
+    if not is_loopback(host) and not api_key:
+        bar = "!" * 78
+        log(f"{bar}\nWARNING: serving on {host}, reachable from other machines, WITHOUT an API key.\n"
+            f"Anyone who can reach port {port} can use this model. Give --api-key or set DOCCAT_API_KEY.\n{bar}")
+    # one intra-op thread per model call: concurrency comes from the thread pool running many calls at once
+    # (and from --workers); several threads per call oversubscribe the cores under load (measured: slower)
+    threads = 1
+    if workers > 1:
+        create_app(run_dir, api_key, limits, threads)  # fail here, once, on a bad run directory
+        os.environ[SETTINGS_ENV] = json.dumps({"run_dir": str(run_dir), "api_key": api_key,
+                                               "limits": asdict(limits), "threads": threads})
+        uvicorn.run("doccat.serve:_app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning")
+    else:
+        app = create_app(run_dir, api_key, limits, threads)
+        log(f"doccat serve: {Path(run_dir).name} verified and loaded; http://{host}:{port}/")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>doccat</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
+textarea{width:100%;height:9rem;font:inherit;padding:.5rem;box-sizing:border-box}
+button{font:inherit;padding:.4rem 1.2rem;margin-top:.5rem;cursor:pointer}
+#key{font:inherit;width:18rem}
+#label{font-size:1.6rem;font-weight:bold;margin:.8rem 0}
+.row{display:flex;align-items:center;gap:.5rem;margin:.2rem 0}
+.name{width:12rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.track{flex:1;background:#eee;height:1.1rem;border-radius:3px}
+.bar{background:#3a6ea5;height:100%;border-radius:3px;min-width:1px}
+.bar.top{background:#d9822b}
+.pct{width:4.5rem;text-align:right;font-variant-numeric:tabular-nums}
+#error{color:#b00020}
+.w{display:inline-block;margin:.15rem;padding:.1rem .4rem;border-radius:3px;background:#e8f0e8}
+.w.neg{background:#f5e3e3}
+</style></head><body>
+<h1>doccat</h1>
+<p><label>API key (if the server needs one): <input id="key" type="password" autocomplete="off"></label></p>
+<textarea id="text" placeholder="Paste or type a text to classify"></textarea><br>
+<button id="go">Classify</button>
+<p id="error"></p>
+<div id="result" hidden>
+  <div>Category: <span id="label"></span></div>
+  <h3>Probability per class</h3><div id="bars"></div>
+  <h3>Words that pushed the decision</h3>
+  <p><small>drop in the chosen class's probability when the word is removed</small></p><div id="words"></div>
+</div>
+<script>
+const $ = id => document.getElementById(id);
+$("key").value = sessionStorage.getItem("doccat-key") || "";
+async function classify() {
+  $("error").textContent = "";
+  const key = $("key").value;
+  sessionStorage.setItem("doccat-key", key);
+  const headers = {"Content-Type": "application/json"};
+  if (key) headers["X-API-Key"] = key;
+  let r, body;
+  try {
+    r = await fetch("explain", {method: "POST", headers, body: JSON.stringify({text: $("text").value, top: 12})});
+    body = await r.json();
+  } catch (e) { $("error").textContent = "request failed: " + e; return; }
+  if (!r.ok) {
+    const d = body.detail;
+    $("error").textContent = r.status + ": " + (typeof d === "string" ? d : JSON.stringify(d));
+    return;
+  }
+  $("label").textContent = body.label;
+  const bars = $("bars"); bars.replaceChildren();
+  const classes = Object.keys(body.probs).sort((a, b) => body.probs[b] - body.probs[a]);
+  for (const c of classes) {
+    const p = body.probs[c];
+    const row = document.createElement("div"); row.className = "row"; row.dataset.class = c;
+    const name = document.createElement("span"); name.className = "name"; name.textContent = c; name.title = c;
+    const track = document.createElement("div"); track.className = "track";
+    const bar = document.createElement("div"); bar.className = "bar" + (c === body.label ? " top" : "");
+    bar.style.width = (100 * p).toFixed(2) + "%";
+    track.append(bar);
+    const pct = document.createElement("span"); pct.className = "pct"; pct.textContent = (100 * p).toFixed(1) + "%";
+    row.append(name, track, pct); bars.append(row);
+  }
+  const words = $("words"); words.replaceChildren();
+  for (const w of body.words) {
+    const s = document.createElement("span"); s.className = "w" + (w.drop < 0 ? " neg" : "");
+    s.textContent = w.word + " " + (w.drop >= 0 ? "+" : "") + w.drop.toFixed(3);
+    words.append(s);
+  }
+  $("result").hidden = false;
+}
+$("go").addEventListener("click", classify);
+$("text").addEventListener("keydown", e => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) classify(); });
+</script></body></html>
+"""
