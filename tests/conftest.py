@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import random
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,23 @@ def small_run(tmp_path_factory):
     test = write_csv(root / "test.csv", *make_corpus(20, seed=2))
     doccat.train(train=str(train), test=str(test), out=root / "run", **FAST)
     return root / "run"
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def browser():
+    """Debian's headless chromium driven by Playwright (never its own browser download); skips without it."""
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    with sync_playwright() as p:
+        # without the networking flags chromium keeps calling home, which this closed network refuses
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync"])
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -6,14 +6,11 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
 
 from conftest import FAST
 from doccat.report import compare, format_table, write_report
 
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def run_cli(*args):
@@ -43,27 +40,18 @@ def test_data_summary_is_kept_in_metrics(small_run):
     assert data["train"]["length_tokens"]["median"] == 9  # 3 class words + 5 noise words + an id word
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
-def test_report_renders_in_headless_chromium(small_run, tmp_path):
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+def test_report_renders_in_headless_chromium(small_run, tmp_path, browser):
     from matplotlib.image import imread
     report = write_report(small_run, tmp_path / "report.html")
     shot = tmp_path / "screenshot.png"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.goto(report.as_uri(), wait_until="load")
-            assert page.title().startswith("doccat report")
-            imgs = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth, e.alt])")
-            assert len(imgs) == 5
-            assert all(complete and width > 0 for complete, width, _ in imgs), imgs
-            page.locator("text=Training curves").scroll_into_view_if_needed()  # figures in the screenshot
-            page.screenshot(path=str(shot))
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(report.as_uri(), wait_until="load")
+    assert page.title().startswith("doccat report")
+    imgs = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth, e.alt])")
+    assert len(imgs) == 5
+    assert all(complete and width > 0 for complete, width, _ in imgs), imgs
+    page.locator("text=Training curves").scroll_into_view_if_needed()  # figures in the screenshot
+    page.screenshot(path=str(shot))
     pixels = imread(shot)
     assert pixels.shape[:2] == (900, 1200)
     assert pixels[..., :3].std() > 0.05  # not a blank page

@@ -15,7 +15,6 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-CHROMIUM = Path("/usr/bin/chromium")
 KEY = "s3cret-key"
 LIMITS = {"max_texts": 5, "max_text_bytes": 300, "max_request_bytes": 3000}
 
@@ -194,36 +193,27 @@ def test_schemathesis_finds_no_server_error(server, tmp_path):
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
-def test_page_in_headless_chromium(keyed_server, tmp_path):
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+def test_page_in_headless_chromium(keyed_server, tmp_path, browser):
     from matplotlib.image import imread
     shot = tmp_path / "page.png"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 800})
-            external = []
-            page.on("request", lambda req: None if req.url.startswith(keyed_server.url) else external.append(req.url))
-            page.goto(keyed_server.url + "/", wait_until="load")
-            page.fill("#text", "market stock shares profit bank")
-            page.click("#go")  # no key yet: the server's 401 is shown
-            page.wait_for_function("document.getElementById('error').textContent.includes('401')")
-            page.fill("#key", KEY)
-            page.click("#go")
-            page.wait_for_selector("#result:not([hidden])")
-            assert page.text_content("#label") == "business"
-            rows = page.eval_on_selector_all(
-                "#bars .row", "rs => rs.map(r => [r.dataset.class, r.querySelector('.bar').getBoundingClientRect().width])")
-            assert sorted(c for c, _ in rows) == ["business", "science", "sports"]
-            assert rows[0][0] == "business" and rows[0][1] > rows[1][1] >= 0  # longest bar first
-            assert page.locator("#words .w").count() > 0
-            page.screenshot(path=str(shot))
-            assert external == []
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    external = []
+    page.on("request", lambda req: None if req.url.startswith(keyed_server.url) else external.append(req.url))
+    page.goto(keyed_server.url + "/", wait_until="load")
+    page.fill("#text", "market stock shares profit bank")
+    page.click("#go")  # no key yet: the server's 401 is shown
+    page.wait_for_function("document.getElementById('error').textContent.includes('401')")
+    page.fill("#key", KEY)
+    page.click("#go")
+    page.wait_for_selector("#result:not([hidden])")
+    assert page.text_content("#label") == "business"
+    rows = page.eval_on_selector_all(
+        "#bars .row", "rs => rs.map(r => [r.dataset.class, r.querySelector('.bar').getBoundingClientRect().width])")
+    assert sorted(c for c, _ in rows) == ["business", "science", "sports"]
+    assert rows[0][0] == "business" and rows[0][1] > rows[1][1] >= 0  # longest bar first
+    assert page.locator("#words .w").count() > 0
+    page.screenshot(path=str(shot))
+    assert external == []
     pixels = imread(shot)
     assert pixels.shape[:2] == (800, 1000)
     assert pixels[..., :3].std() > 0.05  # not a blank page

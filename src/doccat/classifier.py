@@ -119,13 +119,15 @@ def _in_memory_splits(cfg: Config, texts, labels) -> Splits:
 
 
 def train(texts: list[str] | None = None, labels: list | None = None, *, config=None, out=None,
-          overwrite: bool = False, log=print, _checkpoints: Checkpoints | None = None, **overrides) -> Classifier:
+          overwrite: bool = False, log=print, progress: bool | None = None, _checkpoints: Checkpoints | None = None,
+          **overrides) -> Classifier:
     """Train a classifier and evaluate it on the validation and test splits.
 
     Data comes from `texts`/`labels` (a validation split is carved from them) or from the config's
     data section (a registry `dataset=` or `train=`/`valid=`/`test=` files). Any config key may be
     given as a keyword (`epochs=5`, `lr=0.1`, `dataset="trec"`). With `out`, the run is saved there,
-    checkpointed meanwhile into `<out>.partial/` (see `resume`).
+    checkpointed meanwhile into `<out>.partial/` (see `resume`). `progress`: a live bar on stderr
+    (None: only at a terminal, unless DOCCAT_QUIET is set).
     """
     cfg = resolve_config(config, overrides)
     if out is not None and _checkpoints is None:
@@ -150,8 +152,8 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
     if out is not None and _checkpoints is None:
         _checkpoints = Checkpoints.start(out, config_mod.to_dict(cfg), overwrite)
     try:
-        clf.history_ = fit(model, train_enc, y_train, valid_enc, y_valid, cfg.train, log=log, checkpoints=_checkpoints,
-                           batch_log=clf.batches_)
+        clf.history_ = fit(model, train_enc, y_train, valid_enc, y_valid, cfg.train, log=log,
+                           checkpoints=_checkpoints, batch_log=clf.batches_, progress=progress)
     except BaseException:
         if _checkpoints is not None:
             _checkpoints.abandon()
@@ -169,11 +171,12 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
     return clf
 
 
-def resume(out: str | Path, texts: list[str] | None = None, labels: list | None = None, *, log=print) -> Classifier:
+def resume(out: str | Path, texts: list[str] | None = None, labels: list | None = None, *, log=print,
+           progress: bool | None = None) -> Classifier:
     """Continue a killed `train(..., out=out)` from its last checkpoint, with the config it saved.
 
     The result equals that of an uninterrupted run. A run trained on `texts`/`labels` needs them again.
     """
     checkpoints, run = Checkpoints.reopen(out)
     return train(texts, labels, config=run["config"], out=checkpoints.out, overwrite=run["overwrite"], log=log,
-                 _checkpoints=checkpoints)
+                 progress=progress, _checkpoints=checkpoints)

@@ -52,16 +52,17 @@ def cmd_train(args) -> int:
     from .classifier import resume, train
     overrides = config_overrides(args)
     log = (lambda *a, **k: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    progress = False if args.quiet else None  # None: a bar only at a terminal
     if args.resume:
         if args.config or args.out or args.overwrite or overrides:
             raise ConfigError("--resume continues a run with the config saved in it: give no other options "
                               "(except --quiet)")
         out = run_dir(args.resume)
-        clf = resume(out, log=log)
+        clf = resume(out, log=log, progress=progress)
     else:
         name = overrides.get("dataset") or "run"
         out = args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        clf = train(config=args.config, out=out, overwrite=args.overwrite, log=log, **overrides)
+        clf = train(config=args.config, out=out, overwrite=args.overwrite, log=log, progress=progress, **overrides)
     m = clf.metrics_
     summary = {"run_dir": str(out), "train_seconds": round(m["train_seconds"], 2), "best_epoch": m["best_epoch"],
                "valid_accuracy": m["valid"]["accuracy"], "valid_macro_f1": m["valid"]["macro_f1"]}
@@ -240,8 +241,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "quiet", False):
-        os.environ["DOCCAT_QUIET"] = "1"  # progress bars too (train.py reads it), not just the log
     try:
         return args.func(args)
     except USER_ERRORS as e:

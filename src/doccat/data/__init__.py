@@ -36,12 +36,10 @@ class Splits:
         return {name: len(s) for name, s in [("train", self.train), ("valid", self.valid), ("test", self.test)] if s}
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
+def digest(path: Path, algo: str = "sha256") -> str:
+    """Hex digest of a file, read in blocks (files may be large archives)."""
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, algo).hexdigest()
 
 
 def dataset_dir(cfg: DataConfig) -> Path:
@@ -60,7 +58,7 @@ def _read_registry(cfg: DataConfig) -> tuple[dict[str, Split], dict | None, floa
         from .download import fetch  # the network only when a needed file is not on disk
         fetch(spec, folder, missing)
     for name in needed:
-        if sha256(folder / name) != spec.files[name]:
+        if digest(folder / name) != spec.files[name]:
             raise DataError(f"{folder / name}: checksum differs from the registry's; the file is "
                             "damaged or another version: delete it to download it again")
     splits = {s: Split(*spec.read(folder, s)) for s in wanted}

@@ -16,6 +16,7 @@ import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import digest
 from .readers import DataError
 from .registry import DatasetSpec, Source
 
@@ -49,14 +50,6 @@ def _by_hand(folder: Path, names: list[str]) -> str:
             f"at a data dir whose {folder.name}/ folder has them")
 
 
-def _digest(path: Path, algo: str) -> str:
-    h = hashlib.new(algo)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _download(source: Source, folder: Path, names: list[str]) -> Path:
     """Stream the URL into a temp file in `folder` and check its published checksum; return the temp file."""
     print(f"downloading {source.url} -> {folder}", file=sys.stderr)
@@ -75,7 +68,7 @@ def _download(source: Source, folder: Path, names: list[str]) -> Path:
               file=sys.stderr)
         return tmp
     algo, _, want = source.checksum.partition(":")
-    got = _digest(tmp, algo)
+    got = digest(tmp, algo)
     if got != want.lower():
         tmp.unlink()
         raise DataError(f"{source.url}: {algo} of the download is {got}, expected {want}; the download is "
@@ -106,7 +99,7 @@ def _expect(path: Path, sha: str, spec: DatasetSpec) -> None:
 
 def _copy(archive: Path, folder: Path, names: list[str], spec: DatasetSpec) -> None:
     (name,) = names
-    _expect(folder / name, _digest(archive, "sha256"), spec)
+    _expect(folder / name, digest(archive), spec)
     os.replace(archive, folder / name)  # already fsynced by _download
 
 
