@@ -85,7 +85,7 @@ def test_optional_fields_accept_none_and_values():
 
 
 @pytest.mark.parametrize("section,key,value,allowed", [
-    ("train", "optimizer", "lbfgs", ["adagrad", "adam", "adamw", "sgd"]),
+    ("train", "optimizer", "lion", ["adagrad", "adam", "adamw", "lbfgs", "rmsprop", "sgd"]),
     ("model", "activation", "swish", ["gelu", "hardtanh", "relu", "sigmoid", "tanh"]),
     ("model", "init", "orthogonal", ["default", "kaiming", "normal", "uniform", "xavier"]),
     ("train", "scheduler", "exp", ["cosine", "linear", "none", "plateau", "step"]),

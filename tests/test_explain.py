@@ -14,7 +14,7 @@ from doccat.explain import explain, format_text
 @pytest.fixture(scope="module")
 def clf():
     texts, labels = make_corpus(60, seed=3)
-    return doccat.train(texts, labels, ngrams=2, **FAST)
+    return doccat.train(texts, labels, ngrams=2, **{**FAST, "buckets": 100_000})  # few shared buckets
 
 
 def test_path_through_the_model(clf):
@@ -31,8 +31,11 @@ def test_path_through_the_model(clf):
     logits = np.array([e["logits"][c] for c in clf.classes_])
     assert np.exp(logits) / np.exp(logits).sum() == pytest.approx(probs, abs=1e-5)  # softmax of the logits
     assert e["label"] == "sports" == clf.classes_[int(probs.argmax())]
-    # every feature the bag holds is listed once: 2 known words, <unk>, 2 n-grams
-    assert len(e["features"]) == 5 and {f["id"] for f in e["features"]} >= {0, vocab.stoi["goal"]}
+    # every feature the bag holds is listed once: the words and n-grams seen in training ("zzqx", <unk>,
+    # never was, so it adds nothing; with 1,000 buckets, "team zzqx" likely shares a seen n-gram's bucket)
+    assert [t["in_model"] for t in e["tokens"]] == [True, True, False]
+    held = {vocab.stoi["goal"], vocab.stoi["team"]} | {g["id"] for g in e["ngrams"] if g["in_model"]}
+    assert sorted(f["id"] for f in e["features"]) == sorted(held)
 
 
 @pytest.mark.parametrize("text, label", [("the coach says the team will win the match", "sports"),

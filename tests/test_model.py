@@ -6,16 +6,20 @@ import torch
 from torch import nn
 
 from doccat.config import ModelConfig
-from doccat.model import ACTIVATIONS, BagClassifier, init_weights
+from doccat.model import ACTIVATIONS, BagClassifier, Docs, bag_matmul, init_weights
 
 NF, DIM, C = 2000, 32, 3
 
 
+def _docs(ids, offsets, weights=None) -> Docs:
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    weights = torch.ones(len(ids)) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+    return Docs(ids, torch.as_tensor(offsets, dtype=torch.long), weights)
+
+
 def _inputs():
-    ids = torch.tensor([1, 2, 3, 4, 5, 6, 7, 1999, 0, 0, 42], dtype=torch.long)
-    offsets = torch.tensor([0, 3, 3, 8], dtype=torch.long)  # 4 docs, the second one empty
-    counts = torch.ones(len(ids))
-    return ids, offsets, counts
+    # 4 docs, the second one empty; the last has a repeated id (its weights add up)
+    return _docs([1, 2, 3, 4, 5, 6, 7, 1999, 0, 0, 42], [0, 3, 3, 8, 11], torch.rand(11))
 
 
 def _model(**kw) -> BagClassifier:
@@ -27,7 +31,7 @@ def test_plain_module_and_output_shape():
     model = _model()
     assert isinstance(model, nn.Module)
     inputs = _inputs()
-    out = model(*inputs)
+    out = model(inputs)
     assert out.shape == (4, C)
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
     out.sum().backward()
@@ -37,7 +41,7 @@ def test_plain_module_and_output_shape():
 def test_sparse_gradients():
     model = BagClassifier(ModelConfig(embed_dim=DIM), NF, C, sparse=True)
     inputs = _inputs()
-    model(*inputs).sum().backward()
+    model(inputs).sum().backward()
     assert model.bag.weight.grad.is_sparse
 
 
@@ -53,7 +57,7 @@ def test_hidden_layer_structure(activation):
     assert isinstance(drop1, nn.Dropout) and drop1.p == 0.3 and isinstance(drop2, nn.Dropout)
     assert (model.head.in_features, model.head.out_features) == (4, C)
     assert model.bag.mode == "sum" and model.bag.weight.shape == (NF, DIM)
-    assert model(*_inputs()).shape == (4, C)
+    assert model(_inputs()).shape == (4, C)
 
 
 def test_no_hidden_layers():
@@ -67,11 +71,11 @@ def test_dropout_train_vs_eval():
     model = _model(hidden=[64], dropout=0.5)
     inputs = _inputs()
     model.train()
-    a, b = model(*inputs), model(*inputs)
+    a, b = model(inputs), model(inputs)
     assert not torch.equal(a, b)
     model.eval()
     with torch.no_grad():
-        c, d = model(*inputs), model(*inputs)
+        c, d = model(inputs), model(inputs)
     assert torch.equal(c, d)
     assert not torch.equal(a, c)
 
@@ -79,7 +83,7 @@ def test_dropout_train_vs_eval():
 def test_no_dropout_is_deterministic_in_train_mode():
     model = _model(hidden=[16], dropout=0.0).train()
     inputs = _inputs()
-    assert torch.equal(model(*inputs), model(*inputs))
+    assert torch.equal(model(inputs), model(inputs))
 
 
 def _weights(model):
@@ -146,30 +150,41 @@ def test_init_weights_is_reusable():
     assert model.bag.weight.abs().max() <= 0.01 and torch.count_nonzero(model.head.bias) == 0
 
 
-def test_mean_weighting_equals_the_mean_of_the_token_vectors():
+def test_bag_is_the_weighted_sum_of_feature_vectors_per_document():
     torch.manual_seed(0)
-    model = _model(weighting="mean")
-    tokens = torch.tensor([5, 7, 7, 100, 1999])  # 7 twice: once as a distinct id with count 2
-    expected = model.bag.weight[tokens].mean(0)
-    out = model(torch.tensor([5, 7, 100, 1999]), torch.tensor([0]), torch.tensor([1.0, 2.0, 1.0, 1.0]))
-    torch.testing.assert_close(out[0], model.head(expected))
-    # the same document inside a batch gives the same output
-    out = model(torch.tensor([1, 2, 5, 7, 100, 1999, 3]), torch.tensor([0, 2, 6]),
-                torch.tensor([1.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0]))
-    torch.testing.assert_close(out[1], model.head(expected))
-    torch.testing.assert_close(out[0], model.head(model.bag.weight[[1, 2]].mean(0)))
+    table = torch.randn(NF, DIM)
+    docs = _inputs()
+    expected = torch.stack([(docs.weights[a:b, None] * table[docs.ids[a:b]]).sum(0)
+                            for a, b in zip(docs.offsets[:-1].tolist(), docs.offsets[1:].tolist())])
+    torch.testing.assert_close(bag_matmul(table, docs), expected)
+    sparse = nn.EmbeddingBag(NF, DIM, mode="sum", _weight=table)  # the same bag, as torch computes it
+    torch.testing.assert_close(sparse(docs.ids, docs.offsets[:-1], per_sample_weights=docs.weights), expected)
 
 
-def test_tfidf_weighting_is_sublinear_tf_times_idf_l2_normalized():
+def test_dense_bag_gradient_equals_autograds():
     torch.manual_seed(0)
-    model = _model(weighting="tfidf")
-    model.idf.uniform_(1.0, 3.0)
-    ids, counts = torch.tensor([5, 7, 100]), torch.tensor([1.0, 3.0, 2.0])
-    w = (1 + torch.log(counts)) * model.idf[ids]
-    w = w / w.norm()
-    expected = model.head((w[:, None] * model.bag.weight[ids]).sum(0))
-    torch.testing.assert_close(model(ids, torch.tensor([0]), counts)[0], expected)
-    assert "idf" in model.state_dict()  # saved with the weights
+    docs, upstream = _inputs(), torch.randn(4, DIM)
+    a = torch.randn(NF, DIM, requires_grad=True)
+    (bag_matmul(a, docs) * upstream).sum().backward()
+    b = a.detach().clone().requires_grad_()
+    dense = torch.zeros(4, NF).index_put_((torch.repeat_interleave(torch.arange(4), docs.offsets.diff()), docs.ids),
+                                          docs.weights, accumulate=True)  # X as a dense matrix
+    ((dense @ b) * upstream).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad)
+    # the batch keeps its transpose: a second backward pass reuses it and agrees
+    a.grad = None
+    (bag_matmul(a, docs) * upstream).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad)
+
+
+def test_sparse_and_dense_gradients_agree():
+    torch.manual_seed(0)
+    dense, sparse = _model(), BagClassifier(ModelConfig(embed_dim=DIM), NF, C, sparse=True)
+    sparse.load_state_dict(dense.state_dict())
+    docs = _inputs()
+    dense(docs).sum().backward()
+    sparse(docs).sum().backward()
+    torch.testing.assert_close(sparse.bag.weight.grad.to_dense(), dense.bag.weight.grad)
 
 
 def test_embed_dim_zero_is_a_linear_model():
@@ -178,6 +193,6 @@ def test_embed_dim_zero_is_a_linear_model():
     with torch.no_grad():
         model.bag.weight.uniform_(-1, 1)
         model.head.bias.copy_(torch.tensor([0.1, 0.2, 0.3]))
-    ids, counts = torch.tensor([5, 7]), torch.tensor([1.0, 3.0])
-    expected = (counts[:, None] / 4 * model.bag.weight[ids]).sum(0) + model.head.bias  # mean weighting
-    torch.testing.assert_close(model(ids, torch.tensor([0]), counts)[0], expected)
+    ids, weights = torch.tensor([5, 7]), torch.tensor([0.25, 0.75])
+    expected = (weights[:, None] * model.bag.weight[ids]).sum(0) + model.head.bias
+    torch.testing.assert_close(model(_docs(ids, [0, 2], weights))[0], expected)

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from doccat.data import DataError, readers
-from doccat.text import Featurizer, tokenize, tokenize_corpus
+from doccat.text import Featurizer, Vocab, tokenize
 
 SETTINGS = settings(max_examples=150, deadline=None)
 
@@ -160,17 +160,11 @@ def test_tokenize_never_crashes_and_gives_clean_tokens(t):
 
 @SETTINGS
 @given(st.lists(any_text, max_size=6))
-def test_tokenize_corpus_agrees_with_tokenize(texts):
-    flat = tokenize_corpus(texts)
-    docs, cur = [], []
-    for tok in flat:
-        if tok == "\x00":
-            docs.append(cur)
-            cur = []
-        else:
-            cur.append(tok)
-    docs.append(cur)
-    assert docs == [tokenize(t) for t in texts] or (not texts and flat == [])
+def test_encoding_a_corpus_agrees_with_tokenize(texts):
+    vocab = Vocab.build([tok for t in texts for tok in tokenize(t)])
+    ids, lengths = vocab.encode(texts)
+    assert lengths.tolist() == [len(tokenize(t)) for t in texts]
+    assert [vocab.itos[i] for i in ids] == [tok for t in texts for tok in tokenize(t)]
 
 
 @SETTINGS

@@ -7,7 +7,11 @@ import re
 import numpy as np
 import pytest
 
-from doccat.text import UNK, Featurizer, Vocab, hash_ngrams, tokenize, tokenize_corpus
+from doccat.text import UNK, Featurizer, Vocab, hash_ngrams, tokenize
+
+
+def tokens_of(texts):
+    return [t for text in texts for t in tokenize(text)]
 
 # A small corpus in the spirit of scikit-learn's JUNK_FOOD_DOCS, with punctuation and odd cases.
 DOCS = [
@@ -54,18 +58,17 @@ def test_tokenize_examples(text, expected):
     assert tokenize(text) == expected
 
 
-@pytest.mark.parametrize("text", DOCS + ["It's 3.14, isn't it?! <BR /> \"Quote\"; x:y", "a...b", "ÉCOLE Straße"])
+@pytest.mark.parametrize("text", DOCS + ["It's 3.14, isn't it?! <BR /> \"Quote\"; x:y", "a...b", "ÉCOLE Straße",
+                                  "non\u00a0breaking\u2003spaces\u3000here"])
 def test_tokenize_matches_basic_english(text):
-    assert tokenize(text) == basic_english(text.replace("\x00", " "))
+    assert tokenize(text) == basic_english(text)
 
 
-def test_tokenize_corpus_keeps_document_boundaries():
-    vocab = Vocab.build(tokenize_corpus(DOCS))
+def test_encode_keeps_document_boundaries():
+    vocab = Vocab.build(tokens_of(DOCS))
     ids, lengths = vocab.encode(DOCS)
     assert lengths.tolist() == [len(tokenize(t)) for t in DOCS]
     assert len(ids) == sum(lengths)
-    # the separator is never a vocabulary entry, and no id is negative
-    assert "\x00" not in vocab.stoi
     assert (ids >= 0).all()
     # batched ids equal the per-text ids concatenated
     per_doc = [vocab.encode([t])[0] for t in DOCS]
@@ -78,17 +81,27 @@ def test_tokenize_corpus_keeps_document_boundaries():
 
 
 def test_encode_empty_and_all_empty():
-    vocab = Vocab.build(tokenize_corpus(DOCS))
+    vocab = Vocab.build(tokens_of(DOCS))
     ids, lengths = vocab.encode([])
     assert len(ids) == 0 and len(lengths) == 0
     ids, lengths = vocab.encode(["", "", ""])
     assert len(ids) == 0 and lengths.tolist() == [0, 0, 0]
-    ids, lengths = vocab.encode(["\x00", "pizza", "\x00\x00"])
+    ids, lengths = vocab.encode([" ", "pizza", "\n\t"])
     assert lengths.tolist() == [0, 1, 0] and ids.tolist() == [vocab.stoi["pizza"]]
 
 
+def test_encode_across_many_chunks_equals_one_by_one(monkeypatch):
+    import doccat.text as text_module
+    monkeypatch.setattr(text_module, "_CHUNK_CHARS", 16)  # many chunks, on several threads
+    vocab = Vocab.build(tokens_of(DOCS))
+    ids, lengths = vocab.encode(DOCS * 7)
+    one_by_one = [vocab.encode([t]) for t in DOCS * 7]
+    np.testing.assert_array_equal(ids, np.concatenate([i for i, _ in one_by_one]))
+    np.testing.assert_array_equal(lengths, np.concatenate([n for _, n in one_by_one]))
+
+
 def test_vocab_order_min_freq_max_size():
-    tokens = tokenize_corpus(DOCS[:6])
+    tokens = tokens_of(DOCS[:6])
     # counts: the 7, beer 6, burger 5, copyright 5, pizza 4, coke 3
     v = Vocab.build(tokens)
     assert v.itos == [UNK, "the", "beer", "burger", "copyright", "pizza", "coke"]
@@ -111,7 +124,7 @@ def test_vocab_ignores_literal_unk_token():
 
 
 def test_unknown_words_map_to_zero():
-    v = Vocab.build(tokenize_corpus(["pizza beer"]))
+    v = Vocab.build(tokens_of(["pizza beer"]))
     ids, lengths = v.encode(["pizza sushi beer ramen"])
     assert lengths.tolist() == [4]
     assert ids.tolist() == [v.stoi["pizza"], 0, v.stoi["beer"], 0]
@@ -202,12 +215,14 @@ def test_featurizer_batched_equals_per_document(ngrams):
     assert (np.diff(enc.offsets) >= 0).all()
     assert enc.ids.min() >= 0 and enc.ids.max() < f.num_features
     V = len(f.vocab)
-    assert f.num_features == V + 101
+    assert f.raw_features == V + 101
+    # the columns are the raw features (vocabulary ids, V + bucket) the training texts have
+    assert f.num_features == len(f.columns_) == len(np.unique(f.columns_)) <= V + 101
     for d, text in enumerate(DOCS):
-        feats = enc.ids[enc.offsets[d]:enc.offsets[d + 1]]
+        feats = f.columns_[enc.ids[enc.offsets[d]:enc.offsets[d + 1]]]  # raw feature ids
         counts = enc.counts[enc.offsets[d]:enc.offsets[d + 1]]
         alone = f.encode([text])
-        np.testing.assert_array_equal(feats, alone.ids, err_msg=f"document {d} {text!r}")
+        np.testing.assert_array_equal(feats, f.columns_[alone.ids], err_msg=f"document {d} {text!r}")
         np.testing.assert_array_equal(counts, alone.counts)
         # each distinct feature once, with its count: the document's tokens and its n-grams
         tok_ids, _ = f.vocab.encode([text])
@@ -230,16 +245,48 @@ def test_featurizer_batch_order_does_not_matter():
 
 def test_featurizer_unigrams_only():
     f = Featurizer.fit(DOCS, ngrams=1, buckets=1000)
-    assert f.num_features == len(f.vocab)
+    assert f.raw_features == len(f.vocab)
+    assert f.columns_.tolist() == list(range(1, len(f.vocab)))  # every word but <unk> occurs in training
     enc = f.encode(DOCS)
     ids, lengths = f.vocab.encode(DOCS)
-    np.testing.assert_array_equal(np.sort(enc.ids), np.sort(np.unique(np.stack(
+    np.testing.assert_array_equal(np.sort(f.columns_[enc.ids]), np.sort(np.unique(np.stack(
         [np.repeat(np.arange(len(lengths)), lengths), ids]), axis=1)[1]))
     np.testing.assert_array_equal(np.add.reduceat(enc.counts, enc.offsets[:-1])[lengths > 0], lengths[lengths > 0])
-    assert enc.ids.max() < len(f.vocab)
+    assert f.columns_[enc.ids].max() < len(f.vocab)
 
 
 def test_featurizer_fit_min_freq_max_vocab():
     f = Featurizer.fit(DOCS[:6], ngrams=2, buckets=10, min_freq=5, max_vocab=3)
     assert f.vocab.itos == [UNK, "the", "beer"]
-    assert f.num_features == 3 + 10
+    assert f.raw_features == 3 + 10
+    assert 0 in f.columns_  # the words cut from the vocabulary count as <unk>, a feature like any other
+
+
+def test_unseen_features_are_dropped_and_weights_renormalize():
+    f = Featurizer.fit(["pizza beer", "burger coke"], ngrams=2, buckets=1000)
+    enc = f.encode(["pizza sushi beer", "ramen"])
+    # "sushi", its bigrams and <unk> never occurred in training: no column, so not in the bag
+    assert f.columns_[enc.ids].tolist() == sorted([f.vocab.stoi["pizza"], f.vocab.stoi["beer"]])
+    assert enc.offsets.tolist() == [0, 2, 2]
+    assert np.sqrt((enc.weights ** 2).sum()) == pytest.approx(1.0)  # tfidf: L2-normalized per document
+
+
+def test_tfidf_weights_match_scikit_learn():
+    sklearn_text = pytest.importorskip("sklearn.feature_extraction.text")
+    docs = [d for d in DOCS if tokenize(d)]
+    f, enc = Featurizer.fit_encode(docs, ngrams=1)
+    vec = sklearn_text.TfidfVectorizer(tokenizer=tokenize, lowercase=False, token_pattern=None, sublinear_tf=True)
+    X = vec.fit_transform(docs).toarray()
+    for d in range(len(docs)):
+        cols = enc.ids[enc.offsets[d]:enc.offsets[d + 1]]
+        words = [f.vocab.itos[i] for i in f.columns_[cols]]
+        expected = X[d, [vec.vocabulary_[w] for w in words]]
+        np.testing.assert_allclose(enc.weights[enc.offsets[d]:enc.offsets[d + 1]], expected, rtol=1e-5)
+        assert np.count_nonzero(X[d]) == len(words)
+
+
+def test_mean_weights_are_shares_of_the_document():
+    f, enc = Featurizer.fit_encode(["a a b", "c"], ngrams=1, weighting="mean")
+    raw = f.columns_[enc.ids]
+    w = dict(zip((f.vocab.itos[i] for i in raw[:2]), enc.weights[:2]))
+    assert w == pytest.approx({"a": 2 / 3, "b": 1 / 3}) and enc.weights[2] == 1.0

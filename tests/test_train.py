@@ -6,34 +6,37 @@ from torch import nn
 from doccat.config import ModelConfig, TrainConfig
 from doccat.model import BagClassifier
 from doccat.text import Encoded
-from doccat.train import batch, batches, build_optimizer, build_scheduler, clip_grad_norm, fit
+from doccat.train import batches, build_optimizer, build_scheduler, clip_grad_norm, fit, to_docs
 
 
 def _enc(docs):
     lengths = [len(d) for d in docs]
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     ids = np.array([i for d in docs for i in d], dtype=np.int64)
-    return Encoded(ids, offsets, np.arange(1, len(ids) + 1, dtype=np.float32))
+    counts = np.arange(1, len(ids) + 1, dtype=np.float32)
+    return Encoded(ids, offsets, counts, counts / 10)
 
 
 def test_batch_gathers_the_chosen_documents():
     enc = _enc([[1, 2], [], [3, 4, 5], [6]])
-    ids, offsets, counts = batch(enc, np.array([2, 0, 1, 3]))
-    assert ids.tolist() == [3, 4, 5, 1, 2, 6]
-    assert offsets.tolist() == [0, 3, 5, 5]
-    assert counts.tolist() == [3, 4, 5, 1, 2, 6]  # each id's count travels with it
+    docs = to_docs(enc, np.array([2, 0, 1, 3]))
+    assert docs.ids.tolist() == [3, 4, 5, 1, 2, 6]
+    assert docs.offsets.tolist() == [0, 3, 5, 5, 6]
+    assert docs.weights.tolist() == pytest.approx([0.3, 0.4, 0.5, 0.1, 0.2, 0.6])  # each id's weight travels with it
 
 
 def test_batches_cover_every_document_once_and_shuffle_by_seed():
     enc = _enc([[i] for i in range(10)])
-    seen = np.concatenate([idx for idx, *_ in batches(enc, 3, np.random.default_rng(0))])
+    seen = np.concatenate([idx for idx, _ in batches(enc, 3, np.random.default_rng(0))])
     assert sorted(seen.tolist()) == list(range(10)) and seen.tolist() != list(range(10))
-    again = np.concatenate([idx for idx, *_ in batches(enc, 3, np.random.default_rng(0))])
+    again = np.concatenate([idx for idx, _ in batches(enc, 3, np.random.default_rng(0))])
     assert seen.tolist() == again.tolist()
+    assert [len(idx) for idx, _ in batches(enc, 0)] == [10]  # 0: the full batch
+    assert np.concatenate([idx for idx, _ in batches(enc, 3)]).tolist() == list(range(10))  # no generator: in order
 
 
 def test_step_scheduler_multiplies_lr_by_gamma_each_epoch():
-    opt = build_optimizer(TrainConfig(optimizer="sgd", lr=5.0), [nn.Parameter(torch.zeros(1))])
+    opt = build_optimizer(TrainConfig(optimizer="sgd", lr=5.0), nn.Linear(1, 1))
     sched, per_batch = build_scheduler(TrainConfig(scheduler="step", gamma=0.1, epochs=3), opt, 10)
     assert not per_batch
     lrs = []
@@ -45,7 +48,7 @@ def test_step_scheduler_multiplies_lr_by_gamma_each_epoch():
 
 
 def test_linear_schedule_warms_up_then_decays_to_zero():
-    opt = build_optimizer(TrainConfig(optimizer="sgd", lr=1.0), [nn.Parameter(torch.zeros(1))])
+    opt = build_optimizer(TrainConfig(optimizer="sgd", lr=1.0), nn.Linear(1, 1))
     sched, per_batch = build_scheduler(TrainConfig(scheduler="linear", warmup_epochs=1, epochs=2), opt, 4)
     assert per_batch
     lrs = []
@@ -70,14 +73,14 @@ def test_clip_grad_norm_bounds_the_norm(sparse):
     assert after == pytest.approx(0.1, rel=1e-4)
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw", "adagrad"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw", "adagrad", "rmsprop", "lbfgs"])
 def test_each_optimizer_learns_a_separable_task(optimizer):
     docs = [[1, 2], [1, 3], [4, 5], [4, 6]] * 10
     y = np.array([0, 0, 1, 1] * 10)
     enc = _enc(docs)
-    lr = {"sgd": 2.0, "adam": 0.05, "adamw": 0.05, "adagrad": 0.5}[optimizer]
-    cfg = TrainConfig(optimizer=optimizer, lr=lr, epochs=5, batch_size=4, scheduler="none", patience=0,
-                      momentum=0.9 if optimizer == "sgd" else 0.0)
+    lr = {"sgd": 2.0, "adam": 0.05, "adamw": 0.05, "adagrad": 0.5, "rmsprop": 0.01, "lbfgs": 1.0}[optimizer]
+    cfg = TrainConfig(optimizer=optimizer, lr=lr, epochs=5, batch_size=0 if optimizer == "lbfgs" else 4,
+                      scheduler="none", patience=0, momentum=0.9 if optimizer == "sgd" else 0.0)
     model = BagClassifier(ModelConfig(embed_dim=8, init="xavier"), 10, 2, sparse=optimizer in ("sgd", "adagrad"))
     history = fit(model, enc, y, enc, y, cfg, log=lambda *a: None)
     assert history[-1]["train_loss"] < history[0]["train_loss"]

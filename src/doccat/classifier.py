@@ -15,9 +15,9 @@ from .data import DataError, Split, Splits, load_splits
 from .data.split import stratified_split
 from .metrics import classification_report
 from .model import BagClassifier
-from .text import Featurizer, Vocab, idf
+from .text import Featurizer, Vocab
 from .report import data_summary
-from .train import fit, peak_memory_mib, predict_logits, uses_sparse_grads
+from .train import best_key, fit, peak_memory_mib, predict_logits, uses_sparse_grads
 
 
 @dataclass
@@ -73,12 +73,19 @@ class Classifier:
         from .explain import explain
         return explain(self, text)
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Every learned tensor: the network's, and the featurizer's idf (learned from the training split)."""
+        state = {**self.model.state_dict(), "featurizer.columns": torch.from_numpy(self.featurizer.columns_)}
+        if self.featurizer.idf_ is not None:
+            state["featurizer.idf"] = torch.from_numpy(self.featurizer.idf_)
+        return state
+
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the run directory, with batches.csv and the plots."""
         from . import plots
         extra = {"batches.csv": artifacts.rows_csv(self.batches_)} if self.batches_ else {}
         extra |= plots.render_run(self.history_, self.batches_, self.metrics_, self.classes_)
-        return artifacts.write_run(Path(path), config_mod.to_dict(self.config), self.model.state_dict(),
+        return artifacts.write_run(Path(path), config_mod.to_dict(self.config), self.state_dict(),
                                    self.featurizer.vocab.itos, self.classes_, self.metrics_, self.history_,
                                    overwrite, extra)
 
@@ -87,10 +94,16 @@ def load(path: str | Path) -> Classifier:
     """Load a run directory written by `train(..., out=...)` or `Classifier.save`; checksums verified."""
     run = artifacts.read_run(Path(path))
     cfg = config_mod.from_dict(run["config"])
-    featurizer = Featurizer(Vocab(run["vocab"]), cfg.model.ngrams, cfg.model.buckets, cfg.model.max_tokens)
+    state = dict(run["state"])
+    idf_, columns = state.pop("featurizer.idf", None), state.pop("featurizer.columns", None)
+    if columns is None or (idf_ is None) != (cfg.model.weighting != "tfidf"):
+        raise artifacts.ArtifactError(f"{path}: model.safetensors lacks the featurizer's columns or idf; "
+                                      "it was written by another version of doccat: train it again")
+    featurizer = Featurizer(Vocab(run["vocab"]), cfg.model.ngrams, cfg.model.buckets, cfg.model.max_tokens,
+                            cfg.model.weighting, columns.numpy(), None if idf_ is None else idf_.numpy())
     model = BagClassifier(cfg.model, featurizer.num_features, len(run["labels"]))
     try:
-        model.load_state_dict(run["state"])
+        model.load_state_dict(state)
     except RuntimeError as e:
         raise artifacts.ArtifactError(f"{path}: weights do not fit the config: {e}") from None
     model.eval()
@@ -139,15 +152,13 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
     t0 = time.perf_counter()
     m = cfg.model
     featurizer, train_enc = Featurizer.fit_encode(splits.train.texts, m.ngrams, m.buckets, m.min_freq, m.max_vocab,
-                                                  m.max_tokens)
+                                                  m.max_tokens, m.weighting)
     torch.manual_seed(cfg.train.seed)  # the initial weights are part of what the seed fixes
     model = BagClassifier(m, featurizer.num_features, len(splits.classes), sparse=uses_sparse_grads(cfg.train))
     clf = Classifier(cfg, featurizer, splits.classes, model)
     y_train = clf.label_ids(splits.train.labels, "train")
     y_valid = clf.label_ids(splits.valid.labels, "valid")
     valid_enc = featurizer.encode(splits.valid.texts)
-    if m.weighting == "tfidf":
-        model.idf.copy_(torch.from_numpy(idf(train_enc, featurizer.num_features)))
     log(f"features: vocabulary {len(featurizer.vocab)}, n-grams up to {m.ngrams} in {m.buckets} buckets")
     if out is not None and _checkpoints is None:
         _checkpoints = Checkpoints.start(out, config_mod.to_dict(cfg), overwrite)
@@ -159,7 +170,7 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
             _checkpoints.abandon()
         raise
     train_seconds = time.perf_counter() - t0
-    best = max(clf.history_, key=lambda r: r["val_accuracy"])
+    best = max(clf.history_, key=best_key)
     clf.metrics_ = {"train_seconds": train_seconds, "best_epoch": best["epoch"], "sizes": splits.summary(),
                     "peak_memory_mib": round(peak_memory_mib(), 1), "data": data_summary(splits),
                     "valid": clf.evaluate(splits.valid.texts, splits.valid.labels)}

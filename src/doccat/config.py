@@ -57,8 +57,9 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     epochs: int = 10
-    batch_size: int = 64
-    optimizer: str = "adagrad"  # sgd | adam | adamw | adagrad
+    batch_size: int = 64  # 1: stochastic; 0: full batch (one update per epoch, the whole training split)
+    shuffle: bool = True  # reshuffle the training documents every epoch
+    optimizer: str = "adagrad"  # sgd | adam | adamw | adagrad | rmsprop | lbfgs (full batch, line search)
     lr: float = 0.5
     momentum: float = 0.0
     nesterov: bool = False
@@ -211,7 +212,7 @@ CHOICES = {
     "model.activation": {"relu", "tanh", "sigmoid", "hardtanh", "gelu"},
     "model.weighting": {"mean", "tfidf"},
     "model.init": {"auto", "uniform", "xavier", "kaiming", "normal", "zeros", "default"},
-    "train.optimizer": {"sgd", "adam", "adamw", "adagrad"},
+    "train.optimizer": {"sgd", "adam", "adamw", "adagrad", "rmsprop", "lbfgs"},
     "train.scheduler": {"none", "step", "cosine", "linear", "plateau"},
     "train.step_when": {"epoch", "val_drop"},
 }
@@ -240,7 +241,9 @@ def validate(cfg: Config) -> None:
         ("model.dropout", 0.0 <= cfg.model.dropout < 1.0, "must be in [0, 1)"),
         ("model.hidden", all(h >= 1 for h in cfg.model.hidden), "sizes must be >= 1"),
         ("train.epochs", cfg.train.epochs >= 1, "must be >= 1"),
-        ("train.batch_size", cfg.train.batch_size >= 1, "must be >= 1"),
+        ("train.batch_size", cfg.train.batch_size >= 0, "must be >= 0 (0: full batch)"),
+        ("train.batch_size", cfg.train.optimizer != "lbfgs" or cfg.train.batch_size == 0,
+         "must be 0 (full batch) with optimizer lbfgs: its line search needs the same objective every call"),
         ("train.lr", cfg.train.lr > 0, "must be > 0"),
         ("train.checkpoint_every", cfg.train.checkpoint_every >= 0, "must be >= 0"),
         ("train.checkpoint_minutes", cfg.train.checkpoint_minutes >= 0, "must be >= 0"),

@@ -1,6 +1,9 @@
 """One prediction taken apart: tokens and n-grams with their ids, logits, softmax, and which
 words or n-grams pushed the text toward the class it got.
 
+Only features seen in training are in the model ("in_model"): an unknown word or an n-gram no
+training text had adds nothing to the bag.
+
 Influence is measured by leave-one-out, which needs no assumption about the network:
   - a word: remove every occurrence of it from the text (and so the n-grams it is part of), re-run,
     and see how much the chosen class's probability drops;
@@ -30,7 +33,7 @@ def explain(clf, text: str, top: int = 10) -> dict:
     tokens = tokens[: len(ids)]
     ngrams = _ngrams(f, tokens, ids)
 
-    enc = f._encode_ids(ids, np.array([len(ids)]))
+    enc = f.encode_ids(ids, np.array([len(ids)]))
     logits = predict_logits(clf.model, enc)[0]
     probs = torch.softmax(logits, 0)
     chosen = int(probs.argmax())
@@ -40,26 +43,29 @@ def explain(clf, text: str, top: int = 10) -> dict:
     word_drop = np.zeros(0)
     if words:
         keep = [ids[[t != w for t in tokens]] for w in words]
-        variants = f._encode_ids(np.concatenate(keep), np.array([len(k) for k in keep], dtype=np.int64))
+        variants = f.encode_ids(np.concatenate(keep), np.array([len(k) for k in keep], dtype=np.int64))
         word_drop = p - _probs(clf, variants)[:, chosen]
 
-    feats = enc.ids  # the document's distinct features, (F,)
+    feats = enc.ids  # the columns of the document's bag: its distinct features seen in training, (F,)
     feat_drop = np.zeros(0)
     if len(feats):
         rest = np.concatenate([np.delete(np.arange(len(feats)), i) for i in range(len(feats))])  # F bags of F-1
         variants = Encoded(feats[rest], np.arange(len(feats) + 1, dtype=np.int64) * (len(feats) - 1),
                            enc.counts[rest])
+        variants.weights = f.weigh(variants)  # renormalized without the feature
         feat_drop = p - _probs(clf, variants)[:, chosen]
-    names = {0: UNK}
+    names = {0: UNK}  # by raw feature id: a vocabulary id, or vocabulary size + bucket
     for tok, i in zip(tokens, ids):
         names.setdefault(int(i), tok)
     for g in ngrams:  # two n-grams may share a hash bucket: name both
         names[g["id"]] = g["ngram"] if g["id"] not in names or names[g["id"]] == g["ngram"] else \
             f"{names[g['id']]} / {g['ngram']}"
+    raw = f.columns_[feats]
 
     return {
         "text": text,
-        "tokens": [{"token": t, "id": int(i), "unknown": bool(i == 0)} for t, i in zip(tokens, ids)],
+        "tokens": [{"token": t, "id": int(i), "unknown": bool(i == 0), "in_model": bool(f.column(i) >= 0)}
+                   for t, i in zip(tokens, ids)],
         "ngrams": ngrams,
         "logits": {c: round(float(v), 6) for c, v in zip(clf.classes_, logits)},
         "probs": {c: round(float(v), 6) for c, v in zip(clf.classes_, probs)},
@@ -67,7 +73,7 @@ def explain(clf, text: str, top: int = 10) -> dict:
         "prob": round(p, 6),
         "words": _ranked([{"word": w, "unknown": f.vocab.stoi.get(w, 0) == 0} for w in words], word_drop, top),
         "features": _ranked([{"feature": names[int(i)], "id": int(i), "count": int(c)}
-                             for i, c in zip(feats, enc.counts)], feat_drop, top),
+                             for i, c in zip(raw, enc.counts)], feat_drop, top),
     }
 
 
@@ -77,8 +83,8 @@ def _ngrams(f, tokens: list[str], ids: np.ndarray) -> list[dict]:
         return []
     buckets, _ = hash_ngrams(ids, np.array([len(ids)]), f.ngrams, f.buckets)
     spans = [(i, n) for n in range(2, f.ngrams + 1) for i in range(len(tokens) - n + 1)]
-    return [{"ngram": " ".join(tokens[i:i + n]), "id": int(len(f.vocab) + b), "bucket": int(b)}
-            for (i, n), b in zip(spans, buckets)]
+    return [{"ngram": " ".join(tokens[i:i + n]), "id": int(len(f.vocab) + b), "bucket": int(b),
+             "in_model": bool(f.column(len(f.vocab) + b) >= 0)} for (i, n), b in zip(spans, buckets)]
 
 
 @torch.no_grad()
@@ -96,8 +102,9 @@ def format_text(e: dict) -> str:
     lines = [f"text: {e['text']}", "", "tokens (id; ? = unknown, counted as <unk> id 0):"]
     lines.append("  " + " ".join(f"{t['token']}[{t['id']}{'?' if t['unknown'] else ''}]" for t in e["tokens"]))
     if e["ngrams"]:
-        lines += ["n-grams (id = vocabulary size + bucket):"]
-        lines.append("  " + " | ".join(f"{g['ngram']}[{g['id']}]" for g in e["ngrams"][:40])
+        lines += ["n-grams (id = vocabulary size + bucket; unseen = no training text had it: not in the model):"]
+        lines.append("  " + " | ".join(f"{g['ngram']}[{g['id']}{'' if g['in_model'] else ' unseen'}]"
+                                       for g in e["ngrams"][:40])
                      + (" ..." if len(e["ngrams"]) > 40 else ""))
     lines += ["", f"{'class':20s} {'logit':>10s} {'prob':>8s}"]
     for c in sorted(e["probs"], key=e["probs"].get, reverse=True):

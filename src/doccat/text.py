@@ -1,50 +1,78 @@
-"""Raw text -> tokens -> vocabulary ids and hashed n-gram ids, for a whole corpus at once.
+"""Raw text -> tokens -> vocabulary ids and hashed n-gram ids -> weighted features per document.
 
-The hot path never loops over tokens in Python: a corpus is joined into one string, normalized
-with C-level string methods, split once, mapped to ids with `map(dict.get)`, and n-grams are
-hashed with numpy over the flat id array.
+The hot path never loops over tokens in Python: Arrow's C++ string kernels (pyarrow.compute)
+lowercase and split a whole chunk of texts at once and look tokens up in the vocabulary's hash
+table; numpy hashes n-grams and counts each document's features over flat arrays. A corpus is cut
+into chunks that run on all cores (both libraries release the GIL).
 """
 from __future__ import annotations
 
-from collections import Counter
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 UNK = "<unk>"
-_SEP = "\x00"  # document separator inside the joined corpus; stripped from user text first
+# torchtext's basic_english: lowercase; IMDb's "<br />" is a space; . , ( ) ! ? ' become tokens of
+# their own; " ; : are dropped; then split on whitespace as Python's str.split() does. One regex
+# does it in one pass: a dropped character (or a whitespace Arrow's split doesn't know) leaves
+# group 1 empty, so it turns into spaces.
+_OTHER_SPACE = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(0x3001)) if c.isspace() and c not in " \t\n\v\f\r")
+_PUNCT = rf"""[";:{_OTHER_SPACE}]|([.,()!?'])"""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CHUNK_CHARS = 1 << 20  # texts per task in the thread pool: about this many characters
 
-# torchtext's basic_english: lowercase, then these substitutions, then split on whitespace.
-_REPLACEMENTS = [
-    ("<br />", " "), ("'", " '  "), ('"', ""), (".", " . "), (",", " , "), ("(", " ( "),
-    (")", " ) "), ("!", " ! "), ("?", " ? "), (";", " "), (":", " "),
-]
 
-
-def _normalize(text: str) -> str:
-    text = text.lower()
-    for old, new in _REPLACEMENTS:
-        text = text.replace(old, new)
-    return text
+def _tokens(texts: list[str]) -> tuple[pa.Array, np.ndarray]:
+    """All tokens of `texts` back to back (Arrow strings: no Python object per token), and tokens per text (D,)."""
+    try:
+        a = pa.array(texts, pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # lone surrogates: not UTF-8
+        a = pa.array([_SURROGATE.sub("\ufffd", t) for t in texts], pa.large_string())
+    a = pc.replace_substring(pc.utf8_lower(a), "<br />", " ")
+    lists = pc.utf8_split_whitespace(pc.replace_substring_regex(a, _PUNCT, r" \1 "))
+    flat, parent = pc.list_flatten(lists), pc.list_parent_indices(lists).to_numpy()
+    keep = pc.greater(pc.binary_length(flat), 0)  # Arrow's split leaves "" where a text starts or ends with a space
+    flat, parent = flat.filter(keep), parent[keep.to_numpy(zero_copy_only=False)]
+    return flat, np.bincount(parent, minlength=len(texts)).astype(np.int64)
 
 
 def tokenize(text: str) -> list[str]:
-    """Split one text the way torchtext's `basic_english` does."""
-    return _normalize(text.replace(_SEP, " ")).split()
+    """The tokens of one text, as every corpus is tokenized."""
+    return _tokens([text])[0].to_pylist()
 
 
-def tokenize_corpus(texts: list[str]) -> list[str]:
-    """All tokens of all texts in one list, with a separator token between texts."""
-    joined = f" {_SEP} ".join(texts)
-    if joined.count(_SEP) != max(len(texts) - 1, 0):  # rare: a text holds the separator itself
-        joined = f" {_SEP} ".join(t.replace(_SEP, " ") for t in texts)
-    return _normalize(joined).split()
+def _chunks(texts: list[str]) -> list[list[str]]:
+    """Consecutive slices of about `_CHUNK_CHARS` characters, at least one per core when large."""
+    sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    total = int(sizes.sum())
+    n = max(1, min(len(texts), max(total // _CHUNK_CHARS, workers() if total > _CHUNK_CHARS // 4 else 1)))
+    cuts = np.searchsorted(np.cumsum(sizes), np.arange(1, n) * total / n)
+    bounds = [0, *sorted(set(cuts.tolist()) - {0, len(texts)}), len(texts)]
+    return [texts[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def parallel_map(fn, items: list) -> list:
+    """`map` over a thread pool with one thread per core; inline for a single item."""
+    if len(items) <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(min(workers(), len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 def count_tokens(texts: list[str]) -> np.ndarray:
     """Tokens per text, (D,), without building a vocabulary."""
-    return Vocab([]).encode(texts)[1]
+    if not texts:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([lengths for _, lengths in parallel_map(_tokens, _chunks(list(texts)))])
 
 
 @dataclass
@@ -54,33 +82,45 @@ class Vocab:
     itos: list[str]
 
     def __post_init__(self):
-        self.stoi = {t: i for i, t in enumerate(self.itos)}
-        self._ids = {**self.stoi, _SEP: -1}
+        self._arrow = pa.array(self.itos, pa.large_string())  # the lookup's hash table is built from this
+        self._stoi = None
 
     def __len__(self) -> int:
         return len(self.itos)
 
+    @property
+    def stoi(self) -> dict[str, int]:
+        if self._stoi is None:
+            self._stoi = {t: i for i, t in enumerate(self.itos)}
+        return self._stoi
+
     @classmethod
-    def build(cls, tokens: list[str], min_freq: int = 1, max_size: int | None = None) -> "Vocab":
-        counts = Counter(tokens)
-        counts.pop(UNK, None)
-        counts.pop(_SEP, None)
-        # most frequent first, ties broken alphabetically (two stable sorts) so it is deterministic
-        kept = sorted(t for t, c in counts.items() if c >= min_freq)
-        kept.sort(key=counts.__getitem__, reverse=True)
-        return cls([UNK] + kept[: max_size - 1 if max_size else None])
+    def build(cls, tokens, min_freq: int = 1, max_size: int | None = None) -> "Vocab":
+        """From tokens (a list of strings or Arrow string arrays): most frequent first, ties alphabetical."""
+        if isinstance(tokens, list) and not any(isinstance(t, (pa.Array, pa.ChunkedArray)) for t in tokens[:1]):
+            tokens = pa.array(tokens, pa.large_string())
+        elif isinstance(tokens, list):
+            tokens = pa.chunked_array(tokens, pa.large_string())
+        counts = pc.value_counts(tokens)
+        table = pa.table({"token": counts.field("values"), "count": counts.field("counts")})
+        table = table.filter(pc.and_(pc.greater_equal(table["count"], min_freq), pc.not_equal(table["token"], UNK)))
+        # Arrow compares strings by UTF-8 bytes, which orders them as Python does (by code point)
+        table = table.sort_by([("count", "descending"), ("token", "ascending")])
+        return cls([UNK] + table["token"].to_pylist()[: max_size - 1 if max_size else None])
+
+    def lookup(self, tokens) -> np.ndarray:
+        """Ids of Arrow token strings, 0 for unknown ones, (T,)."""
+        ids = pc.index_in(tokens, value_set=self._arrow).fill_null(0)
+        return ids.to_numpy().astype(np.int64) if isinstance(ids, pa.Array) else \
+            np.concatenate([c.to_numpy().astype(np.int64) for c in ids.chunks] or [np.zeros(0, np.int64)])
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids of all texts back to back (T,), and tokens per text (D,)."""
-        return self.lookup(tokenize_corpus(texts), len(texts))
-
-    def lookup(self, tokens: list[str], num_texts: int) -> tuple[np.ndarray, np.ndarray]:
-        """Ids of `tokenize_corpus` output: (T,) ids without separators, (D,) tokens per text."""
-        ids = np.fromiter(map(self._ids.get, tokens, repeat(0)), dtype=np.int64, count=len(tokens))
-        is_sep = ids == -1
-        bounds = np.concatenate([[-1], np.flatnonzero(is_sep), [len(ids)]])
-        lengths = np.diff(bounds) - 1 if num_texts else np.zeros(0, dtype=np.int64)
-        return ids[~is_sep], lengths
+        if not texts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        parts = parallel_map(_tokens, _chunks(list(texts)))
+        ids = self.lookup(pa.chunked_array([t for t, _ in parts], pa.large_string()))
+        return ids, np.concatenate([lengths for _, lengths in parts])
 
 
 def truncate(ids: np.ndarray, lengths: np.ndarray, max_tokens: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -91,11 +131,21 @@ def truncate(ids: np.ndarray, lengths: np.ndarray, max_tokens: int | None) -> tu
     return ids[position < max_tokens], np.minimum(lengths, max_tokens)
 
 
+def _mix(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finalizer: every input bit reaches every output bit."""
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    h ^= h >> np.uint64(33)
+    return h
+
+
 def hash_ngrams(ids: np.ndarray, lengths: np.ndarray, n: int, buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """Hash every word n-gram (2..n) of each document into [0, buckets).
 
     ids: (T,) token ids of all documents back to back; lengths: (D,) tokens per document.
-    Returns (ngram_ids, doc_index), both (G,), in document order.
+    Returns (ngram_ids, doc_index), both (G,), in document order for each n (bigrams first).
     """
     doc = np.repeat(np.arange(len(lengths)), lengths)
     out_ids, out_doc = [], []
@@ -108,7 +158,9 @@ def hash_ngrams(ids: np.ndarray, lengths: np.ndarray, n: int, buckets: int) -> t
         # h[i] = hash of ids[i : i+k]; uint64 arithmetic wraps, as fastText's hashing does
         h = h[:-1] * np.uint64(116049371) + word[k - 1:]
         same_doc = doc[: len(h)] == doc[k - 1:]
-        out_ids.append((h[same_doc] % np.uint64(buckets)).astype(np.int64))
+        # Lemire's multiply-shift maps the top 32 mixed bits to [0, buckets) without a division
+        top = _mix(h[same_doc].copy()) >> np.uint64(32)
+        out_ids.append(((top * np.uint64(buckets)) >> np.uint64(32)).astype(np.int64))
         out_doc.append(doc[: len(h)][same_doc])
     if not out_ids:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -117,64 +169,155 @@ def hash_ngrams(ids: np.ndarray, lengths: np.ndarray, n: int, buckets: int) -> t
 
 @dataclass
 class Encoded:
-    """A corpus as an EmbeddingBag input, each document's distinct features with their counts.
+    """A corpus as an EmbeddingBag input: each document's distinct features, counts and weights.
 
-    ids (N,) and counts (N,) of all documents back to back; offsets (D+1,) where each starts.
+    ids, counts, weights: (N,) for all documents back to back; offsets (D+1,) where each starts.
     """
 
     ids: np.ndarray
     offsets: np.ndarray
     counts: np.ndarray
+    weights: np.ndarray | None = None  # set by Featurizer.encode: what the bag multiplies each vector by
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
+    def take(self, idx: np.ndarray) -> "Encoded":
+        """Documents `idx` (in that order) as their own Encoded."""
+        starts, lengths = self.offsets[idx], np.diff(self.offsets)[idx]
+        offsets = np.zeros(len(idx) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        gather = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+        return Encoded(self.ids[gather], offsets, self.counts[gather],
+                       None if self.weights is None else self.weights[gather])
 
-def idf(enc: Encoded, num_features: int) -> np.ndarray:
-    """Smoothed inverse document frequency, log((1 + D) / (1 + df)) + 1, as scikit-learn's."""
-    df = np.bincount(enc.ids, minlength=num_features)  # ids are distinct within a document
-    return (np.log((1 + len(enc)) / (1 + df)) + 1).astype(np.float32)
+    @staticmethod
+    def concat(parts: list["Encoded"]) -> "Encoded":
+        sizes = [p.offsets[-1] for p in parts]
+        shifts = np.cumsum([0] + sizes[:-1])
+        offsets = np.concatenate([[0]] + [p.offsets[1:] + s for p, s in zip(parts, shifts)]).astype(np.int64)
+        weights = None if any(p.weights is None for p in parts) else np.concatenate([p.weights for p in parts])
+        return Encoded(np.concatenate([p.ids for p in parts]), offsets,
+                       np.concatenate([p.counts for p in parts]), weights)
+
+
+WEIGHTINGS = ("tfidf", "mean")
 
 
 class Featurizer:
-    """Texts -> Encoded features: vocabulary ids, then hashed n-gram ids after them."""
+    """Texts -> Encoded features: vocabulary ids and hashed n-gram ids, then their weights.
 
-    def __init__(self, vocab: Vocab, ngrams: int = 2, buckets: int = 500_000, max_tokens: int | None = None):
-        self.vocab, self.ngrams, self.buckets = vocab, ngrams, buckets
+    A raw feature id is a vocabulary id, or vocabulary size + n-gram bucket. Only the raw features
+    seen in the training split become columns of the model (`columns_`, sorted): a bucket no
+    training document hashes to would only hold an untrained row, so it costs nothing to drop.
+
+    weighting "tfidf": (1 + log count) * idf, L2-normalized per document (sublinear TF-IDF), which
+    makes a linear layer on the bag a linear model on TF-IDF features; "mean": count / total, the
+    average of the document's token and n-gram vectors (the classic EmbeddingBag).
+    """
+
+    def __init__(self, vocab: Vocab, ngrams: int = 2, buckets: int = 500_000, max_tokens: int | None = None,
+                 weighting: str = "tfidf", columns: np.ndarray | None = None, idf: np.ndarray | None = None):
+        self.vocab, self.ngrams, self.buckets, self.weighting = vocab, ngrams, buckets, weighting
         self.max_tokens = max_tokens  # bounds the work and memory a pathologically long document costs
+        self.columns_, self.idf_ = None, idf  # learned from the training split by fit_encode
+        self._column = None  # raw feature id -> column, -1 for a feature training never saw
+        if columns is not None:
+            self._set_columns(columns)
 
     @classmethod
-    def fit(cls, texts: list[str], ngrams=2, buckets=500_000, min_freq=1, max_vocab=None) -> "Featurizer":
-        return cls.fit_encode(texts, ngrams, buckets, min_freq, max_vocab)[0]
+    def fit(cls, texts: list[str], ngrams=2, buckets=500_000, min_freq=1, max_vocab=None, max_tokens=None,
+            weighting="tfidf") -> "Featurizer":
+        return cls.fit_encode(texts, ngrams, buckets, min_freq, max_vocab, max_tokens, weighting)[0]
 
     @classmethod
-    def fit_encode(cls, texts: list[str], ngrams=2, buckets=500_000, min_freq=1, max_vocab=None, max_tokens=None):
-        """Build the vocabulary from `texts` and encode them, tokenizing once: (featurizer, encoded)."""
-        tokens = tokenize_corpus(texts)
-        featurizer = cls(Vocab.build(tokens, min_freq, max_vocab), ngrams, buckets, max_tokens)
-        return featurizer, featurizer._encode_ids(*featurizer.vocab.lookup(tokens, len(texts)))
+    def fit_encode(cls, texts: list[str], ngrams=2, buckets=500_000, min_freq=1, max_vocab=None, max_tokens=None,
+                   weighting="tfidf"):
+        """Learn the vocabulary, columns and idf from `texts` and encode them, tokenizing once."""
+        parts = parallel_map(_tokens, _chunks(list(texts)))
+        f = cls(Vocab.build([t for t, _ in parts], min_freq, max_vocab), ngrams, buckets, max_tokens, weighting)
+        enc = f._encode_parts(parts)  # raw feature ids: no columns yet
+        df = np.bincount(enc.ids, minlength=f.raw_features)  # ids are distinct within a document
+        f._set_columns(np.flatnonzero(df))
+        enc.ids = f._column[enc.ids].astype(np.int64)  # monotonic: each document's ids stay sorted
+        if weighting == "tfidf":  # smoothed, as scikit-learn's: log((1 + D) / (1 + df)) + 1
+            f.idf_ = (np.log((1 + len(enc)) / (1 + df[f.columns_])) + 1).astype(np.float32)
+        enc.weights = f.weigh(enc)
+        return f, enc
+
+    def _set_columns(self, columns: np.ndarray) -> None:
+        self.columns_ = np.asarray(columns, dtype=np.int64)
+        self._column = np.full(self.raw_features, -1, dtype=np.int32)
+        self._column[self.columns_] = np.arange(len(self.columns_), dtype=np.int32)
+
+    @property
+    def raw_features(self) -> int:
+        return len(self.vocab) + (self.buckets if self.ngrams > 1 else 0)
 
     @property
     def num_features(self) -> int:
-        return len(self.vocab) + (self.buckets if self.ngrams > 1 else 0)
+        """Columns of the model's input: the raw features seen in training (all of them before fitting)."""
+        return self.raw_features if self.columns_ is None else len(self.columns_)
+
+    def column(self, raw_ids: np.ndarray) -> np.ndarray:
+        """Column of each raw feature id; -1 where training never saw it."""
+        return self._column[raw_ids]
 
     def encode(self, texts: list[str]) -> Encoded:
-        return self._encode_ids(*self.vocab.encode(texts))
+        enc = self._encode_parts(parallel_map(_tokens, _chunks(list(texts))))
+        enc.weights = self.weigh(enc)
+        return enc
 
-    def _encode_ids(self, ids: np.ndarray, lengths: np.ndarray) -> Encoded:
+    def encode_ids(self, ids: np.ndarray, lengths: np.ndarray) -> Encoded:
+        """Encode documents given as vocabulary ids (T,) with lengths (D,), weights included."""
+        enc = self._count(ids, lengths)
+        enc.weights = self.weigh(enc)
+        return enc
+
+    def _encode_parts(self, parts: list[tuple[pa.Array, np.ndarray]]) -> Encoded:
+        if not parts:
+            return Encoded(np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.float32))
+        # one lookup over all chunks: Arrow builds the vocabulary's hash table once per call
+        ids = self.vocab.lookup(pa.chunked_array([t for t, _ in parts], pa.large_string()))
+        bounds = np.cumsum([0] + [int(lengths.sum()) for _, lengths in parts])
+        return Encoded.concat(parallel_map(lambda i: self._count(ids[bounds[i]:bounds[i + 1]], parts[i][1]),
+                                           list(range(len(parts)))))
+
+    def _count(self, ids: np.ndarray, lengths: np.ndarray) -> Encoded:
+        """Each document's distinct features (columns) and their counts, by one sort of (document, feature) keys."""
         ids, lengths = truncate(ids, lengths, self.max_tokens)
-        doc = np.repeat(np.arange(len(lengths)), lengths)
+        doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
         if self.ngrams > 1 and self.buckets > 0:
             gram_ids, gram_doc = hash_ngrams(ids, lengths, self.ngrams, self.buckets)
             ids, doc = np.concatenate([ids, gram_ids + len(self.vocab)]), np.concatenate([doc, gram_doc])
-        # one sort of (document, feature) keys groups each document's features and finds repeats
-        key = doc * self.num_features + ids
+        key = (doc << 32) | ids  # raw ids < 2**32 (config caps buckets); shifts, not division, undo it
         key.sort()
         first = np.ones(len(key), dtype=bool)
         first[1:] = key[1:] != key[:-1]
         starts = np.flatnonzero(first)
         counts = np.diff(np.append(starts, len(key))).astype(np.float32)
-        doc, ids = np.divmod(key[starts], self.num_features)
+        doc, ids = key[starts] >> 32, key[starts] & 0xFFFFFFFF
+        if self._column is not None:
+            ids = self._column[ids].astype(np.int64)
+            seen = ids >= 0
+            doc, ids, counts = doc[seen], ids[seen], counts[seen]
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(np.bincount(doc, minlength=len(lengths)), out=offsets[1:])
         return Encoded(ids, offsets, counts)
+
+    def weigh(self, enc: Encoded) -> np.ndarray:
+        """Per-feature weights of each document's bag, (N,) float32."""
+        if self.weighting == "tfidf":
+            w = (1 + np.log(enc.counts)) * self.idf_[enc.ids]
+            norm = np.sqrt(_segment_sum(w.astype(np.float64) ** 2, enc.offsets))
+        else:
+            w = enc.counts
+            norm = _segment_sum(w.astype(np.float64), enc.offsets)
+        norm[norm == 0] = 1
+        return (w / np.repeat(norm, np.diff(enc.offsets))).astype(np.float32)
+
+
+def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sum of each document's values, (D,); documents may be empty."""
+    total = np.concatenate([[0.0], np.cumsum(values)])
+    return total[offsets[1:]] - total[offsets[:-1]]

@@ -21,52 +21,65 @@ from tqdm import tqdm
 from .artifacts import ArtifactError
 from .checkpoint import Checkpoints, flatten_optimizer, unflatten_optimizer
 from .config import TrainConfig
+from .model import Docs
 from .text import Encoded
 
 SPARSE_OPTIMIZERS = {"sgd", "adagrad"}  # the torch optimizers that take sparse gradients
 
 
 def uses_sparse_grads(cfg: TrainConfig) -> bool:
-    """Sparse embedding gradients touch only the rows a batch uses: far faster for big tables."""
-    return cfg.optimizer in SPARSE_OPTIMIZERS and cfg.weight_decay == 0
+    """Sparse bag gradients touch only the rows a mini-batch uses: faster for small batches."""
+    return cfg.optimizer in SPARSE_OPTIMIZERS and cfg.weight_decay == 0 and cfg.batch_size != 0
 
 
-def batch(enc: Encoded, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Model input for documents `idx`: ids (N,), offsets (B,), counts (N,)."""
-    starts = enc.offsets[idx]
-    lengths = enc.offsets[idx + 1] - starts
-    offsets = np.zeros(len(idx), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=offsets[1:])
-    gather = np.repeat(starts - offsets, lengths) + np.arange(lengths.sum())
-    return torch.from_numpy(enc.ids[gather]), torch.from_numpy(offsets), torch.from_numpy(enc.counts[gather])
+def to_docs(enc: Encoded, idx: np.ndarray | None = None) -> Docs:
+    """The model's input for documents `idx` (all when None)."""
+    part = enc if idx is None else enc.take(idx)
+    return Docs(torch.from_numpy(part.ids), torch.from_numpy(part.offsets), torch.from_numpy(part.weights))
 
 
 def batches(enc: Encoded, batch_size: int, rng: np.random.Generator | None = None):
-    """Yield (idx, ids, offsets, counts); shuffled when a generator is given."""
+    """Yield (idx, docs); shuffled when a generator is given. batch_size 0: all documents at once."""
+    size = batch_size or max(len(enc), 1)
     order = rng.permutation(len(enc)) if rng is not None else np.arange(len(enc))
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        yield (idx, *batch(enc, idx))
+    for start in range(0, len(order), size):
+        idx = order[start:start + size]
+        yield idx, to_docs(enc, idx)
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, enc: Encoded, batch_size: int = 4096) -> torch.Tensor:
+def predict_logits(model: nn.Module, enc: Encoded | list[Docs], batch_size: int = 8192) -> torch.Tensor:
     model.eval()
-    out = [model(*inputs) for _, *inputs in batches(enc, batch_size)]
+    docs = [d for _, d in batches(enc, batch_size)] if isinstance(enc, Encoded) else enc
+    out = [model(d) for d in docs]
     return torch.cat(out) if out else torch.zeros(0, model.head.out_features)
 
 
-def evaluate_loss_acc(model: nn.Module, enc: Encoded, y: torch.Tensor) -> tuple[float, float]:
-    logits = predict_logits(model, enc)
+def evaluate_loss_acc(model: nn.Module, valid: list[Docs], y: torch.Tensor) -> tuple[float, float]:
+    logits = predict_logits(model, valid)
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
-def build_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+def build_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """Weight decay applies to weight matrices and the bag, never to biases (as nanoGPT does)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                               weight_decay=cfg.weight_decay)
-    kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adagrad": torch.optim.Adagrad}
-    return kinds[cfg.optimizer](params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    if cfg.optimizer == "lbfgs":  # no weight_decay of its own: the L2 penalty goes into its objective
+        return torch.optim.LBFGS(params, lr=cfg.lr, max_iter=1, max_eval=25, history_size=10,
+                                 line_search_fn="strong_wolfe")
+    kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adagrad": torch.optim.Adagrad,
+             "rmsprop": torch.optim.RMSprop}
+    return kinds[cfg.optimizer](groups, lr=cfg.lr)
+
+
+def l2_penalty(model: nn.Module, weight_decay: float) -> torch.Tensor | float:
+    """0.5 * wd * |W|^2 over the weight matrices: the objective whose gradient weight decay adds."""
+    if not weight_decay:
+        return 0.0
+    return 0.5 * weight_decay * sum(p.pow(2).sum() for p in model.parameters() if p.requires_grad and p.dim() >= 2)
 
 
 def build_scheduler(cfg: TrainConfig, opt, steps_per_epoch: int):
@@ -101,6 +114,11 @@ def clip_grad_norm(params: list[nn.Parameter], max_norm: float) -> float:
     return total
 
 
+def best_key(row: dict) -> tuple[float, float]:
+    """Epochs rank by validation accuracy; of equal ones, the lower validation loss wins."""
+    return row["val_accuracy"], -row["val_loss"]
+
+
 class TrainingError(ValueError):
     """Training cannot go on, e.g. the loss became NaN or infinite."""
 
@@ -117,7 +135,7 @@ class Progress:
     seen: int = 0
     history: list = field(default_factory=list)
     batches: list = field(default_factory=list)  # per batch: step, epoch, loss, grad_norm, lr
-    best_acc: float = -1.0
+    best: list = field(default_factory=lambda: [-1.0, -math.inf])  # (val accuracy, -val loss) of the best epoch
     bad_epochs: int = 0
     last_acc: float = 0.0
     stopped: bool = False
@@ -138,9 +156,12 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
     torch.sparse.check_sparse_tensor_invariants.disable()  # explicit, so Adagrad doesn't warn about it
     rng = np.random.default_rng(cfg.seed)
     y_train_t, y_valid_t = torch.from_numpy(y_train), torch.from_numpy(y_valid)
+    valid_docs = [d for _, d in batches(valid, 8192)]  # made once, scored every epoch
+    # full batch: one batch, the same every epoch, so it is built (and transposed) once
+    full = [(np.arange(len(train)), to_docs(train))] if cfg.batch_size == 0 else None
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = build_optimizer(cfg, params)
-    scheduler, per_batch = build_scheduler(cfg, opt, math.ceil(len(train) / cfg.batch_size))
+    opt = build_optimizer(cfg, model)
+    scheduler, per_batch = build_scheduler(cfg, opt, math.ceil(len(train) / (cfg.batch_size or max(len(train), 1))))
     run = Progress(order_rng=rng.bit_generator.state)
     best_state, data_id = None, _fingerprint(train, y_train, valid, y_valid) if checkpoints else None
     if checkpoints is not None and checkpoints.exists():
@@ -156,24 +177,36 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
         model.train()
         bar = _progress_bar(len(train), run, cfg, progress)
         correct = 0  # for the bar only: this epoch's running training accuracy
-        for idx, *inputs in itertools.islice(batches(train, cfg.batch_size, rng), run.batch, None):
-            logits = model(*inputs)
-            loss = F.cross_entropy(logits, y_train_t[idx])
-            if not math.isfinite(value := loss.item()):  # before the step, so the weights stay good
-                raise _diverged(run, value, opt, checkpoints)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            # the norm is recorded for the plots whether or not it is clipped (inf: never clipped)
-            grad_norm = clip_grad_norm(params, cfg.clip_norm or math.inf)
+        epoch_batches = full or batches(train, cfg.batch_size, rng if cfg.shuffle else None)
+        for idx, docs in itertools.islice(epoch_batches, run.batch, None):
+            y = y_train_t[idx]
+            first = {}  # the loss, logits and gradient norm at the weights the step starts from
+
+            def closure():
+                # every optimizer takes a closure; L-BFGS calls it again for its line search
+                opt.zero_grad(set_to_none=True)
+                logits = model(docs)
+                loss = F.cross_entropy(logits, y)
+                if not math.isfinite(value := loss.item()):  # before the step, so the weights stay good
+                    raise _diverged(run, value, opt, checkpoints)
+                objective = loss + l2_penalty(model, cfg.weight_decay) if cfg.optimizer == "lbfgs" else loss
+                objective.backward()
+                # the norm is recorded for the plots whether or not it is clipped (inf: never clipped)
+                norm = clip_grad_norm(params, cfg.clip_norm or math.inf)
+                if not first:
+                    first.update(loss=value, logits=logits, norm=norm)
+                return objective
+
             lr = opt.param_groups[0]["lr"]  # the rate this step uses, before a per-batch scheduler moves it
-            opt.step()
+            opt.step(closure)
             if per_batch:
                 scheduler.step()
+            value, grad_norm = first["loss"], first["norm"]
             run.loss_sum, run.seen, run.batch = run.loss_sum + value * len(idx), run.seen + len(idx), run.batch + 1
             run.batches.append({"step": len(run.batches) + 1, "epoch": run.epoch, "loss": value,
                                 "grad_norm": grad_norm, "lr": lr})
             if not bar.disable:
-                correct += int((logits.argmax(1) == y_train_t[idx]).sum())
+                correct += int((first["logits"].argmax(1) == y).sum())
                 bar.update(len(idx))
                 bar.set_postfix_str(f"batch {run.batch} | loss {run.loss_sum / run.seen:.4f} | "
                                     f"acc {correct / max(bar.n - bar.initial, 1):.4f} | lr {lr:.3g}", refresh=False)
@@ -181,7 +214,7 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
                 save(run, best_state)
                 last_save = time.monotonic()
         bar.close()
-        best_state = _end_epoch(model, valid, y_valid_t, cfg, scheduler, per_batch, run, best_state,
+        best_state = _end_epoch(model, valid_docs, y_valid_t, cfg, scheduler, per_batch, run, best_state,
                                 time.perf_counter() - t0, log)
         run.epoch, run.batch, run.loss_sum, run.seen = run.epoch + 1, 0, 0.0, 0
         run.order_rng = rng.bit_generator.state
@@ -189,7 +222,7 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
             save(run, best_state)
             last_save = time.monotonic()
     model.load_state_dict(best_state)
-    best = max(run.history, key=lambda r: r["val_accuracy"])
+    best = max(run.history, key=best_key)
     log(f"kept epoch {best['epoch']} (best val acc {best['val_accuracy']:.4f}); "
         f"peak memory {peak_memory_mib():.0f} MiB")
     if batch_log is not None:
@@ -222,8 +255,8 @@ def _end_epoch(model, valid, y_valid_t, cfg, scheduler, per_batch, run: Progress
     run.history.append(row)
     log(f"epoch {run.epoch:3d} | train loss {row['train_loss']:.4f} | val loss {val_loss:.4f} "
         f"| val acc {val_acc:.4f} | lr {run.epoch_lr:.3g} | {seconds:.1f}s")
-    if val_acc > run.best_acc:
-        run.best_acc, run.bad_epochs = val_acc, 0
+    if list(best_key(row)) > run.best:
+        run.best, run.bad_epochs = list(best_key(row)), 0
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
     run.bad_epochs += 1
     if cfg.patience and run.bad_epochs >= cfg.patience:
