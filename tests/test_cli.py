@@ -71,6 +71,9 @@ def test_datasets_lists_the_registry():
     out = doccat("datasets", "--data-dir", DATA_DIR).stdout
     for name in ("ag_news", "20newsgroups", "imdb", "sst2", "trec", "movie_review_polarity"):
         assert name in out
+    lines = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
+    assert lines["reuters21578"] == "multilabel" and lines["imdb_rating"] == "regression"
+    assert lines["trec"] == "classify"
 
 
 @pytest.mark.skipif(not (DATA_DIR / "trec").is_dir(), reason="needs ../shared/datasets")

@@ -243,3 +243,51 @@ def test_download_that_is_not_the_archive_raises_data_error(server, tmp_path):
     with pytest.raises(DataError, match="not the archive expected"):
         fetch(spec, tmp_path, ["train.tsv"])
     assert leftovers(tmp_path) == []
+
+
+REUT_A = (b'<!DOCTYPE lewis SYSTEM "lewis.dtd">\n<REUTERS TOPICS="YES" LEWISSPLIT="TRAIN" NEWID="1">\n'
+          b"<TOPICS><D>grain</D><D>corn</D></TOPICS><TEXT><TITLE>CORN</TITLE><BODY>Up \xe9.</BODY></TEXT>\n</REUTERS>\n"
+          b'<REUTERS TOPICS="YES" LEWISSPLIT="TRAIN" NEWID="2">\n'
+          b"<TOPICS><D>grain</D></TOPICS><TEXT><TITLE>WHEAT</TITLE><BODY>Down.</BODY></TEXT>\n</REUTERS>\n")
+REUT_B = (b'<REUTERS TOPICS="YES" LEWISSPLIT="TEST" NEWID="3">\n'
+          b"<TOPICS><D>grain</D></TOPICS><TEXT><TITLE>GRAIN</TITLE><BODY>Same.</BODY></TEXT>\n</REUTERS>\n")
+REUT = {"reut2-000.sgm": REUT_A, "reut2-001.sgm": REUT_B}
+
+
+@pytest.mark.parametrize("prefix", ["", "./", "reuters21578/"])  # the UCI tarball has them at its top level
+def test_reuters_tarball_extracts_the_sgm_files(server, tmp_path, prefix):
+    root, url = server
+    make_tar(root / "reuters21578.tar.gz", {f"{prefix}README.txt": b"readme", f"{prefix}lewis.dtd": b"dtd",
+                                           **{prefix + n: d for n, d in REUT.items()}})
+    spec = make_spec(REUT, " ".join(REUT), Source(f"{url}/reuters21578.tar.gz", "", "reuters_tarball"))
+    fetch(spec, tmp_path, list(REUT))
+    assert {n: (tmp_path / n).read_bytes() for n in REUT} == REUT
+    assert leftovers(tmp_path) == sorted(REUT)
+
+
+def test_reuters_tarball_missing_or_variant_file_leaves_nothing(server, tmp_path):
+    root, url = server
+    make_tar(root / "short.tar.gz", {"reut2-000.sgm": REUT_A})
+    make_tar(root / "variant.tar.gz", {"reut2-000.sgm": REUT_A, "reut2-001.sgm": REUT_B + b"edited"})
+    for name, why in [("short", "not the archive expected"), ("variant", "reut2-001.sgm: the download holds")]:
+        spec = make_spec(REUT, " ".join(REUT), Source(f"{url}/{name}.tar.gz", "", "reuters_tarball"))
+        with pytest.raises(DataError, match=why):
+            fetch(spec, tmp_path / name, list(REUT))
+        assert leftovers(tmp_path / name) == []
+
+
+def test_load_splits_fetches_a_multilabel_registry_corpus(server, tmp_path, monkeypatch):
+    root, url = server
+    make_tar(root / "reuters21578.tar.gz", REUT)
+    spec = DatasetSpec(
+        name="tiny_reuters", description="test", folder="tiny_reuters", files={n: sha256(d) for n, d in REUT.items()},
+        splits={"train": tuple(REUT), "test": tuple(REUT)},
+        read=lambda folder, split: registry.modapte(
+            [s for n in REUT for s in readers.read_reuters_sgm(folder / n)], split),
+        sources={" ".join(REUT): Source(f"{url}/reuters21578.tar.gz", "", "reuters_tarball")},
+        task="multilabel")
+    monkeypatch.setattr(registry, "REGISTRY", {"tiny_reuters": spec})
+    s = load_splits(DataConfig(dataset="tiny_reuters", data_dir=str(tmp_path), valid_fraction=0.5))
+    assert s.task == "multilabel" and s.classes == ["grain"]  # corn has no test story: not kept
+    assert sorted(s.train.texts + s.valid.texts) == ["CORN\nUp \xe9.", "WHEAT\nDown."]
+    assert s.train.labels + s.valid.labels == [["grain"], ["grain"]] and s.test.labels == [["grain"]]

@@ -123,8 +123,9 @@ def cmd_datasets(args) -> int:
     for spec in REGISTRY.values():
         present = [f for f in spec.files if (root / spec.folder / f).exists()]
         state = "present" if len(present) == len(spec.files) else (
-            f"partial ({', '.join(present)})" if present else "not present (downloaded on first use)")
-        print(f"{spec.name:24s} {state:40s} {spec.description}")
+            f"partial ({', '.join(present) if len(present) <= 2 else f'{len(present)} of {len(spec.files)} files'})"
+            if present else "not present (downloaded on first use)")
+        print(f"{spec.name:24s} {spec.task:11s} {state:40s} {spec.description}")
     return 0
 
 

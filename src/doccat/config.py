@@ -21,11 +21,15 @@ class ConfigError(ValueError):
 @dataclass
 class DataConfig:
     dataset: str | None = None  # a registry name (see `doccat datasets`); or give files below
+    # classify (one label per document) | multilabel (a set of labels) | regression (a number);
+    # auto: the registry dataset's task, else classify
+    task: str = "auto"
     train: str | None = None
     valid: str | None = None
     test: str | None = None
     format: str = "auto"  # auto | csv | tsv | jsonl | fasttext | folder
     label_column: str = "label"  # a column name, or a 0-based index for headerless CSV/TSV
+    label_sep: str | None = None  # multilabel CSV/TSV/JSONL strings: the separator of the labels in a field, e.g. ","
     text_columns: list[str] = field(default_factory=lambda: ["text"])
     header: bool | None = None  # CSV/TSV: None guesses from the first row
     encoding: str = "utf-8"
@@ -207,6 +211,7 @@ def _toml_value(v) -> str:
 
 
 CHOICES = {
+    "data.task": {"auto", "classify", "multilabel", "regression"},
     "data.format": {"auto", "csv", "tsv", "jsonl", "fasttext", "folder"},
     "data.on_bad_row": {"error", "skip", "warn"},
     "model.activation": {"relu", "tanh", "sigmoid", "hardtanh", "gelu"},
@@ -247,6 +252,10 @@ def validate(cfg: Config) -> None:
         ("train.lr", cfg.train.lr > 0, "must be > 0"),
         ("train.checkpoint_every", cfg.train.checkpoint_every >= 0, "must be >= 0"),
         ("train.checkpoint_minutes", cfg.train.checkpoint_minutes >= 0, "must be >= 0"),
+        ("data.label_sep", cfg.data.label_sep != "", "must not be empty (e.g. \",\" or \"|\")"),
+        # a separator with one label per document would silently split class names
+        ("data.label_sep", cfg.data.label_sep is None or cfg.data.task == "multilabel",
+         "splits a field into several labels: it needs task = \"multilabel\""),
         ("data.valid_fraction", 0.0 <= cfg.data.valid_fraction < 1.0, "must be in [0, 1)"),
         ("data.test_fraction", cfg.data.test_fraction is None or 0.0 < cfg.data.test_fraction < 1.0,
          "must be in (0, 1)"),

@@ -2,21 +2,25 @@
 from __future__ import annotations
 
 import hashlib
+import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import DataConfig
 from . import readers, registry
 from .readers import DataError
-from .split import stratified_split
+from .split import random_split, stratified_split
 
-__all__ = ["Splits", "load_splits", "DataError", "registry", "readers"]
+__all__ = ["Split", "Splits", "load_splits", "DataError", "registry", "readers"]
 
 
 @dataclass
 class Split:
     texts: list[str]
-    labels: list[str]
+    # per text: a class name (classify), a sorted list of distinct labels, maybe empty (multilabel),
+    # a float (regression)
+    labels: list
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -30,7 +34,8 @@ class Splits:
     train: Split
     valid: Split
     test: Split | None
-    classes: list[str]  # class names in label-id order
+    classes: list[str]  # class names in label-id order; multilabel: every label of train, sorted; regression: []
+    task: str = "classify"  # the resolved task: classify | multilabel | regression
 
     def summary(self) -> dict:
         return {name: len(s) for name, s in [("train", self.train), ("valid", self.valid), ("test", self.test)] if s}
@@ -46,8 +51,19 @@ def dataset_dir(cfg: DataConfig) -> Path:
     return Path(cfg.data_dir) if cfg.data_dir else registry.default_data_dir()
 
 
-def _read_registry(cfg: DataConfig) -> tuple[dict[str, Split], dict | None, float | None]:
+def _task(cfg: DataConfig, dataset_task: str | None = None) -> str:
+    """cfg.task, with auto resolved: the registry dataset's task, else classify."""
+    if cfg.task == "auto":
+        return dataset_task or "classify"
+    if dataset_task and cfg.task != dataset_task:
+        raise DataError(f"{cfg.dataset} is a {dataset_task} dataset; task {cfg.task!r} does not fit its labels: "
+                        "leave task auto")
+    return cfg.task
+
+
+def _read_registry(cfg: DataConfig) -> tuple[dict[str, Split], dict | None, float | None, str]:
     spec = registry.get(cfg.dataset)
+    task = _task(cfg, spec.task)
     folder = dataset_dir(cfg) / spec.folder
     wanted = [cfg.from_split] if cfg.from_split else list(spec.splits)
     if cfg.from_split and cfg.from_split not in spec.splits:
@@ -63,16 +79,16 @@ def _read_registry(cfg: DataConfig) -> tuple[dict[str, Split], dict | None, floa
                             "damaged or another version: delete it to download it again")
     splits = {s: Split(*spec.read(folder, s)) for s in wanted}
     test_fraction = cfg.test_fraction if cfg.test_fraction is not None else spec.test_fraction
-    return splits, spec.label_names, test_fraction
+    return splits, spec.label_names, test_fraction, task
 
 
-def _read_files(cfg: DataConfig) -> dict[str, Split]:
+def _read_files(cfg: DataConfig, task: str) -> dict[str, Split]:
     out = {}
     for name in ("train", "valid", "test"):
         path = getattr(cfg, name)
         if path:
             out[name] = Split(*readers.read(path, cfg.format, cfg.label_column, cfg.text_columns,
-                                            cfg.header, cfg.encoding, cfg.on_bad_row))
+                                            cfg.header, cfg.encoding, cfg.on_bad_row, task, cfg.label_sep))
     if "train" not in out:
         raise DataError("no training data: give a registry dataset (--dataset) or a --train file")
     return out
@@ -86,14 +102,8 @@ def _class_order(labels: list[str], label_names: dict | None) -> tuple[list[str]
     return uniq, {u: u for u in uniq}
 
 
-def load_splits(cfg: DataConfig) -> Splits:
-    """Read the data a config names and return train / valid / test, carving what is missing."""
-    if cfg.dataset:
-        parts, label_names, test_fraction = _read_registry(cfg)
-        if cfg.from_split:
-            parts = {"train": parts[cfg.from_split]}
-    else:
-        parts, label_names, test_fraction = _read_files(cfg), None, cfg.test_fraction
+def _classify_classes(cfg: DataConfig, parts: dict[str, Split], label_names: dict | None) -> list[str]:
+    """The class names; every split's labels mapped to them. A label unseen in train is an error."""
     train = parts["train"]
     if len(set(train.labels)) < 2:
         raise DataError(f"{cfg.train or cfg.dataset}: every training row has the label {train.labels[0]!r}; "
@@ -106,14 +116,71 @@ def load_splits(cfg: DataConfig) -> Splits:
                             f"of the {name} split never occur in the training data; a classifier can't "
                             "learn them: fix the labels or add training examples")
         split.labels = [mapping[x] for x in split.labels]
-    test = parts.get("test")
+    return classes
+
+
+def _multilabel_classes(cfg: DataConfig, parts: dict[str, Split]) -> list[str]:
+    """Every label of the training data, sorted; labels of other splits that train lacks are dropped.
+
+    Dropped, not an error: in multilabel data a rare label missing from train is ordinary, the rest of
+    such a document's labels are still worth scoring, and scikit-learn's MultiLabelBinarizer (fit on
+    train) does the same. Not silently: the count is printed, since those occurrences can't count as
+    misses any more, which lifts recall a little.
+    """
+    classes = sorted({x for labels in parts["train"].labels for x in labels})
+    if not classes:
+        raise DataError(f"{cfg.train or cfg.dataset}: no training document has a label; a multilabel "
+                        "classifier needs labeled examples")
+    known = set(classes)
+    for name, split in parts.items():
+        unseen = Counter(x for labels in split.labels for x in labels if x not in known)
+        if unseen:
+            shown = ", ".join(repr(x) for x in sorted(unseen)[:5]) + (" ..." if len(unseen) > 5 else "")
+            print(f"doccat: warning: {getattr(cfg, name, None) or name}: dropped {len(unseen)} label(s) of the "
+                  f"{name} split that never occur in the training data ({shown}; {sum(unseen.values())} "
+                  "occurrence(s)): no model can predict them", file=sys.stderr)
+            split.labels = [[x for x in labels if x in known] for labels in split.labels]
+    return classes
+
+
+def _check_regression(cfg: DataConfig, parts: dict[str, Split]) -> list[str]:
+    if len(set(parts["train"].labels)) < 2:
+        raise DataError(f"{cfg.train or cfg.dataset}: every training target is {parts['train'].labels[0]}; "
+                        "regression needs targets that vary")
+    return []  # no classes: the model predicts one number
+
+
+def _carve(split: Split, fraction: float, seed: int, task: str) -> tuple[Split, Split]:
+    """(rest, carved): stratified by class for classify; multilabel and regression have no one class."""
+    kept, carved = (stratified_split(split.labels, fraction, seed) if task == "classify"
+                    else random_split(len(split), fraction, seed))
+    return split.take(kept), split.take(carved)
+
+
+def load_splits(cfg: DataConfig) -> Splits:
+    """Read the data a config names and return train / valid / test, carving what is missing.
+
+    The labels are those of the task (see `Split`); classify carves stratified by class, multilabel
+    and regression uniformly at random; both seeded by `split_seed`."""
+    if cfg.dataset:
+        parts, label_names, test_fraction, task = _read_registry(cfg)
+        if cfg.from_split:
+            parts = {"train": parts[cfg.from_split]}
+    else:
+        task = _task(cfg)
+        parts, label_names, test_fraction = _read_files(cfg, task), None, cfg.test_fraction
+    if task == "classify":
+        classes = _classify_classes(cfg, parts, label_names)
+    elif task == "multilabel":
+        classes = _multilabel_classes(cfg, parts)
+    else:
+        classes = _check_regression(cfg, parts)
+    train, test = parts["train"], parts.get("test")
     if test is None and test_fraction:
-        kept, carved = stratified_split(train.labels, test_fraction, cfg.split_seed)
-        train, test = train.take(kept), train.take(carved)
+        train, test = _carve(train, test_fraction, cfg.split_seed, task)
     valid = parts.get("valid")
     if valid is None:
         if cfg.valid_fraction <= 0:
             raise DataError("no validation split: give a --valid file or a valid_fraction above 0")
-        kept, carved = stratified_split(train.labels, cfg.valid_fraction, cfg.split_seed + 1)
-        train, valid = train.take(kept), train.take(carved)
-    return Splits(train, valid, test, classes)
+        train, valid = _carve(train, cfg.valid_fraction, cfg.split_seed + 1, task)
+    return Splits(train, valid, test, classes, task)

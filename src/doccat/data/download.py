@@ -112,6 +112,11 @@ def _extract(archive: Path, folder: Path, names: list[str], spec: DatasetSpec, p
         with tarfile.open(archive) as t:
             members = {m.name.removeprefix("./"): m for m in t if m.isfile()}
             blobs = {n: t.extractfile(members[prefix + n]).read() for n in names}
+    _write_checked(folder, blobs, spec)
+
+
+def _write_checked(folder: Path, blobs: dict[str, bytes], spec: DatasetSpec) -> None:
+    """Write files only once all of them match the registry's sha256, so no half set is left on disk."""
     for n, data in blobs.items():
         _expect(folder / n, hashlib.sha256(data).hexdigest(), spec)
     for n, data in blobs.items():
@@ -177,10 +182,19 @@ def _polarity(archive: Path, folder: Path, names: list[str], spec: DatasetSpec) 
     _extract(archive, folder, names, spec, "rt-polaritydata/")
 
 
+def _reuters(archive: Path, folder: Path, names: list[str], spec: DatasetSpec) -> None:
+    """UCI's reuters21578.tar.gz: the reut2-NNN.sgm files, found by base name wherever they sit in it."""
+    with tarfile.open(archive) as t:
+        members = {m.name.rsplit("/", 1)[-1]: m for m in t if m.isfile() and m.name.endswith(".sgm")}
+        blobs = {n: t.extractfile(members[n]).read() for n in names}  # a missing one: KeyError
+    _write_checked(folder, blobs, spec)
+
+
 UNPACK = {
     "copy": _copy,
     "newsgroups_tarball": _newsgroups,
     "imdb_tarball": _imdb,
     "glue_zip": _glue_zip,
     "polarity_tarball": _polarity,
+    "reuters_tarball": _reuters,
 }

@@ -1,4 +1,8 @@
-"""Readers for labeled text files: each returns (texts, labels) as two lists of str.
+"""Readers for labeled text files: each returns (texts, labels), two lists of the same length.
+
+The labels depend on the task: classify gives one str per text; multilabel a sorted list of
+distinct str per text (from a JSON list, a field cut at `label_sep`, or every `__label__` of a
+fastText line; a JSON [] is a text without a label); regression a finite float per text.
 
 Bad rows (malformed CSV/TSV or JSON, empty text, missing or empty label, undecodable bytes) go
 through one `BadRows` per file: the `on_bad_row` policy "error" (default) stops at the first with
@@ -11,7 +15,10 @@ import codecs
 import csv
 import gzip
 import io
+import html
 import json
+import math
+import re
 import sys
 import zlib
 from pathlib import Path
@@ -40,7 +47,7 @@ class BadRows:
         if self.policy == "warn" and len(self.where) <= SHOWN:
             print(f"doccat: warning: {self.path}:{where}: {why}", file=sys.stderr)
 
-    def done(self, texts: list[str], labels: list[str]) -> tuple[list[str], list[str]]:
+    def done(self, texts: list[str], labels: list) -> tuple[list[str], list]:
         """Report what was dropped; a file without a single usable row is an error."""
         n = len(self.where)
         if n:
@@ -125,11 +132,71 @@ def _column(spec: str, header: list[str] | None, width: int, path: Path) -> int:
     return header.index(spec)
 
 
-def _add(bad: BadRows, where, text: str, label: str, texts: list, labels: list) -> None:
-    """Keep a row whose label and text are both there, else report it."""
+TASKS = ("classify", "multilabel", "regression")
+
+
+def _one_label(raw) -> str:
+    if isinstance(raw, list | dict):
+        raise ValueError(f"the label is a JSON {type(raw).__name__}, expected one class name; "
+                         "for several labels per document use --task multilabel")
+    label = str(raw).strip()
     if not label:
-        bad(where, "empty label; every row needs a class label")
-    elif not text.strip():
+        raise ValueError("empty label; every row needs a class label")
+    return label
+
+
+def _label_set(raw, label_sep: str | None) -> list[str]:
+    """A JSON list (empty allowed), or a string cut at `label_sep`: sorted, without duplicates."""
+    if isinstance(raw, list):
+        if not all(isinstance(x, str | int) and not isinstance(x, bool) for x in raw):
+            raise ValueError(f"labels {json.dumps(raw)[:80]}: a label list must hold strings")
+        labels = [str(x).strip() for x in raw]
+        if not all(labels):
+            raise ValueError("empty label in the list of labels; remove it")
+        return sorted(set(labels))
+    if isinstance(raw, dict):
+        raise ValueError("the label is a JSON object, expected a list of labels or a string")
+    # empty pieces are dropped: "a,b," is two labels; an empty field is a bad row, as in classify
+    pieces = str(raw).split(label_sep) if label_sep else [str(raw)]
+    labels = sorted({x.strip() for x in pieces} - {""})
+    if not labels:
+        raise ValueError("empty label; every row needs at least one label (in JSONL, [] is a document "
+                         "without labels)")
+    return labels
+
+
+def _number(raw) -> float:
+    if isinstance(raw, str) and not raw.strip():
+        raise ValueError("empty target; every row needs a number to predict")
+    value = math.nan
+    if isinstance(raw, str | int | float) and not isinstance(raw, bool):  # JSON true is no number
+        try:
+            value = float(raw)
+        except (ValueError, OverflowError):  # OverflowError: a JSON integer with 400 digits
+            pass
+    if not math.isfinite(value):
+        raise ValueError(f"target {repr(raw)[:60]} is not a finite number; a regression target is one number "
+                         "per row, like 7 or 3.5")
+    return value
+
+
+def target_parser(task: str = "classify", label_sep: str | None = None):
+    """raw label (a str, or a list from JSON / fastText) -> the task's label; ValueError says why not."""
+    if task not in TASKS:
+        raise DataError(f"task: {task!r} is not one of {', '.join(TASKS)}")
+    if task == "multilabel":
+        return lambda raw: _label_set(raw, label_sep)
+    return _number if task == "regression" else _one_label
+
+
+def _add(bad: BadRows, where, text: str, raw, texts: list, labels: list, parse=_one_label) -> None:
+    """Keep a row whose label (parsed by `parse`) and text are both there, else report it."""
+    try:
+        label = parse(raw)
+    except ValueError as e:
+        bad(where, str(e))
+        return
+    if not text.strip():
         bad(where, "empty text; every row needs a text to classify")
     else:
         texts.append(text)
@@ -137,11 +204,12 @@ def _add(bad: BadRows, where, text: str, label: str, texts: list, labels: list) 
 
 
 def read_delimited(path, label_column="label", text_columns=("text",), delimiter=",",
-                   header=None, encoding="utf-8", on_bad_row="error"):
+                   header=None, encoding="utf-8", on_bad_row="error", task="classify", label_sep=None):
     """CSV/TSV rows; several text columns are joined with a space (AG News: title + description).
 
     Every row must have as many columns as the header (or, without one, the first row)."""
     path = Path(path)
+    parse = target_parser(task, label_sep)
     bad = BadRows(path, on_bad_row)
     csv.field_size_limit(sys.maxsize)
     # TSV quotes nothing (SST-2 has bare quotes); in CSV a stray quote is an error, not a silent merge
@@ -175,13 +243,15 @@ def read_delimited(path, label_column="label", text_columns=("text",), delimiter
             bad(start, f"expected {width} columns (as in the {'header' if header else 'first row'}), "
                        f"found {len(row)}; quote fields that contain {delimiter!r}")
             continue
-        _add(bad, start, " ".join(row[i] for i in txt), row[lab].strip(), texts, labels)
+        _add(bad, start, " ".join(row[i] for i in txt), row[lab], texts, labels, parse)
     return bad.done(texts, labels)
 
 
-def read_jsonl(path, label_column="label", text_columns=("text",), encoding="utf-8", on_bad_row="error"):
+def read_jsonl(path, label_column="label", text_columns=("text",), encoding="utf-8", on_bad_row="error",
+               task="classify", label_sep=None):
     """One JSON object per line; several text keys are joined with a space."""
     path = Path(path)
+    parse = target_parser(task, label_sep)
     bad = BadRows(path, on_bad_row)
     texts, labels = [], []
     lines = Lines(path, encoding, bad)
@@ -202,14 +272,15 @@ def read_jsonl(path, label_column="label", text_columns=("text",), encoding="utf
             bad(lines.n, f"key {missing[0]!r} is missing or null; set --label-column / --text-columns "
                          "to the file's keys")
             continue
-        _add(bad, lines.n, " ".join(str(obj[c]) for c in text_columns), str(obj[label_column]).strip(),
-             texts, labels)
+        _add(bad, lines.n, " ".join(str(obj[c]) for c in text_columns), obj[label_column], texts, labels, parse)
     return bad.done(texts, labels)
 
 
-def read_fasttext(path, encoding="utf-8", prefix="__label__", on_bad_row="error"):
-    """fastText's format: `__label__sports some text`; the first label is kept, spaces normalized."""
+def read_fasttext(path, encoding="utf-8", prefix="__label__", on_bad_row="error", task="classify"):
+    """fastText's format: `__label__sports some text`, spaces normalized; multilabel keeps every label
+    of a line, the other tasks the first."""
     path = Path(path)
+    parse = target_parser(task)
     bad = BadRows(path, on_bad_row)
     texts, labels = [], []
     lines = Lines(path, encoding, bad)
@@ -221,14 +292,17 @@ def read_fasttext(path, encoding="utf-8", prefix="__label__", on_bad_row="error"
         if not tags:
             bad(lines.n, f"no label (expected a word starting with {prefix!r})")
             continue
-        _add(bad, lines.n, " ".join(w for w in words if not w.startswith(prefix)), tags[0][len(prefix):],
-             texts, labels)
+        tags = [t[len(prefix):] for t in tags]
+        _add(bad, lines.n, " ".join(w for w in words if not w.startswith(prefix)),
+             tags if task == "multilabel" else tags[0], texts, labels, parse)
     return bad.done(texts, labels)
 
 
-def read_folder(path, encoding="utf-8", on_bad_row="error"):
-    """One subfolder per class: root/<class>/<file>; files sorted by name; each file is one text."""
+def read_folder(path, encoding="utf-8", on_bad_row="error", task="classify"):
+    """One subfolder per class: root/<class>/<file>; files sorted by name; each file is one text.
+    (multilabel: one label per file; regression: the folder names are the numbers.)"""
     root = Path(path)
+    parse = target_parser(task)
     if not root.is_dir():
         raise DataError(f"{root}: not a directory (the folder format wants root/<class>/<file>)")
     bad = BadRows(root, on_bad_row)
@@ -244,7 +318,7 @@ def read_folder(path, encoding="utf-8", on_bad_row="error"):
                 continue
             except OSError as e:
                 raise DataError(f"{file}: can't read: {e.strerror or e}") from None
-            _add(bad, where, text, class_dir.name, texts, labels)
+            _add(bad, where, text, class_dir.name, texts, labels, parse)
     if not texts and not bad.where:
         raise DataError(f"{root}: no files found under root/<class>/")
     return bad.done(texts, labels)
@@ -289,18 +363,56 @@ def guess_format(path) -> str:
 
 
 def read(path, fmt="auto", label_column="label", text_columns=("text",), header=None, encoding="utf-8",
-         on_bad_row="error"):
-    """Read a labeled file (or folder) in any supported format."""
+         on_bad_row="error", task="classify", label_sep=None):
+    """Read a labeled file (or folder) in any supported format; labels as `task` wants them (see above).
+
+    `label_sep` cuts a multilabel CSV/TSV field (or JSON string) into labels; fastText lines and JSON
+    lists need none. Raises DataError on a bad row (policy `on_bad_row`), naming file and line."""
     if not Path(path).exists():
         raise DataError(f"{path}: file not found; check the path")
     fmt = guess_format(path) if fmt == "auto" else fmt
     if fmt in ("csv", "tsv"):
         return read_delimited(path, label_column, text_columns, "," if fmt == "csv" else "\t", header,
-                              encoding, on_bad_row)
+                              encoding, on_bad_row, task, label_sep)
     if fmt == "jsonl":
-        return read_jsonl(path, label_column, text_columns, encoding, on_bad_row)
+        return read_jsonl(path, label_column, text_columns, encoding, on_bad_row, task, label_sep)
     if fmt == "fasttext":
-        return read_fasttext(path, encoding, on_bad_row=on_bad_row)
+        return read_fasttext(path, encoding, on_bad_row=on_bad_row, task=task)
     if fmt == "folder":
-        return read_folder(path, encoding, on_bad_row)
+        return read_folder(path, encoding, on_bad_row, task)
     raise DataError(f"unknown format {fmt!r}")
+
+
+# Reuters-21578's SGML: one <REUTERS ...> element per story; the regexes don't cross a </REUTERS>
+_STORY = re.compile(r"<REUTERS\b([^>]*)>(.*?)</REUTERS>", re.S)
+_ATTR = re.compile(r'(\w+)="([^"]*)"')
+_TOPICS = re.compile(r"<TOPICS>(.*?)</TOPICS>", re.S)
+_D = re.compile(r"<D>(.*?)</D>", re.S)
+_TITLE = re.compile(r"<TITLE>(.*?)</TITLE>", re.S)
+_BODY = re.compile(r"<BODY>(.*?)</BODY>", re.S)
+_TEXT = re.compile(r"<TEXT\b[^>]*>(.*?)</TEXT>", re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def read_reuters_sgm(path) -> list[dict]:
+    """The stories of one Reuters-21578 `.sgm` file (8-bit: read as latin-1), in file order, as
+    {"newid", "lewissplit", "topics_attr" (YES | NO | BYPASS), "topics" (list), "text"}.
+
+    text = TITLE + BODY; a story without either (TYPE="UNPROC") gives its whole TEXT, tags removed.
+    Entities (`&lt;`, `&amp;`, `&#3;`) are unescaped; control characters among them drop out."""
+    path = Path(path)
+    _check_file(path)
+    stories = []
+    for attrs, inner in _STORY.findall(path.read_text(encoding="latin-1")):
+        attr = dict(_ATTR.findall(attrs))
+        topics = _TOPICS.search(inner)
+        parts = [m.group(1) for m in (_TITLE.search(inner), _BODY.search(inner)) if m]
+        if not parts:
+            parts = [_TAG.sub(" ", m.group(1)) for m in [_TEXT.search(inner)] if m]
+        stories.append({"newid": attr.get("NEWID"), "lewissplit": attr.get("LEWISSPLIT"),
+                        "topics_attr": attr.get("TOPICS"),
+                        "topics": [html.unescape(t) for t in _D.findall(topics.group(1))] if topics else [],
+                        "text": html.unescape("\n".join(parts)).strip()})
+    if not stories:
+        raise DataError(f"{path}: no <REUTERS> story found; is it a Reuters-21578 reut2-NNN.sgm file?")
+    return stories

@@ -27,10 +27,11 @@ class DatasetSpec:
     folder: str
     files: dict[str, str]  # file name -> sha256 of the file as the registry knows it
     splits: dict[str, tuple[str, ...]]  # split name -> the files it reads
-    read: Callable[[Path, str], tuple[list[str], list[str]]]  # (folder, split) -> (texts, labels)
+    read: Callable[[Path, str], tuple[list[str], list]]  # (folder, split) -> (texts, labels of the task)
     sources: dict[str, Source] = field(default_factory=dict)  # file name(s) -> source
     label_names: dict[str, str] | None = None  # raw label -> class name, in class order
     test_fraction: float | None = None  # carve a test split from train when there is none
+    task: str = "classify"  # classify | multilabel | regression: what the labels are (see readers)
 
 
 def _ag_news(folder: Path, split: str):
@@ -48,6 +49,53 @@ def _sst2(folder: Path, split: str):
 def _trec(folder: Path, split: str):
     name = {"train": "train_5500.label", "test": "TREC_10.label"}[split]
     return readers.read_label_first(folder / name, encoding="latin-1", label_sep=":")
+
+
+def _imdb_rating(folder: Path, split: str):
+    return readers.read_jsonl(folder / f"aclImdb_{split}.jsonl.gz", "rating", ["text"], task="regression")
+
+
+# Reuters-21578 Distribution 1.0: 22 SGML files; ModApte is a split by story attribute, not by file
+REUTERS_SGM = {
+    "reut2-000.sgm": "9ff9bb40624ef992a03f62aace12e697dca1087abfd9b4d06aa787a6ad3e0687",
+    "reut2-001.sgm": "1528e7e82d110d88d0234eb9619eadb7f9fd805711971df05975b92277dfdf4d",
+    "reut2-002.sgm": "99f18068d0518952987dedd78c622e5c2a584e357d264d3754696c815f3e6628",
+    "reut2-003.sgm": "78a3a8d7e04bc9d42c4614d5d5c60a4293dbe3f708df6fb5a71d9ef31f4b3fa3",
+    "reut2-004.sgm": "726342c19a65873330b412378cd6a3f0d512035f5223146ddd60930c62eb6ff0",
+    "reut2-005.sgm": "d09de619b6dd2d047d5124681f6df90550abaf592020d1c1ce338ae9b91522e7",
+    "reut2-006.sgm": "b5535c0d66b01f4976f84621a4a795afbc00d2c4bd0a1b7ae426df6630fb361d",
+    "reut2-007.sgm": "aa706007ec84a03537a3921ca976d60e11b3f99e4b9e9b2d5c81dd384d2c2062",
+    "reut2-008.sgm": "a3994583694a00b7c744097c1d7eabfcf90f2e6650cc21663e46828035a336cb",
+    "reut2-009.sgm": "29995f606dd1a9bdf907eacc9d879846c716860d9d9141676979474aaea39c7d",
+    "reut2-010.sgm": "996df6008089bd09fa5b28a4d2eb0ee5f7b9d4601cde566fed3926ac82960fa3",
+    "reut2-011.sgm": "d3a2782015247d9c2bffb8926267827fdd449c70d619435ef01a25a1c56a53ca",
+    "reut2-012.sgm": "da31035d483851f2aebce5b66d779e5e2c0ac9dcfe098596c6d544e81c5604ab",
+    "reut2-013.sgm": "8f7700bc0455fac3fcc12377ced4807b7df8aba1f21ecad059b9cc2b1cf0b8be",
+    "reut2-014.sgm": "ef936bd3e0f36cf722afa9a6957563549775af32e9e28b4f539c8737ceda83ab",
+    "reut2-015.sgm": "6d3bcec73eff871b8a5403588af814c4e50a0de6bc25707480522ab836f74026",
+    "reut2-016.sgm": "be2f03a185fff70131f3b4fdbd6229b7ee2be077eba9691eaa597c8cfbda8812",
+    "reut2-017.sgm": "f370e610b4b1342e41a98e0c426a08541044bd1d7e539674f32372a6060b73b5",
+    "reut2-018.sgm": "a5f971bf25448e915781962309e669359a35fbcaf3017a806eca0590897f209a",
+    "reut2-019.sgm": "d3b07097fba2633d130b4914aceba671645985248943ce9e39c289315339dffb",
+    "reut2-020.sgm": "f6ad1b724125c202566c63b35ea0b5ee23881f8b7ed47a32829d5af05d8e860d",
+    "reut2-021.sgm": "3f5196d32869723c9042aa5756805b4e90360f1f45ea17f4594fa0e2b3630b18",
+}
+
+
+def modapte(stories: list[dict], split: str) -> tuple[list[str], list[list[str]]]:
+    """The ModApte `split` ("train" | "test") of Reuters-21578, restricted to R90: the topics with at least
+    one train and one test story, and the stories with at least one of them (labels: those topics, sorted)."""
+    apte = [s for s in stories if s["topics_attr"] == "YES" and s["lewissplit"] in ("TRAIN", "TEST")]
+    train_topics = {t for s in apte if s["lewissplit"] == "TRAIN" for t in s["topics"]}
+    test_topics = {t for s in apte if s["lewissplit"] == "TEST" for t in s["topics"]}
+    r90 = train_topics & test_topics
+    kept = [(s["text"], sorted(r90.intersection(s["topics"]))) for s in apte if s["lewissplit"] == split.upper()]
+    kept = [(text, topics) for text, topics in kept if topics]
+    return [text for text, _ in kept], [topics for _, topics in kept]
+
+
+def _reuters(folder: Path, split: str):
+    return modapte([story for name in REUTERS_SGM for story in readers.read_reuters_sgm(folder / name)], split)
 
 
 def _polarity(folder: Path, split: str):
@@ -105,6 +153,34 @@ REGISTRY: dict[str, DatasetSpec] = {
             "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
             "md5:7c2ac02c03563afcf9b574c7e56c153a", "imdb_tarball")},
         label_names={"neg": "neg", "pos": "pos"},
+    ),
+    "imdb_rating": DatasetSpec(
+        name="imdb_rating",
+        description="IMDb movie reviews (Maas et al. 2011): the star rating (1-4, 7-10) as a regression target",
+        folder="imdb",  # the same files as `imdb`, another field of them
+        files={
+            "aclImdb_train.jsonl.gz": "7f8be4ea3083fec369d5589233f4c05dce9653d69cea2ec4507003d148ca530f",
+            "aclImdb_test.jsonl.gz": "ecaf17dba6674554a48b8b5ff5665cb2936d629704263d64bc15733a82814dbf",
+        },
+        splits={"train": ("aclImdb_train.jsonl.gz",), "test": ("aclImdb_test.jsonl.gz",)},
+        read=_imdb_rating,
+        sources={"aclImdb_train.jsonl.gz aclImdb_test.jsonl.gz": Source(
+            "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+            "md5:7c2ac02c03563afcf9b574c7e56c153a", "imdb_tarball")},
+        task="regression",
+    ),
+    "reuters21578": DatasetSpec(
+        name="reuters21578",
+        description="Reuters-21578 newswire, ModApte split, the 90 topics of R90 (multi-label)",
+        folder="reuters21578",
+        files=REUTERS_SGM,
+        # every story carries its own LEWISSPLIT, so both splits read all files
+        splits={"train": tuple(REUTERS_SGM), "test": tuple(REUTERS_SGM)},
+        read=_reuters,
+        # UCI publishes no checksum of the tarball; each .sgm in it is checked against REUTERS_SGM
+        sources={" ".join(REUTERS_SGM): Source(
+            "https://kdd.ics.uci.edu/databases/reuters21578/reuters21578.tar.gz", "", "reuters_tarball")},
+        task="multilabel",
     ),
     "sst2": DatasetSpec(
         name="sst2",
