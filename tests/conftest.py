@@ -44,7 +44,9 @@ def corpus_files(tmp_path):
     return train, test
 
 
-FAST = dict(epochs=3, embed_dim=16, buckets=1000, lr=0.5, log=lambda *a: None)
+# a small embedding bag trained by mini-batch Adagrad: quick, and it exercises the batch machinery
+FAST = dict(epochs=3, embed_dim=16, buckets=1000, min_df=1, optimizer="adagrad", lr=0.5, batch_size=64,
+            scheduler="linear", weight_decay=0.0, log=lambda *a: None)
 
 
 @pytest.fixture(scope="session")

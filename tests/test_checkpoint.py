@@ -43,10 +43,12 @@ def _history(run):
     dict(optimizer="sgd", momentum=0.9, nesterov=True, scheduler="plateau", lr=0.2),
     dict(optimizer="adam", scheduler="cosine", lr=0.05, hidden=[8], dropout=0.3),
     dict(optimizer="adamw", weight_decay=0.01, scheduler="step", step_when="val_drop", lr=0.05),
+    dict(optimizer="lbfgs", batch_size=0, embed_dim=0, checkpoint_minutes=0.0),  # dies at epoch 12's checkpoint
 ])
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, opts):
     texts, labels = make_corpus(40, signal=1, noise=6)
-    kw = dict(epochs=4, embed_dim=8, buckets=300, batch_size=16, patience=0, checkpoint_minutes=1e-9, **opts)
+    kw = dict(epochs=4, embed_dim=8, buckets=300, batch_size=16, patience=0, tol=0.0, checkpoint_minutes=1e-9)
+    kw = {**kw, **opts, "epochs": 16 if opts["optimizer"] == "lbfgs" else 4}
     whole = doccat.train(texts, labels, **kw, **QUIET)  # no `out`: no checkpoints at all
     saves = []
     real_save = Checkpoints.save
@@ -63,7 +65,10 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, opts)
     monkeypatch.setattr(Checkpoints, "save", real_save)
     assert not (tmp_path / "cut").exists() and (tmp_path / "cut.partial" / "checkpoint.safetensors").is_file()
     _, meta = read_checkpoint(tmp_path / "cut.partial" / "checkpoint.safetensors")
-    assert meta["progress"]["epoch"] == 2 and meta["progress"]["batch"] > 0  # mid-epoch
+    if kw["batch_size"]:
+        assert meta["progress"]["epoch"] == 2 and meta["progress"]["batch"] > 0  # mid-epoch
+    else:
+        assert meta["progress"]["epoch"] == 12 and meta["progress"]["batch"] == 0  # between epochs
     resumed = resume(tmp_path / "cut", texts, labels, **QUIET)
     assert _same_weights(whole.model.state_dict(), resumed.model.state_dict())
     assert resumed.metrics_["valid"] == whole.metrics_["valid"]
@@ -75,7 +80,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path):
     train = write_csv(tmp_path / "train.csv", *make_corpus(600, seed=1, signal=1, noise=6))
     test = write_csv(tmp_path / "test.csv", *make_corpus(50, seed=2, signal=1, noise=6))
     args = ["train", "--train", train, "--test", test, "--epochs", 3, "--embed-dim", 8, "--buckets", 1000,
-            "--batch-size", 16, "--patience", 0, "--threads", 1, "--checkpoint-minutes", 0.0002, "--quiet"]
+            "--optimizer", "adagrad", "--lr", 0.5, "--batch-size", 16, "--patience", 0, "--threads", 1, "--checkpoint-minutes", 0.0002, "--quiet"]
     assert doccat_cli(*args, "--out", tmp_path / "whole").returncode == 0
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "doccat", *map(str, args), "--out", killed],
@@ -112,7 +117,8 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path):
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tmp_path, corpus_files):
     # epoch 1 trains normally; the step scheduler then multiplies lr by 1e30 and the loss blows up
     out = doccat_cli("train", "--train", corpus_files[0], "--epochs", 3, "--embed-dim", 8, "--buckets", 100,
-                     "--optimizer", "sgd", "--scheduler", "step", "--gamma", 1e30, "--out", tmp_path / "r", "--quiet")
+                     "--optimizer", "sgd", "--batch-size", 16, "--scheduler", "step", "--gamma", 1e30,
+                     "--out", tmp_path / "r", "--quiet")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "epoch 2, batch" in out.stderr and "learning rate" in out.stderr and "--clip-norm" in out.stderr
     assert "r.partial" in out.stderr  # says where the last good checkpoint is

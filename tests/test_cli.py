@@ -52,7 +52,7 @@ def test_user_errors_exit_2_without_traceback(corpus_files, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nlearning_rate = 0.1\n")
     for args in (["train", "--config", bad], ["train", "--train", tmp_path / "missing.csv"],
-                 ["train", "--train", corpus_files[0], "--optimizer", "lbfgs"],
+                 ["train", "--train", corpus_files[0], "--optimizer", "lion"],
                  ["evaluate", tmp_path], ["predict", tmp_path / "nope", "x"]):
         out = doccat(*args, check=False)
         assert out.returncode == 2, args
@@ -78,5 +78,5 @@ def test_datasets_lists_the_registry():
 
 @pytest.mark.skipif(not (DATA_DIR / "trec").is_dir(), reason="needs ../shared/datasets")
 def test_registry_corpus_smoke_run(tmp_path):
-    out = doccat("train", "--dataset", "trec", "--data-dir", DATA_DIR, "--epochs", 1, "--out", tmp_path / "r")
+    out = doccat("train", "--dataset", "trec", "--data-dir", DATA_DIR, "--epochs", 3, "--out", tmp_path / "r")
     assert json.loads(out.stdout)["test_accuracy"] > 0.5

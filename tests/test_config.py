@@ -18,7 +18,8 @@ def test_defaults_build():
     assert isinstance(cfg.train, TrainConfig)
     assert cfg.model.embed_dim == 0 and cfg.model.weighting == "tfidf"  # the linear TF-IDF default
     assert cfg.model.ngrams == 2 and cfg.model.hidden == []
-    assert cfg.train.optimizer == "adagrad" and cfg.train.lr == 0.5
+    assert cfg.train.optimizer == "lbfgs" and cfg.train.batch_size == 0 and cfg.train.lr == 1.0  # full batch
+    assert cfg.train.weight_decay > 0 and cfg.model.min_df == 2
     assert cfg.data.text_columns == ["text"] and cfg.data.format == "auto"
     # merge with nothing is still valid and equal
     assert merge(Config(), {}) == cfg
@@ -34,7 +35,7 @@ def test_merge_applies_nested_overrides_and_leaves_the_original_alone():
     assert cfg.train.lr == 0.05 and cfg.train.optimizer == "adam"
     assert cfg.data.text_columns == ["title", "body"] and cfg.data.header is False
     # untouched keys keep their defaults
-    assert cfg.model.ngrams == 2 and cfg.train.epochs == 10 and cfg.data.format == "auto"
+    assert cfg.model.ngrams == 2 and cfg.train.epochs == Config().train.epochs and cfg.data.format == "auto"
     # the input config is not modified
     assert base == Config()
     # merging again on top of the result stacks
@@ -180,5 +181,5 @@ def test_tutorial_config_loads_with_tutorial_values():
     assert cfg.train.scheduler == "step"
     assert cfg.train.gamma == pytest.approx(0.1)
     assert cfg.train.clip_norm == pytest.approx(0.1)
-    assert cfg.train.batch_size == 64
+    assert cfg.train.batch_size == 64 and cfg.train.weight_decay == 0 and cfg.model.min_df == 1
     assert cfg.train.epochs == 10

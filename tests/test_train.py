@@ -80,7 +80,7 @@ def test_each_optimizer_learns_a_separable_task(optimizer):
     enc = _enc(docs)
     lr = {"sgd": 2.0, "adam": 0.05, "adamw": 0.05, "adagrad": 0.5, "rmsprop": 0.01, "lbfgs": 1.0}[optimizer]
     cfg = TrainConfig(optimizer=optimizer, lr=lr, epochs=5, batch_size=0 if optimizer == "lbfgs" else 4,
-                      scheduler="none", patience=0, momentum=0.9 if optimizer == "sgd" else 0.0)
+                      scheduler="none", patience=0, momentum=0.9 if optimizer == "sgd" else 0.0, weight_decay=0.0)
     model = BagClassifier(ModelConfig(embed_dim=8, init="xavier"), 10, 2, sparse=optimizer in ("sgd", "adagrad"))
     history = fit(model, enc, y, enc, y, cfg, log=lambda *a: None)
     assert history[-1]["train_loss"] < history[0]["train_loss"]
@@ -95,7 +95,7 @@ def test_batch_log_and_progress_bar(capsys, monkeypatch):
     docs = [[1, 2], [1, 3], [4, 5], [4, 6]] * 10
     y = np.array([0, 0, 1, 1] * 10)
     enc = _enc(docs)
-    cfg = TrainConfig(optimizer="adagrad", lr=0.5, epochs=2, batch_size=8, scheduler="none", patience=0)
+    cfg = TrainConfig(optimizer="adagrad", lr=0.5, epochs=2, batch_size=8, scheduler="none", patience=0, weight_decay=0)
     rows = []
     fit(BagClassifier(ModelConfig(embed_dim=8), 10, 2, sparse=True), enc, y, enc, y, cfg, log=lambda *a: None,
         batch_log=rows, progress=True)

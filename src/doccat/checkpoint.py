@@ -143,6 +143,10 @@ def flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
                                                       "coalesced": value.is_coalesced()}
             elif isinstance(value, torch.Tensor):
                 tensors[f"optim.{pid}.{key}"] = value
+            elif isinstance(value, (list, tuple)) and any(isinstance(v, torch.Tensor) for v in value):
+                # L-BFGS keeps its history of steps and gradient changes as lists of tensors (with None gaps)
+                tensors.update({f"optim.{pid}.{key}.list.{i}": v for i, v in enumerate(value) if v is not None})
+                rest.setdefault(str(pid), {})[key] = {"tensor_list": len(value)}
             else:
                 rest.setdefault(str(pid), {})[key] = value
     return tensors, {"other": rest, "param_groups": state["param_groups"]}
@@ -151,12 +155,14 @@ def flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
 def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
     state: dict = {int(pid): dict(slots) for pid, slots in meta["other"].items()}
     for name, value in tensors.items():
-        if name.startswith("optim.") and not name.endswith((".indices", ".values")):
+        if name.startswith("optim.") and not name.endswith((".indices", ".values")) and ".list." not in name:
             _, pid, key = name.split(".", 2)
             state.setdefault(int(pid), {})[key] = value
     for pid, slots in state.items():
         for key, value in slots.items():
-            if isinstance(value, dict) and "sparse_size" in value:
+            if isinstance(value, dict) and "tensor_list" in value:
+                slots[key] = [tensors.get(f"optim.{pid}.{key}.list.{i}") for i in range(value["tensor_list"])]
+            elif isinstance(value, dict) and "sparse_size" in value:
                 slots[key] = torch.sparse_coo_tensor(
                     tensors[f"optim.{pid}.{key}.indices"], tensors[f"optim.{pid}.{key}.values"],
                     value["sparse_size"], is_coalesced=value["coalesced"])

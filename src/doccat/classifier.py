@@ -151,8 +151,9 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
     log(f"data: {splits.summary()} docs, {len(splits.classes)} classes")
     t0 = time.perf_counter()
     m = cfg.model
-    featurizer, train_enc = Featurizer.fit_encode(splits.train.texts, m.ngrams, m.buckets, m.min_freq, m.max_vocab,
-                                                  m.max_tokens, m.weighting)
+    featurizer, train_enc = Featurizer.fit_encode(
+        splits.train.texts, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,
+        max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df)
     torch.manual_seed(cfg.train.seed)  # the initial weights are part of what the seed fixes
     model = BagClassifier(m, featurizer.num_features, len(splits.classes), sparse=uses_sparse_grads(cfg.train))
     clf = Classifier(cfg, featurizer, splits.classes, model)

@@ -21,38 +21,42 @@ class Docs:
     """A batch of B documents for the bag: a sparse (B, num_features) matrix in CSR form.
 
     ids, weights: (N,) each document's distinct feature ids and their weights, back to back;
-    offsets: (B+1,) where each document starts. The transpose, which the backward pass needs, is
-    computed once per batch and kept, so a batch reused every epoch (full batch) pays for it once.
+    offsets: (B+1,) where each document starts. The CSR matrix and its transpose (which the backward
+    pass needs) are made once per batch and kept, so a batch reused every epoch (full batch) pays once.
     """
 
     ids: torch.Tensor
     offsets: torch.Tensor
     weights: torch.Tensor
-    _transposed: dict = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
     def csr(self, num_features: int) -> torch.Tensor:
-        return _csr(self.offsets, self.ids, self.weights, (len(self), num_features))
+        if ("csr", num_features) not in self._cache:
+            self._cache["csr", num_features] = _csr(self.offsets, self.ids, self.weights, (len(self), num_features))
+        return self._cache["csr", num_features]
 
     def csr_t(self, num_features: int) -> torch.Tensor:
         """The (num_features, B) transpose in CSR form, sorted by one radix-friendly key sort."""
-        if num_features not in self._transposed:
+        if ("csr_t", num_features) not in self._cache:
             ids = self.ids.numpy()
             key = np.sort((ids.astype(np.int64) << 32) | np.arange(len(ids)))  # feature, then position
             pos = key & 0xFFFFFFFF
-            row = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.offsets.numpy()))[pos]
+            row = np.repeat(np.arange(len(self), dtype=np.int32), np.diff(self.offsets.numpy()))[pos]
             offsets = np.zeros(num_features + 1, dtype=np.int64)
             np.cumsum(np.bincount(ids, minlength=num_features), out=offsets[1:])
-            self._transposed[num_features] = _csr(torch.from_numpy(offsets), torch.from_numpy(row),
-                                                  self.weights[torch.from_numpy(pos)], (num_features, len(self)))
-        return self._transposed[num_features]
+            self._cache["csr_t", num_features] = _csr(torch.from_numpy(offsets), torch.from_numpy(row),
+                                                      self.weights[torch.from_numpy(pos)], (num_features, len(self)))
+        return self._cache["csr_t", num_features]
 
 
 def _csr(offsets, ids, values, size) -> torch.Tensor:
-    # the invariants hold by construction; checking them would cost a pass over the batch
-    return torch.sparse_csr_tensor(offsets, ids, values, size=size, check_invariants=False)
+    # int32 indices halve the memory the products stream through: twice as fast as int64 here.
+    # The invariants hold by construction; checking them would cost a pass over the batch.
+    dtype = torch.int32 if max(len(ids), *size) < 2**31 else torch.int64
+    return torch.sparse_csr_tensor(offsets.to(dtype), ids.to(dtype), values, size=size, check_invariants=False)
 
 
 class _SparseMatmul(torch.autograd.Function):

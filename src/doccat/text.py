@@ -7,6 +7,7 @@ into chunks that run on all cores (both libraries release the GIL).
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -19,12 +20,32 @@ import pyarrow.compute as pc
 UNK = "<unk>"
 # torchtext's basic_english: lowercase; IMDb's "<br />" is a space; . , ( ) ! ? ' become tokens of
 # their own; " ; : are dropped; then split on whitespace as Python's str.split() does. One regex
-# does it in one pass: a dropped character (or a whitespace Arrow's split doesn't know) leaves
+# does it in one pass: a dropped character (or a whitespace beyond ASCII's, which the split knows) leaves
 # group 1 empty, so it turns into spaces.
 _OTHER_SPACE = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(0x3001)) if c.isspace() and c not in " \t\n\v\f\r")
 _PUNCT = rf"""[";:{_OTHER_SPACE}]|([.,()!?'])"""
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_CHUNK_CHARS = 1 << 20  # texts per task in the thread pool: about this many characters
+_ACROSS = np.iinfo(np.int64).max  # the key of a window across two documents
+_CHUNK_CHARS = 1 << 22  # texts per task in the thread pool: about this many characters
+
+
+def _keep_freed_memory() -> None:
+    """Ask glibc to keep freed memory for reuse instead of returning it to the OS at once.
+
+    Featurizing makes many short-lived arrays of tens of MB. By default glibc maps each one afresh
+    and unmaps it when freed, so every pass pays page faults on new memory: featurizing IMDb took
+    about twice as long. Peak memory is unchanged (freed blocks are reused, not added to).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (macOS, musl): nothing to tune
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # mallopt parameters, from glibc's malloc.h
+    libc.mallopt(m_mmap_threshold, 1 << 30)
+    libc.mallopt(m_trim_threshold, 1 << 30)
+
+
+_keep_freed_memory()
 
 
 def _tokens(texts: list[str]) -> tuple[pa.Array, np.ndarray]:
@@ -34,7 +55,7 @@ def _tokens(texts: list[str]) -> tuple[pa.Array, np.ndarray]:
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # lone surrogates: not UTF-8
         a = pa.array([_SURROGATE.sub("\ufffd", t) for t in texts], pa.large_string())
     a = pc.replace_substring(pc.utf8_lower(a), "<br />", " ")
-    lists = pc.utf8_split_whitespace(pc.replace_substring_regex(a, _PUNCT, r" \1 "))
+    lists = pc.ascii_split_whitespace(pc.replace_substring_regex(a, _PUNCT, r" \1 "))
     flat, parent = pc.list_flatten(lists), pc.list_parent_indices(lists).to_numpy()
     keep = pc.greater(pc.binary_length(flat), 0)  # Arrow's split leaves "" where a text starts or ends with a space
     flat, parent = flat.filter(keep), parent[keep.to_numpy(zero_copy_only=False)]
@@ -118,9 +139,8 @@ class Vocab:
         """Token ids of all texts back to back (T,), and tokens per text (D,)."""
         if not texts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        parts = parallel_map(_tokens, _chunks(list(texts)))
-        ids = self.lookup(pa.chunked_array([t for t, _ in parts], pa.large_string()))
-        return ids, np.concatenate([lengths for _, lengths in parts])
+        parts = parallel_map(lambda chunk: (lambda t, n: (self.lookup(t), n))(*_tokens(chunk)), _chunks(list(texts)))
+        return np.concatenate([ids for ids, _ in parts]), np.concatenate([n for _, n in parts])
 
 
 def truncate(ids: np.ndarray, lengths: np.ndarray, max_tokens: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -131,14 +151,31 @@ def truncate(ids: np.ndarray, lengths: np.ndarray, max_tokens: int | None) -> tu
     return ids[position < max_tokens], np.minimum(lengths, max_tokens)
 
 
-def _mix(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finalizer: every input bit reaches every output bit."""
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xFF51AFD7ED558CCD)
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xC4CEB9FE1A85EC53)
-    h ^= h >> np.uint64(33)
-    return h
+def _window_hashes(ids: np.ndarray, n: int) -> list[np.ndarray]:
+    """For k = 2..n, the hash of every window ids[i : i+k] of the flat id array, documents ignored.
+
+    uint64 arithmetic wraps, as fastText's hashing does; ids + 1 so that <unk> (id 0) still changes
+    the hash: (unk, a, b) must differ from (a, b). MurmurHash3's finalizer then mixes every bit.
+    """
+    word = ids.astype(np.uint64) + np.uint64(1)
+    out, h = [], word
+    for k in range(2, min(n, len(ids)) + 1):
+        h = h[:-1] * np.uint64(116049371) + word[k - 1:]
+        mixed = h.copy()
+        for shift, mult in ((33, 0xFF51AFD7ED558CCD), (33, 0xC4CEB9FE1A85EC53)):
+            mixed ^= mixed >> np.uint64(shift)
+            mixed *= np.uint64(mult)
+        mixed ^= mixed >> np.uint64(33)
+        out.append(mixed)
+    return out
+
+
+def _buckets(hashes: np.ndarray, buckets: int) -> np.ndarray:
+    """Lemire's multiply-shift: the top 32 hash bits to [0, buckets) without a division, in place."""
+    hashes >>= np.uint64(32)
+    hashes *= np.uint64(buckets)
+    hashes >>= np.uint64(32)
+    return hashes.view(np.int64)
 
 
 def hash_ngrams(ids: np.ndarray, lengths: np.ndarray, n: int, buckets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -149,18 +186,9 @@ def hash_ngrams(ids: np.ndarray, lengths: np.ndarray, n: int, buckets: int) -> t
     """
     doc = np.repeat(np.arange(len(lengths)), lengths)
     out_ids, out_doc = [], []
-    # ids + 1 so that <unk> (id 0) still changes the hash: (unk, a, b) must differ from (a, b)
-    word = ids.astype(np.uint64) + np.uint64(1)
-    h = word
-    for k in range(2, n + 1):
-        if len(ids) < k:
-            break
-        # h[i] = hash of ids[i : i+k]; uint64 arithmetic wraps, as fastText's hashing does
-        h = h[:-1] * np.uint64(116049371) + word[k - 1:]
-        same_doc = doc[: len(h)] == doc[k - 1:]
-        # Lemire's multiply-shift maps the top 32 mixed bits to [0, buckets) without a division
-        top = _mix(h[same_doc].copy()) >> np.uint64(32)
-        out_ids.append(((top * np.uint64(buckets)) >> np.uint64(32)).astype(np.int64))
+    for k, h in enumerate(_window_hashes(ids, n), start=2):
+        same_doc = doc[: len(h)] == doc[k - 1:]  # windows across a document boundary are no n-grams
+        out_ids.append(_buckets(h[same_doc], buckets))
         out_doc.append(doc[: len(h)][same_doc])
     if not out_ids:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -201,7 +229,10 @@ class Encoded:
                        np.concatenate([p.counts for p in parts]), weights)
 
 
-WEIGHTINGS = ("tfidf", "mean")
+def _concat(parts: list[Encoded]) -> Encoded:
+    if not parts:
+        return Encoded(np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32))
+    return parts[0] if len(parts) == 1 else Encoded.concat(parts)
 
 
 class Featurizer:
@@ -226,24 +257,30 @@ class Featurizer:
             self._set_columns(columns)
 
     @classmethod
-    def fit(cls, texts: list[str], ngrams=2, buckets=500_000, min_freq=1, max_vocab=None, max_tokens=None,
-            weighting="tfidf") -> "Featurizer":
-        return cls.fit_encode(texts, ngrams, buckets, min_freq, max_vocab, max_tokens, weighting)[0]
+    def fit(cls, texts: list[str], **kw) -> "Featurizer":
+        return cls.fit_encode(texts, **kw)[0]
 
     @classmethod
-    def fit_encode(cls, texts: list[str], ngrams=2, buckets=500_000, min_freq=1, max_vocab=None, max_tokens=None,
-                   weighting="tfidf"):
-        """Learn the vocabulary, columns and idf from `texts` and encode them, tokenizing once."""
+    def fit_encode(cls, texts: list[str], *, ngrams=2, buckets=500_000, min_freq=1, max_vocab=None, max_tokens=None,
+                   weighting="tfidf", min_df=1):
+        """Learn the vocabulary, columns and idf from `texts` and encode them, tokenizing once.
+
+        min_freq: a word needs this many occurrences to enter the vocabulary; min_df: a feature (word
+        or n-gram) needs this many training documents to become a column.
+        """
         parts = parallel_map(_tokens, _chunks(list(texts)))
         f = cls(Vocab.build([t for t, _ in parts], min_freq, max_vocab), ngrams, buckets, max_tokens, weighting)
-        enc = f._encode_parts(parts)  # raw feature ids: no columns yet
-        df = np.bincount(enc.ids, minlength=f.raw_features)  # ids are distinct within a document
-        f._set_columns(np.flatnonzero(df))
-        enc.ids = f._column[enc.ids].astype(np.int64)  # monotonic: each document's ids stay sorted
+        raw = parallel_map(lambda part: f._count(f.vocab.lookup(part[0]), part[1]), parts)  # no columns yet
+        df = sum(np.bincount(e.ids, minlength=f.raw_features) for e in raw)  # ids are distinct within a document
+        f._set_columns(np.flatnonzero(df >= max(min_df, 1)))
         if weighting == "tfidf":  # smoothed, as scikit-learn's: log((1 + D) / (1 + df)) + 1
-            f.idf_ = (np.log((1 + len(enc)) / (1 + df[f.columns_])) + 1).astype(np.float32)
-        enc.weights = f.weigh(enc)
-        return f, enc
+            f.idf_ = (np.log((1 + len(texts)) / (1 + df[f.columns_])) + 1).astype(np.float32)
+
+        def finish(e: Encoded) -> Encoded:
+            e = f._keep_columns(e)
+            e.weights = f.weigh(e)
+            return e
+        return f, _concat(parallel_map(finish, raw))
 
     def _set_columns(self, columns: np.ndarray) -> None:
         self.columns_ = np.asarray(columns, dtype=np.int64)
@@ -264,9 +301,11 @@ class Featurizer:
         return self._column[raw_ids]
 
     def encode(self, texts: list[str]) -> Encoded:
-        enc = self._encode_parts(parallel_map(_tokens, _chunks(list(texts))))
-        enc.weights = self.weigh(enc)
-        return enc
+        return _concat(parallel_map(self._encode_chunk, _chunks(list(texts))))
+
+    def _encode_chunk(self, texts: list[str]) -> Encoded:
+        tokens, lengths = _tokens(texts)
+        return self.encode_ids(self.vocab.lookup(tokens), lengths)
 
     def encode_ids(self, ids: np.ndarray, lengths: np.ndarray) -> Encoded:
         """Encode documents given as vocabulary ids (T,) with lengths (D,), weights included."""
@@ -274,50 +313,50 @@ class Featurizer:
         enc.weights = self.weigh(enc)
         return enc
 
-    def _encode_parts(self, parts: list[tuple[pa.Array, np.ndarray]]) -> Encoded:
-        if not parts:
-            return Encoded(np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.float32))
-        # one lookup over all chunks: Arrow builds the vocabulary's hash table once per call
-        ids = self.vocab.lookup(pa.chunked_array([t for t, _ in parts], pa.large_string()))
-        bounds = np.cumsum([0] + [int(lengths.sum()) for _, lengths in parts])
-        return Encoded.concat(parallel_map(lambda i: self._count(ids[bounds[i]:bounds[i + 1]], parts[i][1]),
-                                           list(range(len(parts)))))
-
     def _count(self, ids: np.ndarray, lengths: np.ndarray) -> Encoded:
         """Each document's distinct features (columns) and their counts, by one sort of (document, feature) keys."""
         ids, lengths = truncate(ids, lengths, self.max_tokens)
-        doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths) << 32
+        keys = [doc | ids]  # raw ids < 2**32 (config caps buckets); shifts, not division, undo it
         if self.ngrams > 1 and self.buckets > 0:
-            gram_ids, gram_doc = hash_ngrams(ids, lengths, self.ngrams, self.buckets)
-            ids, doc = np.concatenate([ids, gram_ids + len(self.vocab)]), np.concatenate([doc, gram_doc])
-        key = (doc << 32) | ids  # raw ids < 2**32 (config caps buckets); shifts, not division, undo it
+            for k, h in enumerate(_window_hashes(ids, self.ngrams), start=2):
+                key = _buckets(h, self.buckets)
+                key += len(self.vocab)
+                key |= doc[: len(key)]
+                key[doc[: len(key)] != doc[k - 1:]] = _ACROSS  # spans two documents: sorted last, dropped
+                keys.append(key)
+        key = np.concatenate(keys)
         key.sort()
+        key = key[: np.searchsorted(key, _ACROSS)]
         first = np.ones(len(key), dtype=bool)
-        first[1:] = key[1:] != key[:-1]
+        np.not_equal(key[1:], key[:-1], out=first[1:])
         starts = np.flatnonzero(first)
-        counts = np.diff(np.append(starts, len(key))).astype(np.float32)
-        doc, ids = key[starts] >> 32, key[starts] & 0xFFFFFFFF
-        if self._column is not None:
-            ids = self._column[ids].astype(np.int64)
-            seen = ids >= 0
-            doc, ids, counts = doc[seen], ids[seen], counts[seen]
+        counts = np.diff(starts, append=len(key)).astype(np.float32)
+        key = key[starts]
+        doc, ids = key >> 32, key & 0xFFFFFFFF
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(np.bincount(doc, minlength=len(lengths)), out=offsets[1:])
-        return Encoded(ids, offsets, counts)
+        enc = Encoded(ids, offsets, counts)
+        return enc if self._column is None else self._keep_columns(enc)
+
+    def _keep_columns(self, enc: Encoded) -> Encoded:
+        """Raw feature ids -> columns, dropping the features that are not columns."""
+        ids = self._column[enc.ids].astype(np.int64)  # monotonic: each document's ids stay sorted
+        kept = ids >= 0
+        lengths = np.bincount(np.repeat(np.arange(len(enc)), np.diff(enc.offsets))[kept], minlength=len(enc))
+        offsets = np.zeros(len(enc) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return Encoded(ids[kept], offsets, enc.counts[kept])
 
     def weigh(self, enc: Encoded) -> np.ndarray:
         """Per-feature weights of each document's bag, (N,) float32."""
+        lengths = np.diff(enc.offsets)
+        doc = np.repeat(np.arange(len(lengths)), lengths)
         if self.weighting == "tfidf":
             w = (1 + np.log(enc.counts)) * self.idf_[enc.ids]
-            norm = np.sqrt(_segment_sum(w.astype(np.float64) ** 2, enc.offsets))
+            norm = np.sqrt(np.bincount(doc, weights=w * w, minlength=len(lengths)))  # sums in float64
         else:
             w = enc.counts
-            norm = _segment_sum(w.astype(np.float64), enc.offsets)
+            norm = np.bincount(doc, weights=w, minlength=len(lengths))
         norm[norm == 0] = 1
-        return (w / np.repeat(norm, np.diff(enc.offsets))).astype(np.float32)
-
-
-def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Sum of each document's values, (D,); documents may be empty."""
-    total = np.concatenate([[0.0], np.cumsum(values)])
-    return total[offsets[1:]] - total[offsets[:-1]]
+        return w * np.repeat((1 / norm).astype(np.float32), lengths)

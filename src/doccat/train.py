@@ -24,7 +24,10 @@ from .config import TrainConfig
 from .model import Docs
 from .text import Encoded
 
-SPARSE_OPTIMIZERS = {"sgd", "adagrad"}  # the torch optimizers that take sparse gradients
+SPARSE_OPTIMIZERS = {"sgd", "adagrad"}
+# An L-BFGS epoch is this many of its iterations: each step re-evaluates the objective where the last
+# one ended, so one iteration per step would cost two passes over the data instead of about one.
+LBFGS_ITERATIONS = 4  # the torch optimizers that take sparse gradients
 
 
 def uses_sparse_grads(cfg: TrainConfig) -> bool:
@@ -68,8 +71,8 @@ def build_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
     if cfg.optimizer == "lbfgs":  # no weight_decay of its own: the L2 penalty goes into its objective
-        return torch.optim.LBFGS(params, lr=cfg.lr, max_iter=1, max_eval=25, history_size=10,
-                                 line_search_fn="strong_wolfe")
+        return torch.optim.LBFGS(params, lr=cfg.lr, max_iter=LBFGS_ITERATIONS, max_eval=25 * LBFGS_ITERATIONS,
+                                 history_size=10, line_search_fn="strong_wolfe")
     kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adagrad": torch.optim.Adagrad,
              "rmsprop": torch.optim.RMSprop}
     return kinds[cfg.optimizer](groups, lr=cfg.lr)
@@ -136,6 +139,9 @@ class Progress:
     history: list = field(default_factory=list)
     batches: list = field(default_factory=list)  # per batch: step, epoch, loss, grad_norm, lr
     best: list = field(default_factory=lambda: [-1.0, -math.inf])  # (val accuracy, -val loss) of the best epoch
+    best_acc: float = -1.0  # patience counts epochs since validation accuracy last rose
+    objective: float = math.inf  # the full-batch objective where the last step started (loss + L2 penalty)
+    last_objective: float = math.inf  # ... and where the epoch before started
     bad_epochs: int = 0
     last_acc: float = 0.0
     stopped: bool = False
@@ -194,7 +200,7 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
                 # the norm is recorded for the plots whether or not it is clipped (inf: never clipped)
                 norm = clip_grad_norm(params, cfg.clip_norm or math.inf)
                 if not first:
-                    first.update(loss=value, logits=logits, norm=norm)
+                    first.update(loss=value, objective=objective.item(), logits=logits, norm=norm)
                 return objective
 
             lr = opt.param_groups[0]["lr"]  # the rate this step uses, before a per-batch scheduler moves it
@@ -202,6 +208,7 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
             if per_batch:
                 scheduler.step()
             value, grad_norm = first["loss"], first["norm"]
+            run.objective = first["objective"]
             run.loss_sum, run.seen, run.batch = run.loss_sum + value * len(idx), run.seen + len(idx), run.batch + 1
             run.batches.append({"step": len(run.batches) + 1, "epoch": run.epoch, "loss": value,
                                 "grad_norm": grad_norm, "lr": lr})
@@ -255,13 +262,18 @@ def _end_epoch(model, valid, y_valid_t, cfg, scheduler, per_batch, run: Progress
     run.history.append(row)
     log(f"epoch {run.epoch:3d} | train loss {row['train_loss']:.4f} | val loss {val_loss:.4f} "
         f"| val acc {val_acc:.4f} | lr {run.epoch_lr:.3g} | {seconds:.1f}s")
-    if list(best_key(row)) > run.best:
-        run.best, run.bad_epochs = list(best_key(row)), 0
-        return {k: v.detach().clone() for k, v in model.state_dict().items()}
-    run.bad_epochs += 1
+    run.bad_epochs = 0 if val_acc > run.best_acc else run.bad_epochs + 1
+    run.best_acc = max(run.best_acc, val_acc)
+    if list(best_key(row)) > run.best:  # the weights kept: best accuracy, then lowest loss
+        run.best = list(best_key(row))
+        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if cfg.patience and run.bad_epochs >= cfg.patience:
         log(f"early stop: no better validation accuracy for {run.bad_epochs} epochs")
         run.stopped = True
+    elif cfg.batch_size == 0 and run.last_objective - run.objective < cfg.tol * abs(run.last_objective):
+        log(f"converged: the training objective fell by less than {cfg.tol:g} of itself in epoch {run.epoch - 1}")
+        run.stopped = True
+    run.last_objective = run.objective
     return best_state
 
 
