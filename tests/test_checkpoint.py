@@ -43,7 +43,7 @@ def _history(run):
     dict(optimizer="sgd", momentum=0.9, nesterov=True, scheduler="plateau", lr=0.2),
     dict(optimizer="adam", scheduler="cosine", lr=0.05, hidden=[8], dropout=0.3),
     dict(optimizer="adamw", weight_decay=0.01, scheduler="step", step_when="val_drop", lr=0.05),
-    dict(optimizer="lbfgs", batch_size=0, embed_dim=0, checkpoint_minutes=0.0),  # dies at epoch 12's checkpoint
+    dict(optimizer="lbfgs", batch_size=0, embed_dim=0, checkpoint_minutes=0.0, checkpoint_every=1),  # dies at epoch 12
 ])
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, opts):
     texts, labels = make_corpus(40, signal=1, noise=6)
@@ -118,7 +118,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tm
     # epoch 1 trains normally; the step scheduler then multiplies lr by 1e30 and the loss blows up
     out = doccat_cli("train", "--train", corpus_files[0], "--epochs", 3, "--embed-dim", 8, "--buckets", 100,
                      "--optimizer", "sgd", "--batch-size", 16, "--scheduler", "step", "--gamma", 1e30,
-                     "--out", tmp_path / "r", "--quiet")
+                     "--checkpoint-every", 1, "--out", tmp_path / "r", "--quiet")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "epoch 2, batch" in out.stderr and "learning rate" in out.stderr and "--clip-norm" in out.stderr
     assert "r.partial" in out.stderr  # says where the last good checkpoint is

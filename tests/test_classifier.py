@@ -74,7 +74,7 @@ def test_best_epoch_weights_are_kept(tmp_path):
     valid = write_csv(tmp_path / "valid.csv", vt, [swap[x] for x in vl])
     clf = doccat.train(train=str(train), valid=str(valid), epochs=6, embed_dim=16, buckets=1000,
                        optimizer="sgd", lr=0.5, scheduler="none", patience=0, log=lambda *a: None)
-    accs = [row["val_accuracy"] for row in clf.history_]
+    accs = [row["val_score"] for row in clf.history_]
     assert len(accs) == 6 and accs[-1] < max(accs)
     best = int(np.argmax(accs)) + 1
     assert clf.metrics_["best_epoch"] == best
@@ -127,7 +127,7 @@ def test_run_directory_contents(corpus_files, tmp_path):
     assert names == {"config.json", "model.safetensors", "vocab.json", "labels.json", "metrics.json",
                      "history.csv", "batches.csv", "manifest.json"} | figures
     header = (run / "history.csv").read_text().splitlines()[0]
-    assert header == "epoch,train_loss,val_loss,val_accuracy,lr,seconds"
+    assert header == "epoch,train_loss,val_loss,val_score,lr,seconds"
     assert json.loads((run / "labels.json").read_text()) == clf.classes_
     assert json.loads((run / "config.json").read_text())["model"]["embed_dim"] == 16
     assert not list(tmp_path.glob(".run.tmp-*"))

@@ -43,11 +43,11 @@ def test_batches_csv_records_every_step(small_run):
 
 
 def test_render_run_without_batches_or_test_split():
-    history = [{"epoch": 1, "train_loss": 1.0, "val_loss": 0.9, "val_accuracy": 0.5, "lr": 0.1, "seconds": 1},
-               {"epoch": 2, "train_loss": 0.5, "val_loss": 0.6, "val_accuracy": 0.7, "lr": 0.1, "seconds": 1}]
+    history = [{"epoch": 1, "train_loss": 1.0, "val_loss": 0.9, "val_score": 0.5, "lr": 0.1, "seconds": 1},
+               {"epoch": 2, "train_loss": 0.5, "val_loss": 0.6, "val_score": 0.7, "lr": 0.1, "seconds": 1}]
     metrics = {"valid": {"confusion_matrix": [[3, 1], [0, 4]]}}
     images = plots.render_run(history, [], metrics, ["a", "b"])
-    assert set(images) == {"loss.png", "accuracy.png", "lr.png", "confusion_matrix.png"}
+    assert set(images) == {"loss.png", "score.png", "lr.png", "confusion_matrix.png"}
     assert all(png_size(data)[0] > 100 for data in images.values())
 
 

@@ -29,7 +29,8 @@ def test_report_is_self_contained_and_complete(small_run, tmp_path, monkeypatch)
     assert not re.search(r'(src|href)="(?!data:)', page)
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(images) == 5 and all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
-    assert "sports" in page and "goal" in page  # class names, and document text among the mistakes or data
+    assert "sports" in page  # class names
+    assert "No mistakes on the test split." in page or "goal" in page  # or the mistaken documents' text
 
 
 def test_data_summary_is_kept_in_metrics(small_run):

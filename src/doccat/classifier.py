@@ -1,6 +1,7 @@
 """The public API: train a classifier, then predict / evaluate / save / load it."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +13,9 @@ from . import artifacts, config as config_mod
 from .checkpoint import Checkpoints
 from .config import Config
 from .data import DataError, Split, Splits, load_splits
-from .data.split import stratified_split
-from .metrics import classification_report
+from .data.split import random_split, stratified_split
+from .loss import SCORES, Loss, class_weights, num_outputs, resolve as resolve_loss
+from .metrics import classification_report, multilabel_report, regression_report
 from .model import BagClassifier
 from .text import Featurizer, Vocab
 from .report import data_summary
@@ -22,51 +24,101 @@ from .train import best_key, fit, peak_memory_mib, predict_logits, uses_sparse_g
 
 @dataclass
 class Prediction:
-    labels: list[str]  # the top-k classes, most probable first
-    probs: list[float]  # their softmax probabilities
+    labels: list[str]  # classify: the top-k classes; multilabel: the labels predicted; most probable first
+    probs: list[float]  # their probabilities
+    value: float | None = None  # regression: the predicted target
 
 
 class Classifier:
-    """A trained document classifier: featurizer + network + class names."""
+    """A trained document classifier (or regressor): featurizer + network + what its outputs mean.
 
-    def __init__(self, config: Config, featurizer: Featurizer, classes: list[str], model: BagClassifier):
+    task "classify": one class per text; "multilabel": any number of labels per text; "regression":
+    a number per text. `classes_` names the outputs (empty for regression).
+    """
+
+    def __init__(self, config: Config, featurizer: Featurizer, classes: list[str], model: BagClassifier,
+                 loss: Loss | None = None, target: tuple[float, float] = (0.0, 1.0)):
         self.config, self.featurizer, self.classes_, self.model = config, featurizer, classes, model
+        self.loss_ = loss or Loss(threshold=config.model.threshold)
+        self.target_ = target  # regression: the training targets' (mean, std); outputs are standardized
         self.history_: list[dict] = []
         self.batches_: list[dict] = []  # per training batch: step, epoch, loss, grad_norm, lr
         self.metrics_: dict = {}
 
-    def predict_proba(self, texts: str | list[str]) -> np.ndarray:
-        """Softmax probabilities, (n_texts, n_classes), columns in `classes_` order."""
+    @property
+    def task(self) -> str:
+        return self.loss_.task
+
+    def _outputs(self, texts) -> torch.Tensor:
         texts = [texts] if isinstance(texts, str) else list(texts)
-        return torch.softmax(predict_logits(self.model, self.featurizer.encode(texts)), dim=1).numpy()
+        return predict_logits(self.model, self.featurizer.encode(texts))
 
-    def predict(self, texts: str | list[str], k: int = 1, threshold: float = 0.0) -> list[Prediction]:
-        """Top-`k` classes of each text with their probabilities (those below `threshold` dropped).
+    def predict_proba(self, texts: str | list[str]) -> np.ndarray:
+        """Probabilities, (n_texts, n_classes), columns in `classes_` order: softmax for classify (rows sum
+        to 1), one sigmoid per label for multilabel. Regression has none: use `predict`."""
+        if self.task == "regression":
+            raise DataError("a regression model predicts values, not probabilities: use predict")
+        return self.loss_.proba(self._outputs(texts)).numpy()
 
-        A single string counts as a list of one text; one Prediction per text is returned.
+    def predict_log_proba(self, texts: str | list[str]) -> np.ndarray:
+        """classify: log-probabilities (log-softmax), (n_texts, n_classes)."""
+        return self.loss_.log_proba(self._outputs(texts)).numpy()
+
+    def predict(self, texts: str | list[str], k: int | None = None, threshold: float | None = None) -> list[Prediction]:
+        """One Prediction per text (a single string counts as a list of one text).
+
+        classify: the top-`k` classes (default 1) with probabilities, those below `threshold` (default
+        0) dropped. multilabel: the labels whose probability reaches `threshold` (default: the model's,
+        0.5), at most `k`. regression: `value`, the predicted number.
         """
-        probs = self.predict_proba(texts)
+        out = self._outputs(texts)
+        if self.task == "regression":
+            mean, std = self.target_
+            return [Prediction([], [], float(v) * std + mean) for v in self.loss_.proba(out)]
+        probs = self.loss_.proba(out).numpy()
+        if threshold is None:
+            threshold = self.loss_.threshold if self.task == "multilabel" else 0.0
+        k = k or (1 if self.task == "classify" else len(self.classes_))
         top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-        out = []
-        for row, idx in zip(probs, top):
-            keep = [i for i in idx if row[i] >= threshold]
-            out.append(Prediction([self.classes_[i] for i in keep], [float(row[i]) for i in keep]))
-        return out
+        return [Prediction([self.classes_[i] for i in idx if row[i] >= threshold],
+                           [float(row[i]) for i in idx if row[i] >= threshold]) for row, idx in zip(probs, top)]
 
-    def label_ids(self, labels: list[str], where: str = "labels") -> np.ndarray:
+    def targets(self, labels: list, where: str = "labels") -> np.ndarray:
+        """Labels as the loss wants them: class ids (n,); label indicators (n, L); standardized values (n,)."""
+        if self.task == "regression":
+            mean, std = self.target_
+            return ((np.asarray(labels, dtype=np.float64) - mean) / std).astype(np.float32)
         index = {c: i for i, c in enumerate(self.classes_)}
-        unknown = sorted(set(labels) - index.keys())
+        given = [x for row in labels for x in row] if self.task == "multilabel" else labels
+        unknown = sorted(set(given) - index.keys())
         if unknown:
             raise DataError(f"{where}: label(s) {', '.join(map(repr, unknown[:5]))} never seen in training "
-                            f"(known: {', '.join(self.classes_)})")
-        return np.array([index[x] for x in labels], dtype=np.int64)
+                            f"(known: {', '.join(self.classes_[:20])}{' ...' if len(self.classes_) > 20 else ''})")
+        if self.task == "classify":
+            return np.array([index[x] for x in labels], dtype=np.int64)
+        y = np.zeros((len(labels), len(self.classes_)), dtype=np.float32)
+        rows = np.repeat(np.arange(len(labels)), [len(row) for row in labels])
+        y[rows, [index[x] for x in given]] = 1.0
+        return y
 
-    def evaluate(self, texts: list[str], labels: list[str]) -> dict:
-        """Loss, accuracy, macro-F1, per-class precision/recall/F1/support, confusion matrix."""
-        y = self.label_ids(labels)
-        logits = predict_logits(self.model, self.featurizer.encode(list(texts)))
-        loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y)).item() if len(y) else 0.0
-        return classification_report(y, logits.argmax(1).numpy(), self.classes_, loss)
+    def label_ids(self, labels: list[str], where: str = "labels") -> np.ndarray:
+        """classify: the class id of each label."""
+        return self.targets(labels, where)
+
+    def evaluate(self, texts: list[str], labels: list) -> dict:
+        """Metrics by task, with the loss: classify: accuracy, macro-F1, per class, confusion matrix;
+        multilabel: micro/macro-F1, subset accuracy, hamming loss, per label; regression: MAE, RMSE, R^2."""
+        y = torch.from_numpy(self.targets(labels))
+        out = self._outputs(list(texts))
+        plain = dataclasses.replace(self.loss_, label_smoothing=0.0, weight=None)  # a metric, not the objective
+        loss = plain(out, y).item() if len(y) else 0.0
+        p = self.loss_.proba(out).numpy()
+        if self.task == "classify":
+            return classification_report(y.numpy(), p.argmax(1), self.classes_, loss)
+        if self.task == "multilabel":
+            return multilabel_report(y.numpy() > 0.5, p >= self.loss_.threshold, self.classes_, loss)
+        mean, std = self.target_
+        return regression_report(np.asarray(labels, dtype=np.float64), p * std + mean, loss)
 
     def explain(self, text: str) -> dict:
         """How `text` goes through the model and which words pushed it to its class (see doccat.explain)."""
@@ -78,13 +130,16 @@ class Classifier:
         state = {**self.model.state_dict(), "featurizer.columns": torch.from_numpy(self.featurizer.columns_)}
         if self.featurizer.idf_ is not None:
             state["featurizer.idf"] = torch.from_numpy(self.featurizer.idf_)
+        if self.task == "regression":
+            state["target.mean_std"] = torch.tensor(self.target_, dtype=torch.float64)
         return state
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the run directory, with batches.csv and the plots."""
         from . import plots
         extra = {"batches.csv": artifacts.rows_csv(self.batches_)} if self.batches_ else {}
-        extra |= plots.render_run(self.history_, self.batches_, self.metrics_, self.classes_)
+        extra |= plots.render_run(self.history_, self.batches_, self.metrics_, self.classes_, self.loss_.kind,
+                                  SCORES[self.task])
         return artifacts.write_run(Path(path), config_mod.to_dict(self.config), self.state_dict(),
                                    self.featurizer.vocab.itos, self.classes_, self.metrics_, self.history_,
                                    overwrite, extra)
@@ -99,15 +154,17 @@ def load(path: str | Path) -> Classifier:
     if columns is None or (idf_ is None) != (cfg.model.weighting != "tfidf"):
         raise artifacts.ArtifactError(f"{path}: model.safetensors lacks the featurizer's columns or idf; "
                                       "it was written by another version of doccat: train it again")
+    target = tuple(state.pop("target.mean_std", torch.tensor([0.0, 1.0])).tolist())
     featurizer = Featurizer(Vocab(run["vocab"]), cfg.model.ngrams, cfg.model.buckets, cfg.model.max_tokens,
                             cfg.model.weighting, columns.numpy(), None if idf_ is None else idf_.numpy())
-    model = BagClassifier(cfg.model, featurizer.num_features, len(run["labels"]))
+    loss = Loss(cfg.data.task, cfg.train.loss, threshold=cfg.model.threshold)
+    model = BagClassifier(cfg.model, featurizer.num_features, num_outputs(loss.task, loss.kind, len(run["labels"])))
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         raise artifacts.ArtifactError(f"{path}: weights do not fit the config: {e}") from None
     model.eval()
-    clf = Classifier(cfg, featurizer, run["labels"], model)
+    clf = Classifier(cfg, featurizer, run["labels"], model, loss, target)
     clf.metrics_ = run["metrics"]
     return clf
 
@@ -125,10 +182,25 @@ def resolve_config(config: Config | dict | str | Path | None, overrides: dict) -
 
 
 def _in_memory_splits(cfg: Config, texts, labels) -> Splits:
-    train = Split(list(texts), [str(x) for x in labels])
-    kept, carved = stratified_split(train.labels, cfg.data.valid_fraction, cfg.data.split_seed + 1)
-    classes = sorted(set(train.labels))
-    return Splits(train.take(kept), train.take(carved), None, classes)
+    """Splits of in-memory data; task auto: lists of labels are multilabel, floats regression."""
+    labels = list(labels)
+    task = cfg.data.task
+    if task == "auto":
+        task = "multilabel" if all(isinstance(x, (list, tuple, set)) for x in labels) else \
+            "regression" if all(isinstance(x, float) for x in labels) else "classify"
+    if task == "multilabel":
+        train = Split(list(texts), [sorted({str(x) for x in row}) for row in labels])
+        classes = sorted({x for row in train.labels for x in row})
+    elif task == "regression":
+        train, classes = Split(list(texts), [float(x) for x in labels]), []
+    else:
+        train = Split(list(texts), [str(x) for x in labels])
+        classes = sorted(set(train.labels))
+    if task == "classify":
+        kept, carved = stratified_split(train.labels, cfg.data.valid_fraction, cfg.data.split_seed + 1)
+    else:
+        kept, carved = random_split(len(train), cfg.data.valid_fraction, cfg.data.split_seed + 1)
+    return Splits(train.take(kept), train.take(carved), None, classes, task)
 
 
 def train(texts: list[str] | None = None, labels: list | None = None, *, config=None, out=None,
@@ -148,23 +220,21 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     splits = _in_memory_splits(cfg, texts, labels) if texts is not None else load_splits(cfg.data)
-    log(f"data: {splits.summary()} docs, {len(splits.classes)} classes")
+    log(f"data: {splits.summary()} docs, " + (f"{len(splits.classes)} {'labels' if splits.task == 'multilabel' else 'classes'}"
+                                              if splits.task != "regression" else "a regression target"))
     t0 = time.perf_counter()
     m = cfg.model
     featurizer, train_enc = Featurizer.fit_encode(
         splits.train.texts, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,
         max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df)
-    torch.manual_seed(cfg.train.seed)  # the initial weights are part of what the seed fixes
-    model = BagClassifier(m, featurizer.num_features, len(splits.classes), sparse=uses_sparse_grads(cfg.train))
-    clf = Classifier(cfg, featurizer, splits.classes, model)
-    y_train = clf.label_ids(splits.train.labels, "train")
-    y_valid = clf.label_ids(splits.valid.labels, "valid")
+    clf, y_train = _classifier(cfg, splits, featurizer)
+    y_valid = clf.targets(splits.valid.labels, "valid")
     valid_enc = featurizer.encode(splits.valid.texts)
     log(f"features: vocabulary {len(featurizer.vocab)}, n-grams up to {m.ngrams} in {m.buckets} buckets")
     if out is not None and _checkpoints is None:
-        _checkpoints = Checkpoints.start(out, config_mod.to_dict(cfg), overwrite)
+        _checkpoints = Checkpoints.start(out, config_mod.to_dict(clf.config), overwrite)
     try:
-        clf.history_ = fit(model, train_enc, y_train, valid_enc, y_valid, cfg.train, log=log,
+        clf.history_ = fit(clf.model, train_enc, y_train, valid_enc, y_valid, clf.config.train, clf.loss_, log=log,
                            checkpoints=_checkpoints, batch_log=clf.batches_, progress=progress)
     except BaseException:
         if _checkpoints is not None:
@@ -181,6 +251,26 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
         clf.save(out, overwrite)
         _checkpoints.finish()
     return clf
+
+
+def _classifier(cfg: Config, splits: Splits, featurizer: Featurizer) -> tuple[Classifier, np.ndarray]:
+    """The untrained classifier for these splits (task and loss resolved into its config), and its targets."""
+    kind = resolve_loss(splits.task, cfg.train.loss, len(splits.classes))
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, task=splits.task),
+                              train=dataclasses.replace(cfg.train, loss=kind))
+    target = (0.0, 1.0)
+    if splits.task == "regression":
+        values = np.asarray(splits.train.labels, dtype=np.float64)
+        target = (float(values.mean()), float(values.std()) or 1.0)
+    torch.manual_seed(cfg.train.seed)  # the initial weights are part of what the seed fixes
+    model = BagClassifier(cfg.model, featurizer.num_features, num_outputs(splits.task, kind, len(splits.classes)),
+                          sparse=uses_sparse_grads(cfg.train))
+    clf = Classifier(cfg, featurizer, splits.classes, model, Loss(splits.task, kind, threshold=cfg.model.threshold),
+                     target)
+    y_train = clf.targets(splits.train.labels, "train")
+    clf.loss_.label_smoothing = cfg.train.label_smoothing
+    clf.loss_.weight = class_weights(cfg.train.class_weights, y_train, splits.task, len(splits.classes))
+    return clf, y_train
 
 
 def resume(out: str | Path, texts: list[str] | None = None, labels: list | None = None, *, log=print,

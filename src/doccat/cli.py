@@ -14,6 +14,7 @@ from . import config as config_mod
 from .artifacts import ArtifactError
 from .config import ConfigError
 from .data import DataError
+from .metrics import HEADLINE
 from .train import TrainingError
 
 USER_ERRORS = (ConfigError, DataError, ArtifactError, TrainingError)
@@ -64,10 +65,9 @@ def cmd_train(args) -> int:
         out = args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         clf = train(config=args.config, out=out, overwrite=args.overwrite, log=log, progress=progress, **overrides)
     m = clf.metrics_
-    summary = {"run_dir": str(out), "train_seconds": round(m["train_seconds"], 2), "best_epoch": m["best_epoch"],
-               "valid_accuracy": m["valid"]["accuracy"], "valid_macro_f1": m["valid"]["macro_f1"]}
-    if "test" in m:
-        summary |= {"test_accuracy": m["test"]["accuracy"], "test_macro_f1": m["test"]["macro_f1"]}
+    summary = {"run_dir": str(out), "train_seconds": round(m["train_seconds"], 2), "best_epoch": m["best_epoch"]}
+    for split in ("valid", "test"):
+        summary |= {f"{split}_{key}": m[split][key] for key in HEADLINE[clf.task] if split in m}
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -95,8 +95,7 @@ def cmd_evaluate(args) -> int:
     clf = load(args.run_dir)
     texts, labels = _read_eval_data(args, clf)
     report = clf.evaluate(texts, labels)
-    print(json.dumps(report if args.full else {k: report[k] for k in ("n", "loss", "accuracy", "macro_f1")},
-                     indent=2))
+    print(json.dumps(report if args.full else {k: report[k] for k in ("n", "loss", *HEADLINE[clf.task])}, indent=2))
     return 0
 
 
@@ -110,8 +109,9 @@ def cmd_predict(args) -> int:
     if not texts:
         raise DataError("nothing to predict: give texts as arguments or --file (one text per line)")
     for text, pred in zip(texts, clf.predict(texts, k=args.k, threshold=args.threshold)):
-        print(json.dumps({"text": text, "labels": pred.labels, "probs": [round(p, 6) for p in pred.probs]},
-                         ensure_ascii=False))
+        row = {"text": text, "value": pred.value} if clf.task == "regression" else \
+            {"text": text, "labels": pred.labels, "probs": [round(p, 6) for p in pred.probs]}
+        print(json.dumps(row, ensure_ascii=False))
     return 0
 
 
@@ -198,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("texts", nargs="*", help="texts to classify")
     pr.add_argument("--file", help="a file with one text per line")
     pr.add_argument("--encoding", default="utf-8")
-    pr.add_argument("-k", type=int, default=1, help="how many classes per text")
-    pr.add_argument("--threshold", type=float, default=0.0, help="drop classes below this probability")
+    pr.add_argument("-k", type=int, help="how many classes per text (default 1; multilabel: all above the threshold)")
+    pr.add_argument("--threshold", type=float,
+                    help="drop classes below this probability (default 0; multilabel: the model's, 0.5)")
     pr.set_defaults(func=cmd_predict)
 
     d = sub.add_parser("datasets", help="list the registry's datasets and which are present locally")

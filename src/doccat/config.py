@@ -52,11 +52,12 @@ class ModelConfig:
     max_vocab: int | None = 2_000_000  # the most frequent tokens kept; None = all
     max_tokens: int | None = 10_000  # documents are cut to their first N tokens (before n-grams); None = all
     weighting: str = "tfidf"  # mean (of token and n-gram vectors) | tfidf (sublinear, L2-normalized)
-    hidden: list[int] = field(default_factory=list)
+    hidden: list[int] = field(default_factory=list)  # sizes of the hidden layers between the bag and the output
     activation: str = "relu"  # relu | tanh | sigmoid | hardtanh | gelu
     dropout: float = 0.0
     init: str = "auto"  # auto (zeros for a linear model, else uniform) | uniform | xavier | kaiming | normal | zeros | default
     init_range: float = 0.5
+    threshold: float = 0.5  # multilabel: a label is predicted when its probability reaches this
 
 
 @dataclass
@@ -77,12 +78,18 @@ class TrainConfig:
     gamma: float = 0.1  # step: lr *= gamma every step_size epochs; plateau: the reduce factor
     plateau_patience: int = 0
     warmup_epochs: float = 0.0  # linear: warm up over this many epochs, then decay to 0
+    loss: str = "auto"  # auto (the task's usual) | cross_entropy | nll | bce | mse | l1 (see doccat/loss.py)
+    label_smoothing: float = 0.0  # classify/multilabel: move targets this much toward uniform
+    class_weights: str = "none"  # none | balanced | "w1,w2,..." (one per class, in class order)
     clip_norm: float = 0.0  # clip the gradient norm to this; 0 = off
+    clip_value: float = 0.0  # clip every gradient element to [-v, v]; 0 = off
     patience: int = 5  # stop after this many epochs without a better validation accuracy; 0 = off
     tol: float = 1e-4  # full batch: stop once an epoch lowers the training loss by less than this fraction
     seed: int = 0
-    checkpoint_every: int = 1  # checkpoint every N epochs (into <out>.partial/, for --resume); 0 = off
-    checkpoint_minutes: float = 0.0  # also every N minutes, mid-epoch too; 0 = off
+    # checkpoints (into <out>.partial/, for --resume): a killed run loses at most this many minutes;
+    # by time rather than by epoch, since an L-BFGS checkpoint holds its history (10 steps of all weights)
+    checkpoint_minutes: float = 2.0  # 0 = off; mid-epoch too
+    checkpoint_every: int = 0  # also every N epochs; 0 = off
     threads: int | None = None
 
 
@@ -224,10 +231,20 @@ CHOICES = {
     "train.optimizer": {"sgd", "adam", "adamw", "adagrad", "rmsprop", "lbfgs"},
     "train.scheduler": {"none", "step", "cosine", "linear", "plateau"},
     "train.step_when": {"epoch", "val_drop"},
+    "train.loss": {"auto", "cross_entropy", "nll", "bce", "mse", "l1"},
 }
 
 
 MAX_BUCKETS = 2**26
+
+
+def _weights_spec_ok(spec: str) -> bool:
+    if spec in ("none", "balanced"):
+        return True
+    try:
+        return all(float(x) > 0 for x in spec.split(","))
+    except ValueError:
+        return False
 
 
 def validate(cfg: Config) -> None:
@@ -257,6 +274,12 @@ def validate(cfg: Config) -> None:
          "every call; for mini-batches choose another optimizer, e.g. --optimizer adam"),
         ("train.lr", cfg.train.lr > 0, "must be > 0"),
         ("train.tol", cfg.train.tol >= 0, "must be >= 0"),
+        ("train.label_smoothing", 0.0 <= cfg.train.label_smoothing < 1.0, "must be in [0, 1)"),
+        ("train.clip_norm", cfg.train.clip_norm >= 0, "must be >= 0"),
+        ("train.clip_value", cfg.train.clip_value >= 0, "must be >= 0"),
+        ("train.class_weights", _weights_spec_ok(cfg.train.class_weights),
+         'must be "none", "balanced" or comma-separated positive numbers, one per class'),
+        ("model.threshold", 0.0 < cfg.model.threshold < 1.0, "must be in (0, 1)"),
         ("train.checkpoint_every", cfg.train.checkpoint_every >= 0, "must be >= 0"),
         ("train.checkpoint_minutes", cfg.train.checkpoint_minutes >= 0, "must be >= 0"),
         ("data.label_sep", cfg.data.label_sep != "", "must not be empty (e.g. \",\" or \"|\")"),

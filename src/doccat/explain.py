@@ -35,8 +35,9 @@ def explain(clf, text: str, top: int = 10) -> dict:
 
     enc = f.encode_ids(ids, np.array([len(ids)]))
     logits = predict_logits(clf.model, enc)[0]
-    probs = torch.softmax(logits, 0)
-    chosen = int(probs.argmax())
+    probs = _probs(clf, enc)[0]
+    names_out = clf.classes_ if clf.task != "regression" else ["value"]
+    chosen = int(probs.argmax())  # regression: the one output, the predicted value
     p = float(probs[chosen])
 
     words = sorted(set(tokens), key=tokens.index)  # distinct, in order of first appearance
@@ -67,9 +68,9 @@ def explain(clf, text: str, top: int = 10) -> dict:
         "tokens": [{"token": t, "id": int(i), "unknown": bool(i == 0), "in_model": bool(f.column(i) >= 0)}
                    for t, i in zip(tokens, ids)],
         "ngrams": ngrams,
-        "logits": {c: round(float(v), 6) for c, v in zip(clf.classes_, logits)},
-        "probs": {c: round(float(v), 6) for c, v in zip(clf.classes_, probs)},
-        "label": clf.classes_[chosen],
+        "logits": {c: round(float(v), 6) for c, v in zip(names_out, logits)},
+        "probs": {c: round(float(v), 6) for c, v in zip(names_out, probs)},
+        "label": names_out[chosen],
         "prob": round(p, 6),
         "words": _ranked([{"word": w, "unknown": f.vocab.stoi.get(w, 0) == 0} for w in words], word_drop, top),
         "features": _ranked([{"feature": names[int(i)], "id": int(i), "count": int(c)}
@@ -89,7 +90,12 @@ def _ngrams(f, tokens: list[str], ids: np.ndarray) -> list[dict]:
 
 @torch.no_grad()
 def _probs(clf, enc) -> np.ndarray:
-    return torch.softmax(predict_logits(clf.model, enc), 1).numpy()
+    """(B, outputs): class or label probabilities; regression: (B, 1) predicted values."""
+    p = clf.loss_.proba(predict_logits(clf.model, enc)).numpy()
+    if clf.task == "regression":
+        mean, std = clf.target_
+        return (p * std + mean)[:, None]
+    return p
 
 
 def _ranked(items: list[dict], drop: np.ndarray, top: int) -> list[dict]:

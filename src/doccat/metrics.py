@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+# the figures a run is summed up by, per task
+HEADLINE = {"classify": ["accuracy", "macro_f1"], "multilabel": ["micro_f1", "macro_f1", "subset_accuracy"],
+            "regression": ["mae", "rmse", "r2"]}
+
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
     """(C, C) counts: row = true class, column = predicted class."""

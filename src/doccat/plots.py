@@ -11,7 +11,7 @@ import numpy as np
 # name in the run directory -> what it shows; the report lists them in this order
 FIGURES = {
     "loss.png": "training and validation loss",
-    "accuracy.png": "validation accuracy",
+    "score.png": "validation score (accuracy, micro-F1 or R^2)",
     "lr.png": "learning rate",
     "grad_norm.png": "gradient norm",
     "confusion_matrix.png": "confusion matrix",
@@ -45,7 +45,7 @@ def _column(rows: list[dict], key: str) -> np.ndarray:
     return np.array([float(r[key]) for r in rows])
 
 
-def loss_plot(history: list[dict], batches: list[dict]) -> bytes:
+def loss_plot(history: list[dict], batches: list[dict], loss_name: str = "cross-entropy loss") -> bytes:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     if batches:  # per batch, on the epoch axis: step k of epoch e sits between e-1 and e
@@ -58,21 +58,21 @@ def loss_plot(history: list[dict], batches: list[dict]) -> bytes:
     epochs = _column(history, "epoch")
     ax.plot(epochs, _column(history, "train_loss"), "o-", color="tab:orange", label="train loss per epoch")
     ax.plot(epochs, _column(history, "val_loss"), "s-", color="tab:green", label="validation loss")
-    ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
+    ax.set(xlabel="epoch", ylabel=loss_name, title="Loss")
     ax.grid(alpha=0.3)
     ax.legend()
     return _png(fig)
 
 
-def accuracy_plot(history: list[dict]) -> bytes:
+def score_plot(history: list[dict], name: str = "accuracy") -> bytes:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    epochs, acc = _column(history, "epoch"), _column(history, "val_accuracy")
+    epochs, acc = _column(history, "epoch"), _column(history, "val_score")
     ax.plot(epochs, acc, "o-", color="tab:green")
     best = int(np.argmax(acc))
     ax.annotate(f"best {acc[best]:.4f}", (epochs[best], acc[best]), textcoords="offset points", xytext=(0, -15),
                 ha="center")
-    ax.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy")
+    ax.set(xlabel="epoch", ylabel=name, title=f"Validation {name}")
     ax.grid(alpha=0.3)
     return _png(fig)
 
@@ -127,16 +127,21 @@ def confusion_plot(cm: np.ndarray, classes: list[str], title: str) -> bytes:
     return _png(fig)
 
 
-def render_run(history: list[dict], batches: list[dict], metrics: dict, classes: list[str]) -> dict[str, bytes]:
+LOSS_NAMES = {"cross_entropy": "cross-entropy loss", "nll": "negative log-likelihood", "bce": "binary cross-entropy",
+              "mse": "mean squared error (standardized target)", "l1": "mean absolute error (standardized target)"}
+
+
+def render_run(history: list[dict], batches: list[dict], metrics: dict, classes: list[str],
+               loss: str = "cross_entropy", score: str = "accuracy") -> dict[str, bytes]:
     """Every figure the run's data allows, {file name: PNG bytes}."""
     if not history:
         return {}
-    images = {"loss.png": loss_plot(history, batches), "accuracy.png": accuracy_plot(history),
+    images = {"loss.png": loss_plot(history, batches, LOSS_NAMES.get(loss, loss)), "score.png": score_plot(history, score),
               "lr.png": lr_plot(history, batches)}
     if batches:
         images["grad_norm.png"] = grad_norm_plot(batches)
     split = "test" if "test" in metrics else "valid" if "valid" in metrics else None
-    if split:
+    if split and "confusion_matrix" in metrics[split]:
         images["confusion_matrix.png"] = confusion_plot(metrics[split]["confusion_matrix"], classes,
                                                         f"Confusion matrix ({split} split, row-normalized)")
     return images

@@ -15,13 +15,18 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import ArtifactError
+from .loss import SCORES
+from .metrics import HEADLINE
 from .text import count_tokens
 
-METRIC_ROWS = ["test.accuracy", "test.macro_f1", "valid.accuracy", "valid.macro_f1", "best_epoch", "train_seconds"]
+METRIC_ROWS = [f"{split}.{key}" for split in ("test", "valid") for key in dict.fromkeys(k for keys in HEADLINE.values()
+                                                                                       for k in keys)]
+METRIC_ROWS += ["best_epoch", "train_seconds"]
 
 
 def data_summary(splits) -> dict:
-    """Per split: documents per class and the document length in tokens (quantiles, histogram).
+    """Per split: documents per class (per label; the target's spread for regression) and the
+    document length in tokens (quantiles, histogram).
 
     Computed at training time and kept in metrics.json, so a report needs no access to the data.
     """
@@ -30,19 +35,31 @@ def data_summary(splits) -> dict:
         split = getattr(splits, name)
         if split is None:
             continue
-        labels, counts = np.unique(np.array(split.labels, dtype=object), return_counts=True)
         lengths = count_tokens(split.texts) if len(split) else np.zeros(1, dtype=int)
         top = max(int(np.percentile(lengths, 99)), 1)  # the long tail would squash every other bin
         hist, edges = np.histogram(np.minimum(lengths, top), bins=min(20, top), range=(0, top))
         out[name] = {
             "documents": len(split),
-            "per_class": {str(c): int(n) for c, n in zip(labels, counts)},
+            **_label_summary(split.labels, splits.task),
             "length_tokens": {"min": int(lengths.min()), "median": float(np.median(lengths)),
                               "mean": round(float(lengths.mean()), 1), "p90": float(np.percentile(lengths, 90)),
                               "max": int(lengths.max())},
             "length_histogram": {"edges": [round(float(e), 1) for e in edges], "counts": hist.tolist()},
         }
     return out
+
+
+def _label_summary(labels: list, task: str) -> dict:
+    if task == "regression":
+        y = np.asarray(labels, dtype=float) if labels else np.zeros(1)
+        return {"target": {"min": float(y.min()), "mean": round(float(y.mean()), 4), "median": float(np.median(y)),
+                           "max": float(y.max()), "std": round(float(y.std()), 4)}}
+    flat = [x for row in labels for x in row] if task == "multilabel" else labels
+    names, counts = np.unique(np.array(flat, dtype=object), return_counts=True) if flat else ([], [])
+    summary = {"per_class": {str(c): int(n) for c, n in zip(names, counts)}}
+    if task == "multilabel":
+        summary["labels_per_document"] = round(len(flat) / max(len(labels), 1), 3)
+    return summary
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -114,6 +131,8 @@ def _mistakes(clf, k: int = 15) -> str:
         return f"<p>The run's data could not be reloaded ({html.escape(str(e))}), so no mistakes are shown.</p>"
     if test is None or not len(test):
         return "<p>The run has no test split.</p>"
+    if clf.task != "classify":
+        return "<p>Listed for single-label classification only.</p>"
     known = [i for i, lab in enumerate(test.labels) if lab in clf.classes_]
     texts = [test.texts[i] for i in known]
     y = clf.label_ids([test.labels[i] for i in known])
@@ -144,13 +163,14 @@ def render_report(run_dir: str | Path) -> str:
     history, batch_rows = read_rows(run_dir / "history.csv"), read_rows(run_dir / "batches.csv")
     images = {name: (run_dir / name).read_bytes() for name in plots.FIGURES if (run_dir / name).is_file()}
     if not images:  # an older run, or trained without matplotlib: draw them now if we can
-        images = plots.render_run(history, batch_rows, m, clf.classes_)
+        images = plots.render_run(history, batch_rows, m, clf.classes_, clf.loss_.kind, SCORES[clf.task])
     split = "test" if "test" in m else "valid"
     parts = [f"<h1>doccat run <code>{html.escape(run_dir.name)}</code></h1>"]
 
-    cards = [f"{k} {m[s][key]:.4f}" for s in ("test", "valid") if s in m
-             for k, key in ((f"{s} accuracy", "accuracy"), (f"{s} macro-F1", "macro_f1"))]
-    cards += [f"best epoch {m.get('best_epoch', '?')}", f"{len(clf.classes_)} classes"]
+    cards = [f"{s} {key} {m[s][key]:.4f}" for s in ("test", "valid") if s in m for key in HEADLINE[clf.task]]
+    cards += [f"best epoch {m.get('best_epoch', '?')}",
+              f"{len(clf.classes_)} {'labels' if clf.task == 'multilabel' else 'classes'}" if clf.classes_ else
+              "regression"]
     parts.append('<div class="cards">' + "".join(f"<span>{html.escape(c)}</span>" for c in cards) + "</div>")
 
     parts.append("<h2>Config</h2>")
@@ -160,9 +180,15 @@ def render_report(run_dir: str | Path) -> str:
     data = m.get("data")
     if data:
         names = list(data)
-        rows = [[c] + [data[s]["per_class"].get(c, 0) for s in names] for c in clf.classes_]
-        rows.append(["all"] + [data[s]["documents"] for s in names])
-        parts.append("<h3>Documents per class and split</h3>" + _table(["class"] + names, rows))
+        if clf.task == "regression":
+            stats = ["min", "mean", "median", "max", "std"]
+            parts.append("<h3>Target per split</h3>" + _table(
+                ["split", "documents"] + stats, [[s, data[s]["documents"]] + [data[s]["target"][x] for x in stats]
+                                                 for s in names]))
+        else:
+            rows = [[c] + [data[s]["per_class"].get(c, 0) for s in names] for c in clf.classes_]
+            rows.append(["all documents"] + [data[s]["documents"] for s in names])
+            parts.append("<h3>Documents per class and split</h3>" + _table(["class"] + names, rows))
         stats = ["min", "median", "mean", "p90", "max"]
         parts.append("<h3>Document length (tokens)</h3>" + _table(
             ["split"] + stats, [[s] + [data[s]["length_tokens"][x] for x in stats] for s in names]))
@@ -179,14 +205,17 @@ def render_report(run_dir: str | Path) -> str:
     else:
         parts.append("<p>No figures: install matplotlib (<code>pip install doccat[report]</code>).</p>")
     if history:
-        keys = ["epoch", "train_loss", "val_loss", "val_accuracy", "lr", "seconds"]
+        keys = ["epoch", "train_loss", "val_loss", "val_score", "lr", "seconds"]
         parts.append(_table(keys, [[int(r["epoch"])] + [r[k] for k in keys[1:]] for r in history]))
 
     parts.append(f"<h2>Metrics per class ({split} split)</h2>")
-    if split in m:
+    if split in m and clf.task == "regression":
+        parts.append(_table(["metric", "value"], [[k, m[split][k]] for k in ("mae", "rmse", "r2", "n")]))
+    elif split in m:
         pc = m[split]["per_class"]
         parts.append(_table(["class", "precision", "recall", "F1", "support"],
                             [[c, pc[c]["precision"], pc[c]["recall"], pc[c]["f1"], pc[c]["support"]] for c in pc]))
+    if split in m and "confusion_matrix" in m[split]:
         parts.append(f"<h2>Confusion matrix ({split} split)</h2>")
         if "confusion_matrix.png" in images:
             parts.append(_img(images["confusion_matrix.png"], plots.FIGURES["confusion_matrix.png"]))

@@ -137,9 +137,11 @@ def create_app(run_dir: str | Path, api_key: str | None = None, limits: Limits |
         model_config = ConfigDict(extra="forbid")
         texts: list[str] | None = Field(None, min_length=1, description="texts to classify (or give `text`)")
         text: str | None = Field(None, description="one text to classify (or give `texts`)")
-        k: int = Field(1, ge=1, le=10_000, description="classes per text, most probable first")
-        threshold: float = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False,
-                                 description="drop classes below this probability")
+        k: int | None = Field(None, ge=1, le=10_000, description="classes per text, most probable first "
+                              "(default 1; multilabel: every label reaching the threshold)")
+        threshold: float | None = Field(None, ge=0.0, le=1.0, allow_inf_nan=False,
+                                        description="drop classes below this probability (default 0; "
+                                                    "multilabel: the model's threshold)")
 
         @model_validator(mode="after")
         def _one_of(self):
@@ -150,6 +152,7 @@ def create_app(run_dir: str | Path, api_key: str | None = None, limits: Limits |
     class Prediction(BaseModel):
         labels: list[str]
         probs: list[float]
+        value: float | None = None  # regression models: the predicted number
 
     class PredictResponse(BaseModel):
         predictions: list[Prediction]
@@ -200,7 +203,7 @@ def create_app(run_dir: str | Path, api_key: str | None = None, limits: Limits |
         texts = req.texts if req.texts is not None else [req.text]
         check_texts(texts)
         preds = await run_in_threadpool(_predict, texts, req.k, req.threshold)
-        return {"predictions": [{"labels": p.labels, "probs": p.probs} for p in preds]}
+        return {"predictions": [{"labels": p.labels, "probs": p.probs, "value": p.value} for p in preds]}
 
     @app.post("/explain")
     async def explain_view(req: ExplainRequest) -> dict:

@@ -20,12 +20,12 @@ import pyarrow.compute as pc
 UNK = "<unk>"
 # torchtext's basic_english: lowercase; IMDb's "<br />" is a space; . , ( ) ! ? ' become tokens of
 # their own; " ; : are dropped; then split on whitespace as Python's str.split() does. One regex
-# does it in one pass: a dropped character (or a whitespace beyond ASCII's, which the split knows) leaves
-# group 1 empty, so it turns into spaces.
+# does it in one pass: a dropped character, or a whitespace beyond ASCII's (which the split knows),
+# leaves group 1 empty, so it turns into spaces.
 _OTHER_SPACE = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(0x3001)) if c.isspace() and c not in " \t\n\v\f\r")
 _PUNCT = rf"""[";:{_OTHER_SPACE}]|([.,()!?'])"""
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_ACROSS = np.iinfo(np.int64).max  # the key of a window across two documents
+_DROP = np.iinfo(np.int64).max  # the key of a feature to drop: sorts last
 _CHUNK_CHARS = 1 << 22  # texts per task in the thread pool: about this many characters
 
 
@@ -152,21 +152,17 @@ def truncate(ids: np.ndarray, lengths: np.ndarray, max_tokens: int | None) -> tu
 
 
 def _window_hashes(ids: np.ndarray, n: int) -> list[np.ndarray]:
-    """For k = 2..n, the hash of every window ids[i : i+k] of the flat id array, documents ignored.
+    """For k = 2..n, a hash of every window ids[i : i+k] of the flat id array, documents ignored.
 
-    uint64 arithmetic wraps, as fastText's hashing does; ids + 1 so that <unk> (id 0) still changes
-    the hash: (unk, a, b) must differ from (a, b). MurmurHash3's finalizer then mixes every bit.
+    The windows are combined as fastText does (uint64 arithmetic wraps); ids + 1 so that <unk>
+    (id 0) still changes the hash: (unk, a, b) must differ from (a, b). A multiplication by 2**64 / phi
+    (Fibonacci hashing) then spreads every input bit into the top 32 bits, which _buckets uses.
     """
     word = ids.astype(np.uint64) + np.uint64(1)
     out, h = [], word
     for k in range(2, min(n, len(ids)) + 1):
         h = h[:-1] * np.uint64(116049371) + word[k - 1:]
-        mixed = h.copy()
-        for shift, mult in ((33, 0xFF51AFD7ED558CCD), (33, 0xC4CEB9FE1A85EC53)):
-            mixed ^= mixed >> np.uint64(shift)
-            mixed *= np.uint64(mult)
-        mixed ^= mixed >> np.uint64(33)
-        out.append(mixed)
+        out.append(h * np.uint64(0x9E3779B97F4A7C15))
     return out
 
 
@@ -209,6 +205,12 @@ class Encoded:
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
+
+    def slice(self, start: int, stop: int) -> "Encoded":
+        """Documents start..stop-1 as views, without copying."""
+        a, b = self.offsets[start], self.offsets[stop]
+        return Encoded(self.ids[a:b], self.offsets[start:stop + 1] - a, self.counts[a:b],
+                       None if self.weights is None else self.weights[a:b])
 
     def take(self, idx: np.ndarray) -> "Encoded":
         """Documents `idx` (in that order) as their own Encoded."""
@@ -314,30 +316,40 @@ class Featurizer:
         return enc
 
     def _count(self, ids: np.ndarray, lengths: np.ndarray) -> Encoded:
-        """Each document's distinct features (columns) and their counts, by one sort of (document, feature) keys."""
+        """Each document's distinct features and their counts, by one sort of (document, feature) keys.
+
+        Fitted (columns known): features are columns, and those that are not are dropped before the sort.
+        """
         ids, lengths = truncate(ids, lengths, self.max_tokens)
         doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths) << 32
-        keys = [doc | ids]  # raw ids < 2**32 (config caps buckets); shifts, not division, undo it
+        keys = [self._keys(doc, ids)]  # feature ids < 2**32 (config caps buckets); shifts, not division, undo it
         if self.ngrams > 1 and self.buckets > 0:
             for k, h in enumerate(_window_hashes(ids, self.ngrams), start=2):
-                key = _buckets(h, self.buckets)
-                key += len(self.vocab)
-                key |= doc[: len(key)]
-                key[doc[: len(key)] != doc[k - 1:]] = _ACROSS  # spans two documents: sorted last, dropped
+                raw = _buckets(h, self.buckets)
+                raw += len(self.vocab)
+                key = self._keys(doc[: len(raw)], raw)
+                key[doc[: len(key)] != doc[k - 1:]] = _DROP  # a window across two documents is no n-gram
                 keys.append(key)
         key = np.concatenate(keys)
         key.sort()
-        key = key[: np.searchsorted(key, _ACROSS)]
+        key = key[: np.searchsorted(key, _DROP)]
         first = np.ones(len(key), dtype=bool)
         np.not_equal(key[1:], key[:-1], out=first[1:])
         starts = np.flatnonzero(first)
         counts = np.diff(starts, append=len(key)).astype(np.float32)
         key = key[starts]
-        doc, ids = key >> 32, key & 0xFFFFFFFF
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(doc, minlength=len(lengths)), out=offsets[1:])
-        enc = Encoded(ids, offsets, counts)
-        return enc if self._column is None else self._keep_columns(enc)
+        np.cumsum(np.bincount(key >> 32, minlength=len(lengths)), out=offsets[1:])
+        return Encoded(key & 0xFFFFFFFF, offsets, counts)
+
+    def _keys(self, doc: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """(document << 32) | feature for raw feature ids; features that are no column become _DROP."""
+        if self._column is None:
+            return doc | raw
+        col = self._column[raw]
+        key = doc | col.astype(np.int64)
+        key[col < 0] = _DROP
+        return key
 
     def _keep_columns(self, enc: Encoded) -> Encoded:
         """Raw feature ids -> columns, dropping the features that are not columns."""

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from .artifacts import ArtifactError
 from .checkpoint import Checkpoints, flatten_optimizer, unflatten_optimizer
 from .config import TrainConfig
+from .loss import SCORES, Loss
 from .model import Docs
 from .text import Encoded
 
@@ -44,7 +45,12 @@ def to_docs(enc: Encoded, idx: np.ndarray | None = None) -> Docs:
 def batches(enc: Encoded, batch_size: int, rng: np.random.Generator | None = None):
     """Yield (idx, docs); shuffled when a generator is given. batch_size 0: all documents at once."""
     size = batch_size or max(len(enc), 1)
-    order = rng.permutation(len(enc)) if rng is not None else np.arange(len(enc))
+    if rng is None:  # in order: each batch is a view of the data, nothing copied
+        for start in range(0, len(enc), size):
+            stop = min(start + size, len(enc))
+            yield np.arange(start, stop), to_docs(enc.slice(start, stop))
+        return
+    order = rng.permutation(len(enc))
     for start in range(0, len(order), size):
         idx = order[start:start + size]
         yield idx, to_docs(enc, idx)
@@ -58,9 +64,9 @@ def predict_logits(model: nn.Module, enc: Encoded | list[Docs], batch_size: int 
     return torch.cat(out) if out else torch.zeros(0, model.head.out_features)
 
 
-def evaluate_loss_acc(model: nn.Module, valid: list[Docs], y: torch.Tensor) -> tuple[float, float]:
-    logits = predict_logits(model, valid)
-    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+def evaluate_loss_score(model: nn.Module, valid: list[Docs], y: torch.Tensor, loss: Loss) -> tuple[float, float]:
+    out = predict_logits(model, valid)
+    return loss(out, y).item(), loss.score(out, y)
 
 
 def build_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -91,7 +97,7 @@ def build_scheduler(cfg: TrainConfig, opt, steps_per_epoch: int):
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
     if cfg.scheduler == "step":
         return torch.optim.lr_scheduler.StepLR(opt, cfg.step_size, cfg.gamma), False
-    if cfg.scheduler == "plateau":  # on validation accuracy
+    if cfg.scheduler == "plateau":  # on the validation score
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             opt, mode="max", factor=cfg.gamma, patience=cfg.plateau_patience), False
     if cfg.scheduler == "cosine":
@@ -103,23 +109,25 @@ def build_scheduler(cfg: TrainConfig, opt, steps_per_epoch: int):
     return None, False
 
 
-def clip_grad_norm(params: list[nn.Parameter], max_norm: float) -> float:
-    """clip_grad_norm_ that also takes sparse gradients; returns the norm before clipping."""
+def clip_grad_norm(params: list[nn.Parameter], max_norm: float, max_value: float = math.inf) -> float:
+    """clip_grad_norm_ (and clip_grad_value_) that also take sparse gradients; returns the norm before clipping."""
     for p in params:  # coalesced in place: the norm needs it, and the optimizer then needn't redo it
         if p.grad is not None and p.grad.is_sparse:
             p.grad = p.grad.coalesce()
     grads = [p.grad for p in params if p.grad is not None]
     total = math.sqrt(sum(float((g._values() if g.is_sparse else g).pow(2).sum()) for g in grads))
+    if max_value < math.inf:  # each element to [-v, v]
+        for g in grads:
+            (g._values() if g.is_sparse else g).clamp_(-max_value, max_value)
     if total > max_norm:
-        for p in params:
-            if p.grad is not None:
-                p.grad.mul_(max_norm / (total + 1e-6))
+        for g in grads:
+            g.mul_(max_norm / (total + 1e-6))
     return total
 
 
 def best_key(row: dict) -> tuple[float, float]:
-    """Epochs rank by validation accuracy; of equal ones, the lower validation loss wins."""
-    return row["val_accuracy"], -row["val_loss"]
+    """Epochs rank by validation score (accuracy, micro-F1 or R^2); of equal ones, the lower loss wins."""
+    return row["val_score"], -row["val_loss"]
 
 
 class TrainingError(ValueError):
@@ -138,29 +146,31 @@ class Progress:
     seen: int = 0
     history: list = field(default_factory=list)
     batches: list = field(default_factory=list)  # per batch: step, epoch, loss, grad_norm, lr
-    best: list = field(default_factory=lambda: [-1.0, -math.inf])  # (val accuracy, -val loss) of the best epoch
-    best_acc: float = -1.0  # patience counts epochs since validation accuracy last rose
+    best: list = field(default_factory=lambda: [-math.inf, -math.inf])  # (val score, -val loss) of the best epoch
+    best_score: float = -math.inf  # patience counts epochs since the validation score last rose
     objective: float = math.inf  # the full-batch objective where the last step started (loss + L2 penalty)
     last_objective: float = math.inf  # ... and where the epoch before started
     bad_epochs: int = 0
-    last_acc: float = 0.0
+    last_score: float = 0.0
     stopped: bool = False
 
 
 def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y_valid: np.ndarray,
-        cfg: TrainConfig, log=print, checkpoints: Checkpoints | None = None, batch_log: list | None = None,
+        cfg: TrainConfig, loss: Loss | None = None, log=print, checkpoints: Checkpoints | None = None, batch_log: list | None = None,
         progress: bool | None = None) -> list[dict]:
     """Train `model` in place; it ends with the weights of the best validation epoch.
 
     With `checkpoints`, saves a checkpoint every `cfg.checkpoint_every` epochs and `checkpoint_minutes`
     minutes, and continues from the one there if any (same data order and RNG: same result).
-    Returns the per-epoch history (epoch, train_loss, val_loss, val_accuracy, lr, seconds); per-batch rows
+    `loss` (default: cross-entropy) is the objective and says how outputs score (doccat.loss).
+    Returns the per-epoch history (epoch, train_loss, val_loss, val_score, lr, seconds); per-batch rows
     (step, epoch, loss, grad_norm, lr) are appended to `batch_log`. `progress`: a live progress bar on
     stderr; by default only when stderr is a terminal and DOCCAT_QUIET is unset.
     """
     torch.manual_seed(cfg.seed)
     torch.sparse.check_sparse_tensor_invariants.disable()  # explicit, so Adagrad doesn't warn about it
     rng = np.random.default_rng(cfg.seed)
+    loss = loss or Loss()
     y_train_t, y_valid_t = torch.from_numpy(y_train), torch.from_numpy(y_valid)
     valid_docs = [d for _, d in batches(valid, 8192)]  # made once, scored every epoch
     # full batch: one batch, the same every epoch, so it is built (and transposed) once
@@ -182,7 +192,7 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
         rng.bit_generator.state = run.order_rng
         model.train()
         bar = _progress_bar(len(train), run, cfg, progress)
-        correct = 0  # for the bar only: this epoch's running training accuracy
+        score_sum = 0.0  # for the bar only: this epoch's running training score
         epoch_batches = full or batches(train, cfg.batch_size, rng if cfg.shuffle else None)
         for idx, docs in itertools.islice(epoch_batches, run.batch, None):
             y = y_train_t[idx]
@@ -192,13 +202,13 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
                 # every optimizer takes a closure; L-BFGS calls it again for its line search
                 opt.zero_grad(set_to_none=True)
                 logits = model(docs)
-                loss = F.cross_entropy(logits, y)
-                if not math.isfinite(value := loss.item()):  # before the step, so the weights stay good
+                batch_loss = loss(logits, y)
+                if not math.isfinite(value := batch_loss.item()):  # before the step, so the weights stay good
                     raise _diverged(run, value, opt, checkpoints)
-                objective = loss + l2_penalty(model, cfg.weight_decay) if cfg.optimizer == "lbfgs" else loss
+                objective = batch_loss + l2_penalty(model, cfg.weight_decay) if cfg.optimizer == "lbfgs" else batch_loss
                 objective.backward()
                 # the norm is recorded for the plots whether or not it is clipped (inf: never clipped)
-                norm = clip_grad_norm(params, cfg.clip_norm or math.inf)
+                norm = clip_grad_norm(params, cfg.clip_norm or math.inf, cfg.clip_value or math.inf)
                 if not first:
                     first.update(loss=value, objective=objective.item(), logits=logits, norm=norm)
                 return objective
@@ -213,15 +223,16 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
             run.batches.append({"step": len(run.batches) + 1, "epoch": run.epoch, "loss": value,
                                 "grad_norm": grad_norm, "lr": lr})
             if not bar.disable:
-                correct += int((first["logits"].argmax(1) == y).sum())
+                score_sum += loss.score(first["logits"].detach(), y) * len(idx)
                 bar.update(len(idx))
                 bar.set_postfix_str(f"batch {run.batch} | loss {run.loss_sum / run.seen:.4f} | "
-                                    f"acc {correct / max(bar.n - bar.initial, 1):.4f} | lr {lr:.3g}", refresh=False)
+                                    f"{SCORES[loss.task]} {score_sum / max(bar.n - bar.initial, 1):.4f} | lr {lr:.3g}",
+                                    refresh=False)
             if save and cfg.checkpoint_minutes and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes:
                 save(run, best_state)
                 last_save = time.monotonic()
         bar.close()
-        best_state = _end_epoch(model, valid_docs, y_valid_t, cfg, scheduler, per_batch, run, best_state,
+        best_state = _end_epoch(model, valid_docs, y_valid_t, loss, cfg, scheduler, per_batch, run, best_state,
                                 time.perf_counter() - t0, log)
         run.epoch, run.batch, run.loss_sum, run.seen = run.epoch + 1, 0, 0.0, 0
         run.order_rng = rng.bit_generator.state
@@ -230,7 +241,7 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
             last_save = time.monotonic()
     model.load_state_dict(best_state)
     best = max(run.history, key=best_key)
-    log(f"kept epoch {best['epoch']} (best val acc {best['val_accuracy']:.4f}); "
+    log(f"kept epoch {best['epoch']} (best val {SCORES[loss.task]} {best['val_score']:.4f}); "
         f"peak memory {peak_memory_mib():.0f} MiB")
     if batch_log is not None:
         batch_log.extend(run.batches)
@@ -238,37 +249,37 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
 
 
 def _progress_bar(total: int, run: Progress, cfg: TrainConfig, show: bool | None) -> tqdm:
-    """One epoch's bar: documents done (docs/s, ETA), loss, accuracy, learning rate."""
+    """One epoch's bar: documents done (docs/s, ETA), loss, score, learning rate."""
     if show is None:  # a live bar is for a person at a terminal; logs and `--quiet` stay clean
         show = sys.stderr.isatty() and not os.environ.get("DOCCAT_QUIET")
     return tqdm(total=total, initial=run.seen, desc=f"epoch {run.epoch}/{cfg.epochs}", unit="doc",
                 unit_scale=True, leave=False, file=sys.stderr, disable=not show, dynamic_ncols=True)
 
 
-def _end_epoch(model, valid, y_valid_t, cfg, scheduler, per_batch, run: Progress, best_state, seconds, log):
+def _end_epoch(model, valid, y_valid_t, loss, cfg, scheduler, per_batch, run: Progress, best_state, seconds, log):
     """Validate, step epoch-wise schedulers, record history, keep the best weights, early-stop."""
-    val_loss, val_acc = evaluate_loss_acc(model, valid, y_valid_t)
+    val_loss, val_score = evaluate_loss_score(model, valid, y_valid_t, loss)
     if cfg.scheduler == "plateau":
-        scheduler.step(val_acc)
+        scheduler.step(val_score)
     elif cfg.scheduler == "step" and cfg.step_when == "val_drop":
-        if run.history and val_acc < run.last_acc:  # the classic tutorial decays only when accuracy drops
+        if run.history and val_score < run.last_score:  # the classic tutorial decays only when accuracy drops
             scheduler.step()
         else:
-            run.last_acc = val_acc
+            run.last_score = val_score
     elif scheduler is not None and not per_batch:
         scheduler.step()
     row = {"epoch": run.epoch, "train_loss": run.loss_sum / max(run.seen, 1), "val_loss": val_loss,
-           "val_accuracy": val_acc, "lr": run.epoch_lr, "seconds": seconds}
+           "val_score": val_score, "lr": run.epoch_lr, "seconds": seconds}
     run.history.append(row)
     log(f"epoch {run.epoch:3d} | train loss {row['train_loss']:.4f} | val loss {val_loss:.4f} "
-        f"| val acc {val_acc:.4f} | lr {run.epoch_lr:.3g} | {seconds:.1f}s")
-    run.bad_epochs = 0 if val_acc > run.best_acc else run.bad_epochs + 1
-    run.best_acc = max(run.best_acc, val_acc)
-    if list(best_key(row)) > run.best:  # the weights kept: best accuracy, then lowest loss
+        f"| val {SCORES[loss.task]} {val_score:.4f} | lr {run.epoch_lr:.3g} | {seconds:.1f}s")
+    run.bad_epochs = 0 if val_score > run.best_score else run.bad_epochs + 1
+    run.best_score = max(run.best_score, val_score)
+    if list(best_key(row)) > run.best:  # the weights kept: best score, then lowest loss
         run.best = list(best_key(row))
         best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if cfg.patience and run.bad_epochs >= cfg.patience:
-        log(f"early stop: no better validation accuracy for {run.bad_epochs} epochs")
+        log(f"early stop: no better validation {SCORES[loss.task]} for {run.bad_epochs} epochs")
         run.stopped = True
     elif cfg.batch_size == 0 and run.last_objective - run.objective < cfg.tol * abs(run.last_objective):
         log(f"converged: the training objective fell by less than {cfg.tol:g} of itself in epoch {run.epoch - 1}")

@@ -1,0 +1,132 @@
+"""What the network's outputs mean, by task: the loss they are trained with, and their probabilities.
+
+classify    K logits -> softmax. "cross_entropy" on the logits, or "nll": log-softmax, then the
+            negative log-likelihood of the true class (the same number in two steps). Two classes
+            may instead use one logit -> sigmoid, with binary cross-entropy ("bce").
+multilabel  L logits -> a sigmoid per label; binary cross-entropy ("bce") summed over the labels (the
+            negative log-likelihood of the document's label set) and averaged over documents, so
+            that weight decay weighs as much against it as against one cross-entropy; a label is
+            predicted when its probability reaches `threshold`.
+regression  one output; the target is standardized with the training split's mean and std, so the
+            loss ("mse", or "l1") and the learning rate don't depend on its units.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import metrics
+from .config import ConfigError
+
+LOSSES = {"classify": ("cross_entropy", "nll", "bce"), "multilabel": ("bce",), "regression": ("mse", "l1")}
+SCORES = {"classify": "accuracy", "multilabel": "micro_f1", "regression": "r2"}  # what early stopping maximizes
+
+
+class LossError(ConfigError):
+    """A loss that doesn't fit the task."""
+
+
+def resolve(task: str, loss: str, num_classes: int) -> str:
+    """The loss a config asks for ("auto": the task's usual one), checked against the task."""
+    kind = LOSSES[task][0] if loss == "auto" else loss
+    if kind not in LOSSES[task]:
+        raise LossError(f"train.loss {loss!r} does not fit a {task} task (use one of: {', '.join(LOSSES[task])})")
+    if task == "classify" and kind == "bce" and num_classes != 2:
+        raise LossError(f"train.loss 'bce' needs two classes (one sigmoid output); this task has {num_classes}: "
+                        "use cross_entropy, or task multilabel")
+    return kind
+
+
+def num_outputs(task: str, kind: str, num_classes: int) -> int:
+    return 1 if task == "regression" or (task == "classify" and kind == "bce") else num_classes
+
+
+def class_weights(spec: str, y: np.ndarray, task: str, num_classes: int) -> torch.Tensor | None:
+    """Per-class weights from "none", "balanced" (n / (K * count), as scikit-learn's) or "w1,w2,...".
+
+    For bce (binary or multilabel) they weigh each output's positive examples (pos_weight), and
+    "balanced" gives negatives / positives per output.
+    """
+    if spec == "none" or task == "regression":
+        return None
+    if spec != "balanced":
+        w = np.array([float(x) for x in spec.split(",")], dtype=np.float32)
+        if len(w) != num_classes:
+            raise LossError(f"train.class_weights has {len(w)} values for {num_classes} classes "
+                            "(give one per class, in class order)")
+        return torch.from_numpy(w)
+    if y.ndim == 2 or y.dtype.kind == "f":  # bce targets: 0/1 per output
+        pos = y.reshape(len(y), -1).sum(0)
+        return torch.from_numpy((len(y) - pos) / np.maximum(pos, 1)).float()
+    counts = np.bincount(y, minlength=num_classes)
+    return torch.from_numpy(len(y) / (num_classes * np.maximum(counts, 1))).float()
+
+
+@dataclass
+class Loss:
+    """The training objective and the reading of outputs for one task; `out` is the network's (B, outputs)."""
+
+    task: str = "classify"
+    kind: str = "cross_entropy"
+    label_smoothing: float = 0.0
+    weight: torch.Tensor | None = None  # per class (cross_entropy, nll) or per output's positives (bce)
+    threshold: float = 0.5  # multilabel: a label is predicted from this probability on
+
+    def __call__(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.kind == "cross_entropy":
+            return F.cross_entropy(out, y, weight=self.weight, label_smoothing=self.label_smoothing)
+        if self.kind == "nll":
+            log_p = F.log_softmax(out, dim=1)
+            if not self.label_smoothing:
+                return F.nll_loss(log_p, y, weight=self.weight)
+            return self._smoothed_nll(log_p, y)
+        if self.kind == "bce":
+            target = y.float().view_as(out) if self.task == "classify" else y
+            if self.label_smoothing:  # toward 1/2 for each sigmoid
+                target = target * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
+            per_output = F.binary_cross_entropy_with_logits(out, target, pos_weight=self.weight, reduction="none")
+            return per_output.sum(1).mean()  # (B, outputs) -> summed over labels, averaged over documents
+        pred = out.squeeze(1)
+        return F.mse_loss(pred, y) if self.kind == "mse" else F.l1_loss(pred, y)
+
+    def _smoothed_nll(self, log_p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """-sum(t * log p) with one-hot targets t smoothed toward uniform; what cross_entropy computes."""
+        k = log_p.shape[1]
+        t = F.one_hot(y, k).float() * (1 - self.label_smoothing) + self.label_smoothing / k
+        per_doc = -(t * log_p * (1 if self.weight is None else self.weight)).sum(1)
+        if self.weight is None:
+            return per_doc.mean()
+        return per_doc.sum() / self.weight[y].sum()
+
+    def proba(self, out: torch.Tensor) -> torch.Tensor:
+        """classify: (B, K) class probabilities; multilabel: (B, L) label probabilities; regression: (B,) values."""
+        if self.task == "regression":
+            return out.squeeze(1)
+        if self.task == "multilabel":
+            return torch.sigmoid(out)
+        if self.kind == "bce":
+            p = torch.sigmoid(out.squeeze(1))
+            return torch.stack([1 - p, p], dim=1)
+        return torch.softmax(out, dim=1)
+
+    def log_proba(self, out: torch.Tensor) -> torch.Tensor:
+        """classify: (B, K) log-probabilities, by log-softmax (numerically safe where softmax underflows)."""
+        if self.task != "classify":
+            raise LossError(f"log-probabilities are for classification; this is a {self.task} task")
+        if self.kind == "bce":
+            z = out.squeeze(1)
+            return torch.stack([F.logsigmoid(-z), F.logsigmoid(z)], dim=1)
+        return F.log_softmax(out, dim=1)
+
+    def score(self, out: torch.Tensor, y: torch.Tensor) -> float:
+        """The validation score early stopping maximizes: accuracy, micro-F1 or R^2 (see SCORES)."""
+        p = self.proba(out)
+        if self.task == "classify":
+            return (p.argmax(1) == y).float().mean().item() if len(y) else 0.0
+        if self.task == "multilabel":
+            names = [str(i) for i in range(y.shape[1])]
+            return metrics.multilabel_report(y.numpy() > 0.5, p.numpy() >= self.threshold, names)["micro_f1"]
+        return metrics.regression_report(y.numpy(), p.numpy())["r2"]
