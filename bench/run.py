@@ -44,8 +44,8 @@ def present_corpora() -> list[str]:
     from doccat.data import dataset_dir
     from doccat.data.registry import REGISTRY
     data = dataset_dir(DataConfig())
-    return [name for name, spec in REGISTRY.items()
-            if all((data / spec.folder / f).exists() for f in spec.splits.get("test", spec.splits["train"]))]
+    return [name for name, spec in REGISTRY.items() if spec.task == "classify"  # the peers classify
+            and all((data / spec.folder / f).exists() for f in spec.splits.get("test", spec.splits["train"]))]
 
 
 def prepare(corpus: str, work: Path) -> dict:

@@ -204,7 +204,8 @@ def _in_memory_splits(cfg: Config, texts, labels) -> Splits:
 
 
 def train(texts: list[str] | None = None, labels: list | None = None, *, config=None, out=None,
-          overwrite: bool = False, log=print, progress: bool | None = None, _checkpoints: Checkpoints | None = None,
+          overwrite: bool = False, log=print, progress: bool | None = None, on_epoch=None,
+          _checkpoints: Checkpoints | None = None,
           **overrides) -> Classifier:
     """Train a classifier and evaluate it on the validation and test splits.
 
@@ -212,7 +213,8 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
     data section (a registry `dataset=` or `train=`/`valid=`/`test=` files). Any config key may be
     given as a keyword (`epochs=5`, `lr=0.1`, `dataset="trec"`). With `out`, the run is saved there,
     checkpointed meanwhile into `<out>.partial/` (see `resume`). `progress`: a live bar on stderr
-    (None: only at a terminal, unless DOCCAT_QUIET is set).
+    (None: only at a terminal, unless DOCCAT_QUIET is set). `on_epoch(row)`: called after each epoch with
+    its history row (epoch, train_loss, val_loss, val_score, lr, seconds); raising in it stops training.
     """
     cfg = resolve_config(config, overrides)
     if out is not None and _checkpoints is None:
@@ -235,7 +237,7 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
         _checkpoints = Checkpoints.start(out, config_mod.to_dict(clf.config), overwrite)
     try:
         clf.history_ = fit(clf.model, train_enc, y_train, valid_enc, y_valid, clf.config.train, clf.loss_, log=log,
-                           checkpoints=_checkpoints, batch_log=clf.batches_, progress=progress)
+                           checkpoints=_checkpoints, batch_log=clf.batches_, progress=progress, on_epoch=on_epoch)
     except BaseException:
         if _checkpoints is not None:
             _checkpoints.abandon()

@@ -90,7 +90,8 @@ class TrainConfig:
     # by time rather than by epoch, since an L-BFGS checkpoint holds its history (10 steps of all weights)
     checkpoint_minutes: float = 2.0  # 0 = off; mid-epoch too
     checkpoint_every: int = 0  # also every N epochs; 0 = off
-    threads: int | None = None
+    threads: int | None = None  # torch's CPU threads; None = torch's default (one per core)
+    device: str = "auto"  # cpu | cuda | auto (cuda when a GPU is present, else cpu)
 
 
 @dataclass
@@ -231,6 +232,7 @@ CHOICES = {
     "train.optimizer": {"sgd", "adam", "adamw", "adagrad", "rmsprop", "lbfgs"},
     "train.scheduler": {"none", "step", "cosine", "linear", "plateau"},
     "train.step_when": {"epoch", "val_drop"},
+    "train.device": {"cpu", "cuda", "auto"},
     "train.loss": {"auto", "cross_entropy", "nll", "bce", "mse", "l1"},
 }
 

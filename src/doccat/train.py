@@ -157,7 +157,7 @@ class Progress:
 
 def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y_valid: np.ndarray,
         cfg: TrainConfig, loss: Loss | None = None, log=print, checkpoints: Checkpoints | None = None, batch_log: list | None = None,
-        progress: bool | None = None) -> list[dict]:
+        progress: bool | None = None, on_epoch=None) -> list[dict]:
     """Train `model` in place; it ends with the weights of the best validation epoch.
 
     With `checkpoints`, saves a checkpoint every `cfg.checkpoint_every` epochs and `checkpoint_minutes`
@@ -165,7 +165,8 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
     `loss` (default: cross-entropy) is the objective and says how outputs score (doccat.loss).
     Returns the per-epoch history (epoch, train_loss, val_loss, val_score, lr, seconds); per-batch rows
     (step, epoch, loss, grad_norm, lr) are appended to `batch_log`. `progress`: a live progress bar on
-    stderr; by default only when stderr is a terminal and DOCCAT_QUIET is unset.
+    stderr; by default only when stderr is a terminal and DOCCAT_QUIET is unset. `on_epoch(row)` is called
+    with each epoch's history row after validation; an exception it raises stops training (a tuner's pruning).
     """
     torch.manual_seed(cfg.seed)
     torch.sparse.check_sparse_tensor_invariants.disable()  # explicit, so Adagrad doesn't warn about it
@@ -234,6 +235,8 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
         bar.close()
         best_state = _end_epoch(model, valid_docs, y_valid_t, loss, cfg, scheduler, per_batch, run, best_state,
                                 time.perf_counter() - t0, log)
+        if on_epoch is not None:
+            on_epoch(run.history[-1])
         run.epoch, run.batch, run.loss_sum, run.seen = run.epoch + 1, 0, 0.0, 0
         run.order_rng = rng.bit_generator.state
         if save and cfg.checkpoint_every and (run.epoch - 1) % cfg.checkpoint_every == 0:
