@@ -7,8 +7,8 @@ import pytest
 
 import doccat
 from doccat import classifier, cli
-from doccat.config import ConfigError
-from doccat.tune import SPACES, load_space, trial_config
+from doccat.config import ConfigError, ModelConfig
+from doccat.tune import SPACES, base_values, load_space, trial_config
 
 tune_mod = sys.modules["doccat.tune"]  # the module; `doccat.tune` is the function
 
@@ -102,10 +102,20 @@ def test_the_best_config_file_reproduces_the_best_trial(search, tmp_path, capsys
     assert (out / "best" / "model.safetensors").exists()
 
 
+def test_the_first_trial_is_the_base_config_when_the_space_holds_it(search):
+    result, _, _ = search
+    assert result.trials[0]["lr"] == 1.0  # the default lr, inside SPACE
+    assert base_values(doccat.Config(), SPACES["linear"]) == {"weight_decay": 3e-6, "ngrams": 2, "min_df": 2,
+                                                              "weighting": "tfidf"}
+    assert base_values(doccat.Config(), SPACES["network"]) is None  # the default recipe is no mini-batch network
+    net = doccat.Config(model=ModelConfig(embed_dim=64, hidden=[64, 64]))
+    assert base_values(net, {"hidden": {"choices": [0, 64]}}) is None  # two layers: not in a one-layer space
+    assert base_values(net, {"embed_dim": {"low": 16, "high": 64}}) == {"embed_dim": 64}
+
+
 def test_a_seeded_search_is_reproducible(search):
     result, out, _ = search
-    again = doccat.tune(config=str(out / "best.toml"), trials=4, space=SPACE, seed=0, epochs=BASE["epochs"],
-                        log=lambda *a: None)
+    again = doccat.tune(config=str(out / "best.toml"), lr=1.0, trials=4, space=SPACE, seed=0, log=lambda *a: None)
     first = [(r["lr"], r["state"], r["valid_accuracy"]) for r in result.trials[:4]]
     assert [(r["lr"], r["state"], r["valid_accuracy"]) for r in again.trials] == first
 
@@ -123,7 +133,7 @@ def test_a_seeded_search_is_reproducible(search):
     ({"optimizer": {"low": 1, "high": 2}}, "numeric key"),
     ({"optimizer": {"choices": ["adam", "adamax"]}}, "'adamax' is not one of"),
     ({"lr": {"between": [0.1, 1]}}, "expected a table"),
-    ({}, "empty"),
+    ({}, "got none"),
 ])
 def test_bad_spaces_are_clear_errors(space, message):
     with pytest.raises(ConfigError, match=message):
@@ -134,6 +144,9 @@ def test_space_files_and_the_default_space(tmp_path):
     toml = tmp_path / "space.toml"
     toml.write_text('[lr]\nlow = 0.001\nhigh = 1.0\nlog = true\n[hidden]\nchoices = [0, 32]\n')
     (tmp_path / "space.json").write_text(json.dumps({"ngrams": {"low": 1, "high": 3}}))
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="got none"):
+        load_space(tmp_path / "list.json")
     assert load_space(toml)["hidden"] == {"choices": [0, 32]}
     assert load_space(tmp_path / "space.json") == {"ngrams": {"low": 1, "high": 3}}
     assert load_space(None) is SPACES["network"] and load_space("linear") is SPACES["linear"]

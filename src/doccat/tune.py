@@ -8,8 +8,10 @@ the finished trials at that epoch. At the end the best config is written as a TO
 `doccat train --config` takes, every trial to a CSV table, and the best config is trained once more
 and scored on the test split, once.
 
-The sampler is seeded with the config's `seed` (also every trial's training seed), so a search with a
-trial count is reproducible; one bounded by time runs as many trials as fit, which varies.
+The first trial is the base config itself when its values lie in the space (the default recipe does in
+the "linear" space), so the best config is never worse than the base on validation. The sampler is
+seeded with the config's `seed` (also every trial's training seed), so a search with a trial count is
+reproducible; one bounded by time runs as many trials as fit, which varies.
 Optuna is an optional extra (`pip install -e '.[tune]'`), imported only when tuning.
 """
 from __future__ import annotations
@@ -88,10 +90,10 @@ def load_space(space: str | Path | dict | None) -> dict:
             raise ConfigError(f"{path}: search space file not found") from None
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
             raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {e}") from None
+    if not isinstance(space, dict) or not space:
+        raise ConfigError("space: expected one table per config key to search, got none")
     for name, spec in space.items():
         _check_spec(name, spec)
-    if not space:
-        raise ConfigError("space: empty; give at least one key to search")
     return space
 
 
@@ -133,6 +135,22 @@ def trial_config(base: Config, trial, space: dict) -> Config:
     if "hidden" in values:
         values["hidden"] = [values["hidden"]] if values["hidden"] else []
     return config_mod.merge(base, config_mod.nest(values))
+
+
+def base_values(base: Config, space: dict) -> dict | None:
+    """The base config's values of the space's keys, or None when one of them lies outside the space."""
+    values = {}
+    for name, spec in space.items():
+        value = getattr(getattr(base, config_mod.FLAT_KEYS[name]), name)
+        if name == "hidden":  # one layer of n, or none
+            if len(value) > 1:
+                return None
+            value = value[0] if value else 0
+        inside = value in spec["choices"] if "choices" in spec else spec["low"] <= value <= spec["high"]
+        if not inside:
+            return None
+        values[name] = value
+    return values
 
 
 def _field_type(name: str):
@@ -199,6 +217,9 @@ def _search(optuna, base: Config, space: dict, splits: Splits, trials, timeout, 
             direction="maximize", sampler=optuna.samplers.TPESampler(seed=base.train.seed),
             pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNE_STARTUP_TRIALS,
                                                n_warmup_steps=PRUNE_WARMUP_EPOCHS))
+        start = base_values(base, space)
+        if start is not None:  # the first trial is the base config itself: the best is never worse on valid
+            study.enqueue_trial(start)
         study.optimize(_objective(optuna, base, space, search_splits, SCORES[splits.task]), n_trials=trials,
                        timeout=timeout, catch=(ConfigError, TrainingError), callbacks=[after_trial])
     finally:
