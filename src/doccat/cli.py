@@ -210,16 +210,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(t)
     t.set_defaults(func=cmd_train)
 
-    u = sub.add_parser("tune", help="search hyperparameters on the validation split (Optuna), then train the best "
-                                     "config and score it on the test split once")
-    u.add_argument("--config", help="TOML base config (its data, and the keys the space leaves alone); flags override it")
-    u.add_argument("--space", help="the search space: network (the default: optimizer, lr, batch size, epochs, embedding, "
-                                   "hidden layer, activation, dropout, n-grams, weighting, weight decay), linear (the "
-                                   "default recipe's weight decay, n-grams, min_df, weighting), or a TOML/JSON file "
-                                   "with one table per config key: choices = [...], or low, high and log = true")
+    u = sub.add_parser("tune", help="search hyperparameters on the validation split (Optuna), then train the "
+                                     "best config and score it on the test split once")
+    u.add_argument("--config", help="TOML base config (its data, and the keys the space leaves alone); "
+                                    "flags override it")
+    u.add_argument("--space", help="the search space: network (the default: optimizer, lr, batch size, epochs, "
+                                   "embedding, hidden layer, activation, dropout, n-grams, weighting, weight decay), "
+                                   "linear (the default recipe's weight decay, n-grams, min_df, weighting), or a "
+                                   "TOML/JSON file with one table per config key: choices = [...], or low, high and "
+                                   "log = true")
     u.add_argument("--trials", type=int, help="how many trials (default 20, unless --timeout is given)")
     u.add_argument("--timeout", type=float, help="start no trial after this many seconds")
-    u.add_argument("--out", help="folder to write: best.toml, trials.csv, tune.json, best/ (default runs/tune-<dataset>-<time>)")
+    u.add_argument("--out", help="folder to write: best.toml, trials.csv, tune.json, best/ "
+                                 "(default runs/tune-<dataset>-<time>)")
     u.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     u.add_argument("--quiet", action="store_true", help="no per-trial log")
     add_config_flags(u)  # --seed seeds the search too

@@ -28,7 +28,8 @@ def seed_list(seeds: int | str | list[int]) -> list[int]:
         try:
             items = [int(x) for x in seeds.split(",") if x.strip()]
         except ValueError:
-            raise ConfigError(f"seeds: {seeds!r} is not a count (3) or a comma-separated list of integers (1,2,3)") from None
+            raise ConfigError(f"seeds: {seeds!r} is not a count (3) or a comma-separated list of integers "
+                              "(1,2,3)") from None
         seeds = items if "," in seeds else (items[0] if items else 0)
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         if seeds < 1:
