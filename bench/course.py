@@ -204,7 +204,7 @@ def markdown(report: dict) -> str:
     t = report["tuning"]
     d = t["default"]
     lines += ["## `doccat tune` on TREC", "",
-              "Each search (TPE, seed 0, median pruning per epoch) trains on the train split and scores the "
+              "Each search (TPE, seed 0, pruning per epoch) trains on the train split and scores the "
               "validation split only; the best config is then trained once more and scored on the test split once. "
               "`linear`: the default recipe's weight decay, n-grams, min_df and weighting; `network`: the "
               "mini-batch network's optimizer, lr, batch size, epochs, embedding, hidden layer, activation, dropout, "

@@ -3,8 +3,8 @@
 Each trial trains the base config (defaults <- config file <- flags) with the keys of the search space
 drawn by TPE, on the train split, and is scored on the validation split. The trials are given the
 splits without the test split, so none can look at it. After each epoch a trial reports its
-validation score; the median pruner stops a trial whose best score so far is below the median of
-the finished trials at that epoch. At the end the best config is written as a TOML file that
+validation score; the pruner stops a trial whose best score so far is in the bottom quarter of the
+finished trials' scores at that epoch. At the end the best config is written as a TOML file that
 `doccat train --config` takes, every trial to a CSV table, and the best config is trained once more
 and scored on the test split, once.
 
@@ -204,7 +204,7 @@ def tune(*, config=None, out=None, trials: int | None = None, timeout: float | N
 
 
 def _search(optuna, base: Config, space: dict, splits: Splits, trials, timeout, log, out: Path | None):
-    """Run the study: TPE seeded by the config's seed, the median pruner, trials on train + valid only."""
+    """Run the study: TPE seeded by the config's seed, the percentile pruner, trials on train + valid only."""
     search_splits = Splits(splits.train, splits.valid, None, splits.classes, splits.task)  # no test: it stays unseen
     score = f"valid_{SCORES[splits.task]}"
 
