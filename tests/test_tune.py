@@ -4,6 +4,7 @@ import json
 import sys
 
 import pytest
+import torch
 
 import doccat
 from doccat import classifier, cli
@@ -14,9 +15,10 @@ tune_mod = sys.modules["doccat.tune"]  # the module; `doccat.tune` is the functi
 
 from conftest import make_corpus, write_csv
 
-# a hard corpus (one class word per text): validation scores between chance and 1, so trials differ
+# a hard corpus (one class word per text): validation scores between chance and 1, so trials differ;
+# one thread: tiny batches run several times faster on a busy machine (restored after the module)
 BASE = dict(epochs=4, embed_dim=16, buckets=1000, min_df=1, optimizer="adagrad", batch_size=16, weight_decay=0.0,
-            valid_fraction=0.25)
+            valid_fraction=0.25, threads=1)
 # half of this range is far too small a rate to learn anything in 4 epochs: those trials get pruned
 SPACE = {"lr": {"low": 1e-7, "high": 1.0, "log": True}}
 TRIALS = 12
@@ -35,6 +37,13 @@ class Sealed:
 
     def __len__(self):
         return len(self.__getattr__("texts"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def torch_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
