@@ -205,7 +205,7 @@ def _in_memory_splits(cfg: Config, texts, labels) -> Splits:
 
 def train(texts: list[str] | None = None, labels: list | None = None, *, config=None, out=None,
           overwrite: bool = False, log=print, progress: bool | None = None, on_epoch=None,
-          _checkpoints: Checkpoints | None = None,
+          _checkpoints: Checkpoints | None = None, _splits: Splits | None = None,
           **overrides) -> Classifier:
     """Train a classifier and evaluate it on the validation and test splits.
 
@@ -221,7 +221,8 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
         Checkpoints.check(out, overwrite)  # refuse a taken `out` now, not after hours of training
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    splits = _in_memory_splits(cfg, texts, labels) if texts is not None else load_splits(cfg.data)
+    splits = _splits if _splits is not None else (  # _splits: loaded once by a caller that trains many times
+        _in_memory_splits(cfg, texts, labels) if texts is not None else load_splits(cfg.data))
     log(f"data: {splits.summary()} docs, " + (f"{len(splits.classes)} {'labels' if splits.task == 'multilabel' else 'classes'}"
                                               if splits.task != "regression" else "a regression target"))
     t0 = time.perf_counter()

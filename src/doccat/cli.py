@@ -1,4 +1,4 @@
-"""Command line: `doccat train | evaluate | predict | datasets | report | compare | explain | serve`, mirroring the Python API."""
+"""Command line: `doccat train | tune | evaluate | predict | datasets | report | compare | explain | serve`, mirroring the Python API."""
 from __future__ import annotations
 
 import argparse
@@ -54,6 +54,8 @@ def cmd_train(args) -> int:
     overrides = config_overrides(args)
     log = (lambda *a, **k: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     progress = False if args.quiet else None  # None: a bar only at a terminal
+    if args.seeds is not None:
+        return _train_seeds(args, overrides, log, progress)
     if args.resume:
         if args.config or args.out or args.overwrite or overrides:
             raise ConfigError("--resume continues a run with the config saved in it: give no other options "
@@ -69,6 +71,30 @@ def cmd_train(args) -> int:
     for split in ("valid", "test"):
         summary |= {f"{split}_{key}": m[split][key] for key in HEADLINE[clf.task] if split in m}
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _train_seeds(args, overrides: dict, log, progress) -> int:
+    from .seeds import train_seeds
+    if args.resume:
+        raise ConfigError("--resume continues one run: it takes no --seeds")
+    name = overrides.get("dataset") or "run"
+    out = args.out or f"runs/{name}-seeds-{time.strftime('%Y%m%d-%H%M%S')}"
+    summary = train_seeds(args.seeds, config=args.config, out=out, overwrite=args.overwrite, log=log,
+                          progress=progress, **overrides)
+    print(json.dumps({"out": str(out), **summary}, indent=2))
+    return 0
+
+
+def cmd_tune(args) -> int:
+    from .tune import tune
+    overrides = config_overrides(args)
+    log = (lambda *a, **k: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    name = overrides.get("dataset") or "run"
+    out = args.out or f"runs/tune-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    result = tune(config=args.config, out=out, trials=args.trials, timeout=args.timeout, space=args.space,
+                  overwrite=args.overwrite, log=log, progress=False if args.quiet else None, **overrides)
+    print(json.dumps(result.summary, indent=2))
     return 0
 
 
@@ -173,12 +199,34 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run directory to write (default runs/<dataset>-<time>)")
     t.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     t.add_argument("--quiet", action="store_true", help="no per-epoch log")
+    t.add_argument("--seeds", metavar="SEEDS",
+                   help="several runs, one per seed: a list (1,2,3) or a count (3: seeds 0,1,2); each run goes "
+                        "to OUT/seed-S, and the mean and standard deviation of each metric to OUT/seeds.json "
+                        "and stdout; replaces --seed")
     t.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a killed run (the --out it was given) from its last checkpoint in "
                         "RUN_DIR.partial/, with the config saved there; no other option is allowed with it "
                         "except --quiet")
     add_config_flags(t)
     t.set_defaults(func=cmd_train)
+
+    u = sub.add_parser("tune", help="search hyperparameters on the validation split (Optuna), then train the "
+                                     "best config and score it on the test split once")
+    u.add_argument("--config", help="TOML base config (its data, and the keys the space leaves alone); "
+                                    "flags override it")
+    u.add_argument("--space", help="the search space: network (the default: optimizer, lr, batch size, epochs, "
+                                   "embedding, hidden layer, activation, dropout, n-grams, weighting, weight decay), "
+                                   "linear (the default recipe's weight decay, n-grams, min_df, weighting), or a "
+                                   "TOML/JSON file with one table per config key: choices = [...], or low, high and "
+                                   "log = true")
+    u.add_argument("--trials", type=int, help="how many trials (default 20, unless --timeout is given)")
+    u.add_argument("--timeout", type=float, help="start no trial after this many seconds")
+    u.add_argument("--out", help="folder to write: best.toml, trials.csv, tune.json, best/ "
+                                 "(default runs/tune-<dataset>-<time>)")
+    u.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    u.add_argument("--quiet", action="store_true", help="no per-trial log")
+    add_config_flags(u)  # --seed seeds the search too
+    u.set_defaults(func=cmd_tune)
 
     e = sub.add_parser("evaluate", help="metrics of a saved run on a split or a labeled file")
     e.add_argument("run_dir")
