@@ -296,7 +296,7 @@ def validate(cfg: Config) -> None:
         ("data.streaming", not cfg.data.streaming or cfg.train.batch_size > 0,
          "trains on mini-batches read from disk; the full batch (batch_size 0, L-BFGS: the default) would read "
          "and featurize the whole corpus at every step of its line search: give a mini-batch recipe, e.g. "
-         "--optimizer adagrad --lr 0.5 --batch-size 256 --weight-decay 0"),
+         "--optimizer adagrad --lr 0.5 --batch-size 1024 --weight-decay 0"),
         ("data.shuffle_buffer", cfg.data.shuffle_buffer >= 1, "must be >= 1"),
         ("data.test_fraction", cfg.data.test_fraction is None or 0.0 < cfg.data.test_fraction < 1.0,
          "must be in (0, 1)"),

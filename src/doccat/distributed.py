@@ -8,7 +8,7 @@ batch (`part`), the model is wrapped in DistributedDataParallel (`wrap`), which 
 gradients during backward, and the numbers that decide anything (a step's loss, the validation
 outputs) are reduced here so that every rank takes the same decisions. Only rank 0 writes.
 
-In a single process every function here is the identity or a no-op, without torch.distributed.
+In a single process (no WORLD_SIZE above 1) every function here is the identity or a no-op.
 """
 from __future__ import annotations
 
