@@ -10,6 +10,9 @@ While `train(..., out=RUN)` runs, its in-progress directory is the sibling `RUN.
 is then removed. Every file here is replaced by an atomic rename, so the directory only ever
 holds complete files. Nothing is pickled: tensors go through safetensors, everything else is
 JSON inside the safetensors header, so tensors and metadata are one file and one rename.
+
+Under torchrun only rank 0 touches the directory; the other ranks get what it reads (run.json, the
+checkpoint) broadcast, so a resumed multi-machine run needs the files on rank 0's machine only.
 """
 from __future__ import annotations
 
@@ -19,9 +22,9 @@ import shutil
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save as save_safetensors
+from safetensors.torch import load as load_safetensors, save as save_safetensors
 
+from . import distributed
 from .artifacts import ArtifactError, write_atomic
 
 FORMAT = "doccat-checkpoint-1"
@@ -61,6 +64,8 @@ class Checkpoints:
         """Claim `out` for a new run: creates and locks `<out>.partial/` with the run's config."""
         out = Path(out)
         partial = partial_dir(out)
+        if not distributed.is_main():
+            return cls(out, None)
         cls.check(out, overwrite)
         if partial.exists():  # --overwrite
             _lock(partial).close()  # refuses while another process is still training there
@@ -79,6 +84,8 @@ class Checkpoints:
         """Claim a killed run's directory again: (checkpoints, its run.json)."""
         out = run_dir(out)
         partial = partial_dir(out)
+        if not distributed.is_main():
+            return cls(out, None), json.loads(distributed.broadcast_bytes(None))
         if not (partial / "run.json").is_file():
             raise ArtifactError(f"{out}: no unfinished run to resume (no {partial.name}/run.json)")
         ckpt = cls(out, _lock(partial))
@@ -90,28 +97,38 @@ class Checkpoints:
             raise ArtifactError(f"{partial}/run.json: not valid JSON ({e})") from None
         if run.get("overwrite") is not True and out.exists():
             raise ArtifactError(f"{out}: already exists; the run to resume would replace it")
+        distributed.broadcast_bytes(json.dumps(run).encode())
         return ckpt, run
 
     def exists(self) -> bool:
-        return (self.dir / CHECKPOINT).is_file()
+        """Whether there is a checkpoint to continue from (rank 0's answer, on every rank)."""
+        return distributed.agree(distributed.is_main() and (self.dir / CHECKPOINT).is_file())
 
     def save(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        if not distributed.is_main():
+            return
         meta = {"format": FORMAT, **meta}
-        data = save_safetensors({k: v.detach().contiguous() for k, v in tensors.items()},
+        data = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
                                 metadata={"doccat": json.dumps(meta)})
         write_atomic(self.dir / CHECKPOINT, data)
 
     def load(self) -> tuple[dict[str, torch.Tensor], dict]:
-        return read_checkpoint(self.dir / CHECKPOINT)
+        path = self.dir / CHECKPOINT
+        data = path.read_bytes() if distributed.is_main() else None
+        return _parse_checkpoint(distributed.broadcast_bytes(data), path)
 
     def abandon(self) -> None:
         """Training failed: keep the directory if it holds a checkpoint (resumable), else remove it."""
-        if not self.exists():
+        if not distributed.is_main():
+            return
+        if not (self.dir / CHECKPOINT).is_file():
             shutil.rmtree(self.dir, ignore_errors=True)
         self._lock.close()
 
     def finish(self) -> None:
         """The final run directory is written: the checkpoints are no longer needed."""
+        if not distributed.is_main():
+            return
         shutil.rmtree(self.dir)
         self._lock.close()
 
@@ -119,9 +136,17 @@ class Checkpoints:
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """(tensors, metadata) of a checkpoint file; refuses anything that is not one (never unpickles)."""
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = json.loads((f.metadata() or {})["doccat"])
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise ArtifactError(f"{path}: can't read the checkpoint: {e.strerror or e}") from None
+    return _parse_checkpoint(data, path)
+
+
+def _parse_checkpoint(data: bytes, path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    try:
+        size = int.from_bytes(data[:8], "little")  # safetensors: an 8-byte header size, the JSON header, data
+        meta = json.loads(json.loads(data[8:8 + size])["__metadata__"]["doccat"])
+        tensors = load_safetensors(data)
     except Exception as e:  # safetensors raises its own error type for a malformed header
         raise ArtifactError(f"{path}: not a doccat checkpoint ({type(e).__name__}: {e}); "
                             "refusing to load it") from None

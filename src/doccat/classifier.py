@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import artifacts, config as config_mod
+from . import artifacts, config as config_mod, distributed
 from .checkpoint import Checkpoints
 from .config import Config
 from .data import DataError, Split, Splits, load_splits
@@ -109,7 +110,11 @@ class Classifier:
         """Metrics by task, with the loss: classify: accuracy, macro-F1, per class, confusion matrix;
         multilabel: micro/macro-F1, subset accuracy, hamming loss, per label; regression: MAE, RMSE, R^2."""
         y = torch.from_numpy(self.targets(labels))
-        out = self._outputs(list(texts))
+        return self.evaluate_outputs(self._outputs(list(texts)), y, labels if self.task == "regression" else None)
+
+    def evaluate_outputs(self, out: torch.Tensor, y: torch.Tensor, values: list | None = None) -> dict:
+        """The metrics of `evaluate` from the model's outputs and the targets `y` (as `targets` gives them);
+        regression: `values`, the targets as given (else taken back from `y`)."""
         plain = dataclasses.replace(self.loss_, label_smoothing=0.0, weight=None)  # a metric, not the objective
         loss = plain(out, y).item() if len(y) else 0.0
         p = self.loss_.proba(out).numpy()
@@ -118,7 +123,8 @@ class Classifier:
         if self.task == "multilabel":
             return multilabel_report(y.numpy() > 0.5, p >= self.loss_.threshold, self.classes_, loss)
         mean, std = self.target_
-        return regression_report(np.asarray(labels, dtype=np.float64), p * std + mean, loss)
+        truth = np.asarray(values, dtype=np.float64) if values is not None else y.numpy().astype(np.float64) * std + mean
+        return regression_report(truth, p * std + mean, loss)
 
     def explain(self, text: str) -> dict:
         """How `text` goes through the model and which words pushed it to its class (see doccat.explain)."""
@@ -127,7 +133,8 @@ class Classifier:
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Every learned tensor: the network's, and the featurizer's idf (learned from the training split)."""
-        state = {**self.model.state_dict(), "featurizer.columns": torch.from_numpy(self.featurizer.columns_)}
+        state = {**{k: v.cpu() for k, v in self.model.state_dict().items()},
+                 "featurizer.columns": torch.from_numpy(self.featurizer.columns_)}
         if self.featurizer.idf_ is not None:
             state["featurizer.idf"] = torch.from_numpy(self.featurizer.idf_)
         if self.task == "regression":
@@ -145,8 +152,9 @@ class Classifier:
                                    overwrite, extra)
 
 
-def load(path: str | Path) -> Classifier:
-    """Load a run directory written by `train(..., out=...)` or `Classifier.save`; checksums verified."""
+def load(path: str | Path, device: str = "auto") -> Classifier:
+    """Load a run directory written by `train(..., out=...)` or `Classifier.save`; checksums verified.
+    `device`: where the model runs, "cpu", "cuda" or "auto" (a GPU when there is one)."""
     run = artifacts.read_run(Path(path))
     cfg = config_mod.from_dict(run["config"])
     state = dict(run["state"])
@@ -163,7 +171,7 @@ def load(path: str | Path) -> Classifier:
         model.load_state_dict(state)
     except RuntimeError as e:
         raise artifacts.ArtifactError(f"{path}: weights do not fit the config: {e}") from None
-    model.eval()
+    model.to(distributed.device(device)).eval()
     clf = Classifier(cfg, featurizer, run["labels"], model, loss, target)
     clf.metrics_ = run["metrics"]
     return clf
@@ -217,27 +225,46 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
     its history row (epoch, train_loss, val_loss, val_score, lr, seconds); raising in it stops training.
     """
     cfg = resolve_config(config, overrides)
+    distributed.setup()  # under torchrun: join the other ranks; only rank 0 logs and writes
+    log, progress = distributed.main_only(log), progress if distributed.is_main() else False
+    device = distributed.device(cfg.train.device)
     if out is not None and _checkpoints is None:
         Checkpoints.check(out, overwrite)  # refuse a taken `out` now, not after hours of training
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    splits = _splits if _splits is not None else (  # _splits: loaded once by a caller that trains many times
-        _in_memory_splits(cfg, texts, labels) if texts is not None else load_splits(cfg.data))
-    log(f"data: {splits.summary()} docs, " + (f"{len(splits.classes)} {'labels' if splits.task == 'multilabel' else 'classes'}"
-                                              if splits.task != "regression" else "a regression target"))
-    t0 = time.perf_counter()
     m = cfg.model
-    featurizer, train_enc = Featurizer.fit_encode(
-        splits.train.texts, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,
-        max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df)
-    clf, y_train = _classifier(cfg, splits, featurizer)
-    y_valid = clf.targets(splits.valid.labels, "valid")
-    valid_enc = featurizer.encode(splits.valid.texts)
+    if cfg.data.streaming:  # nothing is loaded: passes over the files (doccat/data/stream.py)
+        if texts is not None:
+            raise DataError("streaming reads files (train=...); train on in-memory texts without it")
+        from .data.stream import Corpus, evaluate as evaluate_streamed
+        t0 = time.perf_counter()
+        corpus = Corpus(cfg, log)
+        clf, featurizer, y_train, y_valid = corpus.classifier, corpus.classifier.featurizer, None, None
+        train_data, valid_data = corpus.stream("train", cfg.train.batch_size, cfg.train.shuffle), corpus.stream("valid")
+        sizes, summary = corpus.sizes(), corpus.summary()
+        evaluate = functools.partial(evaluate_streamed, clf)
+    else:
+        splits = _splits if _splits is not None else (  # _splits: loaded once by a caller that trains many times
+            _in_memory_splits(cfg, texts, labels) if texts is not None else load_splits(cfg.data))
+        log(f"data: {splits.summary()} docs, " + (f"{len(splits.classes)} {'labels' if splits.task == 'multilabel' else 'classes'}"
+                                                  if splits.task != "regression" else "a regression target"))
+        t0 = time.perf_counter()
+        featurizer, train_data = Featurizer.fit_encode(
+            splits.train.texts, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,
+            max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df)
+        clf, y_train = _classifier(cfg, splits, featurizer)
+        y_valid = clf.targets(splits.valid.labels, "valid")
+        valid_data = featurizer.encode(splits.valid.texts)
+        sizes, summary = splits.summary(), data_summary(splits)
+
+        def evaluate(name: str) -> dict:
+            return clf.evaluate(getattr(splits, name).texts, getattr(splits, name).labels)
     log(f"features: vocabulary {len(featurizer.vocab)}, n-grams up to {m.ngrams} in {m.buckets} buckets")
+    clf.model.to(device)
     if out is not None and _checkpoints is None:
         _checkpoints = Checkpoints.start(out, config_mod.to_dict(clf.config), overwrite)
     try:
-        clf.history_ = fit(clf.model, train_enc, y_train, valid_enc, y_valid, clf.config.train, clf.loss_, log=log,
+        clf.history_ = fit(clf.model, train_data, y_train, valid_data, y_valid, clf.config.train, clf.loss_, log=log,
                            checkpoints=_checkpoints, batch_log=clf.batches_, progress=progress, on_epoch=on_epoch)
     except BaseException:
         if _checkpoints is not None:
@@ -245,13 +272,13 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
         raise
     train_seconds = time.perf_counter() - t0
     best = max(clf.history_, key=best_key)
-    clf.metrics_ = {"train_seconds": train_seconds, "best_epoch": best["epoch"], "sizes": splits.summary(),
-                    "peak_memory_mib": round(peak_memory_mib(), 1), "data": data_summary(splits),
-                    "valid": clf.evaluate(splits.valid.texts, splits.valid.labels)}
-    if splits.test is not None:
-        clf.metrics_["test"] = clf.evaluate(splits.test.texts, splits.test.labels)
+    clf.metrics_ = {"train_seconds": train_seconds, "best_epoch": best["epoch"], "sizes": sizes,
+                    "peak_memory_mib": round(peak_memory_mib(), 1), "data": summary, "valid": evaluate("valid")}
+    if "test" in sizes:
+        clf.metrics_["test"] = evaluate("test")
     if out is not None:
-        clf.save(out, overwrite)
+        if distributed.is_main():
+            clf.save(out, overwrite)
         _checkpoints.finish()
     return clf
 
@@ -282,6 +309,7 @@ def resume(out: str | Path, texts: list[str] | None = None, labels: list | None 
 
     The result equals that of an uninterrupted run. A run trained on `texts`/`labels` needs them again.
     """
+    distributed.setup()  # rank 0 reads the run's files and hands them to the others
     checkpoints, run = Checkpoints.reopen(out)
     return train(texts, labels, config=run["config"], out=checkpoints.out, overwrite=run["overwrite"], log=log,
                  progress=progress, _checkpoints=checkpoints)

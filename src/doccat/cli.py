@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import sys
@@ -66,6 +67,9 @@ def cmd_train(args) -> int:
         name = overrides.get("dataset") or "run"
         out = args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         clf = train(config=args.config, out=out, overwrite=args.overwrite, log=log, progress=progress, **overrides)
+    from .distributed import is_main
+    if not is_main():  # under torchrun, rank 0 says how it went
+        return 0
     m = clf.metrics_
     summary = {"run_dir": str(out), "train_seconds": round(m["train_seconds"], 2), "best_epoch": m["best_epoch"]}
     for split in ("valid", "test"):
@@ -118,26 +122,36 @@ def _read_eval_data(args, clf):
 
 def cmd_evaluate(args) -> int:
     from .classifier import load
-    clf = load(args.run_dir)
-    texts, labels = _read_eval_data(args, clf)
-    report = clf.evaluate(texts, labels)
+    clf = load(args.run_dir, args.device)
+    if clf.config.data.streaming:  # a run on a corpus larger than memory: scored a block at a time
+        from .data.stream import evaluate
+        given = {"format": args.format, "label_column": args.label_column, "text_columns": args.text_columns,
+                 "encoding": args.encoding, "data_dir": args.data_dir}
+        if args.dataset:
+            raise DataError("a streamed run is evaluated on files: give --file (or --split)")
+        report = evaluate(clf, args.split, args.file, **{k: v for k, v in given.items() if v is not None})
+    else:
+        texts, labels = _read_eval_data(args, clf)
+        report = clf.evaluate(texts, labels)
     print(json.dumps(report if args.full else {k: report[k] for k in ("n", "loss", *HEADLINE[clf.task])}, indent=2))
     return 0
 
 
 def cmd_predict(args) -> int:
     from .classifier import load
-    from .data.readers import read_texts
-    clf = load(args.run_dir)
-    texts = list(args.texts)
-    if args.file:
-        texts += read_texts(args.file, args.encoding)
-    if not texts:
+    from .data.readers import iter_texts
+    from .data.stream import BLOCK, chunked
+    clf = load(args.run_dir, args.device)
+    texts = itertools.chain(args.texts, iter_texts(args.file, args.encoding) if args.file else [])
+    done = 0
+    for block in chunked(texts, BLOCK):  # a file of any size, a block of texts at a time
+        for text, pred in zip(block, clf.predict(block, k=args.k, threshold=args.threshold)):
+            row = {"text": text, "value": pred.value} if clf.task == "regression" else \
+                {"text": text, "labels": pred.labels, "probs": [round(p, 6) for p in pred.probs]}
+            print(json.dumps(row, ensure_ascii=False))
+        done += len(block)
+    if not done:
         raise DataError("nothing to predict: give texts as arguments or --file (one text per line)")
-    for text, pred in zip(texts, clf.predict(texts, k=args.k, threshold=args.threshold)):
-        row = {"text": text, "value": pred.value} if clf.task == "regression" else \
-            {"text": text, "labels": pred.labels, "probs": [round(p, 6) for p in pred.probs]}
-        print(json.dumps(row, ensure_ascii=False))
     return 0
 
 
@@ -239,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--text-columns", type=lambda s: s.split(","))
     e.add_argument("--encoding")
     e.add_argument("--full", action="store_true", help="also per-class metrics and the confusion matrix")
+    e.add_argument("--device", default="auto", help="cpu, cuda or auto (a GPU when there is one; default)")
     e.set_defaults(func=cmd_evaluate)
 
     pr = sub.add_parser("predict", help="top-k classes with probabilities, one JSON line per text")
@@ -249,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("-k", type=int, help="how many classes per text (default 1; multilabel: all above the threshold)")
     pr.add_argument("--threshold", type=float,
                     help="drop classes below this probability (default 0; multilabel: the model's, 0.5)")
+    pr.add_argument("--device", default="auto", help="cpu, cuda or auto (a GPU when there is one; default)")
     pr.set_defaults(func=cmd_predict)
 
     d = sub.add_parser("datasets", help="list the registry's datasets and which are present locally")

@@ -39,6 +39,10 @@ class DataConfig:
     test_fraction: float | None = None  # carved from train when there is no test split
     split_seed: int = 0
     data_dir: str | None = None
+    # read the files a block at a time, every epoch, instead of loading them: corpora larger than memory
+    # (doccat/data/stream.py); mini-batch optimizers only
+    streaming: bool = False
+    shuffle_buffer: int = 10_000  # streaming: documents held to shuffle the training stream (memory ~ this x doc size)
 
 
 @dataclass
@@ -289,6 +293,11 @@ def validate(cfg: Config) -> None:
         ("data.label_sep", cfg.data.label_sep is None or cfg.data.task == "multilabel",
          "splits a field into several labels: it needs task = \"multilabel\""),
         ("data.valid_fraction", 0.0 <= cfg.data.valid_fraction < 1.0, "must be in [0, 1)"),
+        ("data.streaming", not cfg.data.streaming or cfg.train.batch_size > 0,
+         "trains on mini-batches read from disk; the full batch (batch_size 0, L-BFGS: the default) would read "
+         "and featurize the whole corpus at every step of its line search: give a mini-batch recipe, e.g. "
+         "--optimizer adagrad --lr 0.5 --batch-size 1024 --weight-decay 0"),
+        ("data.shuffle_buffer", cfg.data.shuffle_buffer >= 1, "must be >= 1"),
         ("data.test_fraction", cfg.data.test_fraction is None or 0.0 < cfg.data.test_fraction < 1.0,
          "must be in (0, 1)"),
     ]

@@ -12,6 +12,7 @@ regression  one output; the target is standardized with the training split's mea
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,11 +59,16 @@ def class_weights(spec: str, y: np.ndarray, task: str, num_classes: int) -> torc
             raise LossError(f"train.class_weights has {len(w)} values for {num_classes} classes "
                             "(give one per class, in class order)")
         return torch.from_numpy(w)
-    if y.ndim == 2 or y.dtype.kind == "f":  # bce targets: 0/1 per output
-        pos = y.reshape(len(y), -1).sum(0)
-        return torch.from_numpy((len(y) - pos) / np.maximum(pos, 1)).float()
-    counts = np.bincount(y, minlength=num_classes)
-    return torch.from_numpy(len(y) / (num_classes * np.maximum(counts, 1))).float()
+    bce = y.ndim == 2 or y.dtype.kind == "f"  # bce targets: 0/1 per output
+    return balanced_weights(y.reshape(len(y), -1).sum(0) if bce else np.bincount(y, minlength=num_classes),
+                            len(y), bce)
+
+
+def balanced_weights(counts: np.ndarray, n: int, bce: bool) -> torch.Tensor:
+    """"balanced" class weights from the training documents per class (bce: per output's positives) of n."""
+    if bce:
+        return torch.from_numpy((n - counts) / np.maximum(counts, 1)).float()
+    return torch.from_numpy(n / (len(counts) * np.maximum(counts, 1))).float()
 
 
 @dataclass
@@ -91,6 +97,17 @@ class Loss:
             return per_output.sum(1).mean()  # (B, outputs) -> summed over labels, averaged over documents
         pred = out.squeeze(1)
         return F.mse_loss(pred, y) if self.kind == "mse" else F.l1_loss(pred, y)
+
+    def mass(self, y: torch.Tensor) -> float:
+        """What the loss of a batch averages over: its documents, or for a class-weighted cross_entropy or
+        nll the sum of their classes' weights. A batch split over ranks adds up its parts' masses."""
+        if self.weight is not None and self.kind in ("cross_entropy", "nll"):
+            return float(self.weight[y].sum())
+        return float(len(y))
+
+    def to(self, device: torch.device) -> "Loss":
+        """The same loss with its class weights on `device`."""
+        return self if self.weight is None else dataclasses.replace(self, weight=self.weight.to(device))
 
     def _smoothed_nll(self, log_p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """-sum(t * log p) with one-hot targets t smoothed toward uniform; what cross_entropy computes."""

@@ -39,17 +39,25 @@ class Docs:
         return self._cache["csr", num_features]
 
     def csr_t(self, num_features: int) -> torch.Tensor:
-        """The (num_features, B) transpose in CSR form, sorted by one radix-friendly key sort."""
+        """The (num_features, B) transpose in CSR form, sorted by one radix-friendly key sort (on the CPU)."""
         if ("csr_t", num_features) not in self._cache:
-            ids = self.ids.numpy()
+            ids = self.ids.cpu().numpy()
             key = np.sort((ids.astype(np.int64) << 32) | np.arange(len(ids)))  # feature, then position
             pos = key & 0xFFFFFFFF
-            row = np.repeat(np.arange(len(self), dtype=np.int32), np.diff(self.offsets.numpy()))[pos]
+            row = np.repeat(np.arange(len(self), dtype=np.int32), np.diff(self.offsets.cpu().numpy()))[pos]
             offsets = np.zeros(num_features + 1, dtype=np.int64)
             np.cumsum(np.bincount(ids, minlength=num_features), out=offsets[1:])
-            self._cache["csr_t", num_features] = _csr(torch.from_numpy(offsets), torch.from_numpy(row),
-                                                      self.weights[torch.from_numpy(pos)], (num_features, len(self)))
+            device = self.ids.device
+            self._cache["csr_t", num_features] = _csr(
+                torch.from_numpy(offsets).to(device), torch.from_numpy(row).to(device),
+                self.weights[torch.from_numpy(pos).to(device)], (num_features, len(self)))
         return self._cache["csr_t", num_features]
+
+    def to(self, device: torch.device) -> "Docs":
+        """The batch on `device` (itself when it is there already, its cached CSR forms kept)."""
+        if self.ids.device == torch.device(device):
+            return self
+        return Docs(self.ids.to(device), self.offsets.to(device), self.weights.to(device))
 
 
 def _csr(offsets, ids, values, size) -> torch.Tensor:

@@ -30,23 +30,23 @@ def data_summary(splits) -> dict:
 
     Computed at training time and kept in metrics.json, so a report needs no access to the data.
     """
-    out = {}
-    for name in ("train", "valid", "test"):
-        split = getattr(splits, name)
-        if split is None:
-            continue
-        lengths = count_tokens(split.texts) if len(split) else np.zeros(1, dtype=int)
-        top = max(int(np.percentile(lengths, 99)), 1)  # the long tail would squash every other bin
-        hist, edges = np.histogram(np.minimum(lengths, top), bins=min(20, top), range=(0, top))
-        out[name] = {
-            "documents": len(split),
-            **_label_summary(split.labels, splits.task),
-            "length_tokens": {"min": int(lengths.min()), "median": float(np.median(lengths)),
-                              "mean": round(float(lengths.mean()), 1), "p90": float(np.percentile(lengths, 90)),
-                              "max": int(lengths.max())},
-            "length_histogram": {"edges": [round(float(e), 1) for e in edges], "counts": hist.tolist()},
-        }
-    return out
+    return {name: split_summary(len(split), count_tokens(split.texts), split.labels, splits.task)
+            for name in ("train", "valid", "test") if (split := getattr(splits, name)) is not None}
+
+
+def split_summary(documents: int, lengths: np.ndarray, labels: list, task: str) -> dict:
+    """One split's entry of the data summary, from its documents' lengths in tokens and labels."""
+    lengths = lengths if len(lengths) else np.zeros(1, dtype=int)
+    top = max(int(np.percentile(lengths, 99)), 1)  # the long tail would squash every other bin
+    hist, edges = np.histogram(np.minimum(lengths, top), bins=min(20, top), range=(0, top))
+    return {
+        "documents": documents,
+        **_label_summary(labels, task),
+        "length_tokens": {"min": int(lengths.min()), "median": float(np.median(lengths)),
+                          "mean": round(float(lengths.mean()), 1), "p90": float(np.percentile(lengths, 90)),
+                          "max": int(lengths.max())},
+        "length_histogram": {"edges": [round(float(e), 1) for e in edges], "counts": hist.tolist()},
+    }
 
 
 def _label_summary(labels: list, task: str) -> dict:

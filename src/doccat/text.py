@@ -123,7 +123,12 @@ class Vocab:
         elif isinstance(tokens, list):
             tokens = pa.chunked_array(tokens, pa.large_string())
         counts = pc.value_counts(tokens)
-        table = pa.table({"token": counts.field("values"), "count": counts.field("counts")})
+        return cls.from_counts(pa.table({"token": counts.field("values"), "count": counts.field("counts")}),
+                               min_freq, max_size)
+
+    @classmethod
+    def from_counts(cls, table: pa.Table, min_freq: int = 1, max_size: int | None = None) -> "Vocab":
+        """From a table of distinct tokens ("token") and their counts ("count"), as `build` orders them."""
         table = table.filter(pc.and_(pc.greater_equal(table["count"], min_freq), pc.not_equal(table["token"], UNK)))
         # Arrow compares strings by UTF-8 bytes, which orders them as Python does (by code point)
         table = table.sort_by([("count", "descending"), ("token", "ascending")])
@@ -273,16 +278,28 @@ class Featurizer:
         parts = parallel_map(_tokens, _chunks(list(texts)))
         f = cls(Vocab.build([t for t, _ in parts], min_freq, max_vocab), ngrams, buckets, max_tokens, weighting)
         raw = parallel_map(lambda part: f._count(f.vocab.lookup(part[0]), part[1]), parts)  # no columns yet
-        df = sum(np.bincount(e.ids, minlength=f.raw_features) for e in raw)  # ids are distinct within a document
-        f._set_columns(np.flatnonzero(df >= max(min_df, 1)))
-        if weighting == "tfidf":  # smoothed, as scikit-learn's: log((1 + D) / (1 + df)) + 1
-            f.idf_ = (np.log((1 + len(texts)) / (1 + df[f.columns_])) + 1).astype(np.float32)
+        f.fit_columns(sum(np.bincount(e.ids, minlength=f.raw_features) for e in raw), len(texts), min_df)
 
         def finish(e: Encoded) -> Encoded:
             e = f._keep_columns(e)
             e.weights = f.weigh(e)
             return e
         return f, _concat(parallel_map(finish, raw))
+
+    def document_frequencies(self, texts: list[str]) -> np.ndarray:
+        """(raw_features,) in how many of `texts` each raw feature occurs; before `fit_columns`."""
+        def count(chunk):
+            tokens, lengths = _tokens(chunk)
+            ids = self._count(self.vocab.lookup(tokens), lengths).ids  # distinct within each document
+            return np.bincount(ids, minlength=self.raw_features)
+        return sum(parallel_map(count, _chunks(list(texts))), np.zeros(self.raw_features, dtype=np.int64))
+
+    def fit_columns(self, df: np.ndarray, num_docs: int, min_df: int = 1) -> None:
+        """Learn the columns (raw features in at least `min_df` of the `num_docs` training documents) and
+        their idf from document frequencies `df` (raw_features,)."""
+        self._set_columns(np.flatnonzero(df >= max(min_df, 1)))
+        if self.weighting == "tfidf":  # smoothed, as scikit-learn's: log((1 + D) / (1 + df)) + 1
+            self.idf_ = (np.log((1 + num_docs) / (1 + df[self.columns_])) + 1).astype(np.float32)
 
     def _set_columns(self, columns: np.ndarray) -> None:
         self.columns_ = np.asarray(columns, dtype=np.int64)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import itertools
 import math
 import os
 import resource
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from . import distributed
 from .artifacts import ArtifactError
 from .checkpoint import Checkpoints, flatten_optimizer, unflatten_optimizer
 from .config import TrainConfig
@@ -32,8 +32,10 @@ LBFGS_ITERATIONS = 4  # the torch optimizers that take sparse gradients
 
 
 def uses_sparse_grads(cfg: TrainConfig) -> bool:
-    """Sparse bag gradients touch only the rows a mini-batch uses: faster for small batches."""
-    return cfg.optimizer in SPARSE_OPTIMIZERS and cfg.weight_decay == 0 and cfg.batch_size != 0
+    """Sparse bag gradients touch only the rows a mini-batch uses: faster for small batches. (Not under
+    DDP on GPUs: NCCL can't all-reduce sparse tensors; gloo, on CPUs, can.)"""
+    nccl = distributed.world() > 1 and distributed.device(cfg.device).type == "cuda"
+    return cfg.optimizer in SPARSE_OPTIMIZERS and cfg.weight_decay == 0 and cfg.batch_size != 0 and not nccl
 
 
 def to_docs(enc: Encoded, idx: np.ndarray | None = None) -> Docs:
@@ -56,16 +58,54 @@ def batches(enc: Encoded, batch_size: int, rng: np.random.Generator | None = Non
         yield idx, to_docs(enc, idx)
 
 
+class InMemory:
+    """Encoded documents and their targets, as `fit` takes them: shuffled batches of `batch_size` (0: all
+    at once) to train on, or outputs to score. Under DDP every rank holds all of them and takes its part."""
+
+    def __init__(self, enc: Encoded, y: np.ndarray, batch_size: int = 0, shuffle: bool = True):
+        self.enc, self.y, self.batch_size, self.shuffle = enc, torch.from_numpy(y), batch_size, shuffle
+        self.size = len(enc)  # documents per epoch, over all ranks
+        self._cache = {}  # the full batch and the scoring batches: made (and transposed) once, used every epoch
+
+    def batches(self, rng: np.random.Generator, start: int, device: torch.device):
+        """The epoch's batches from number `start` on: (documents in the batch over all ranks, this rank's
+        Docs and targets on `device`). Draws the order from `rng` (all ranks draw the same)."""
+        if self.batch_size == 0:
+            if "full" not in self._cache:
+                mine = distributed.part(np.arange(self.size))
+                self._cache["full"] = (self.size, to_docs(self.enc, None if distributed.world() == 1 else mine)
+                                       .to(device), self.y[mine].to(device))
+            yield from [self._cache["full"]][start:]
+            return
+        order = rng.permutation(self.size) if self.shuffle else np.arange(self.size)
+        for begin in range(start * self.batch_size, self.size, self.batch_size):
+            mine = distributed.part(order[begin:begin + self.batch_size])
+            yield min(self.batch_size, self.size - begin), to_docs(self.enc, mine).to(device), self.y[mine].to(device)
+
+    def outputs(self, model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every document's outputs and targets, on the CPU and the same on every rank (each scores a block)."""
+        if "score" not in self._cache:
+            start, stop = distributed.block(self.size)
+            self._cache["score"] = [d for _, d in batches(self.enc.slice(start, stop), 8192)]
+        return distributed.gather(predict_logits(model, self._cache["score"])), self.y
+
+    def digest(self) -> str:
+        return _fingerprint(self.enc, self.y.numpy())
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, enc: Encoded | list[Docs], batch_size: int = 8192) -> torch.Tensor:
+    """The model's outputs for `enc`, (n, outputs), on the CPU whatever the model's device."""
     model.eval()
+    device = next(model.parameters()).device
     docs = [d for _, d in batches(enc, batch_size)] if isinstance(enc, Encoded) else enc
-    out = [model(d) for d in docs]
+    out = [model(d.to(device)).cpu() for d in docs]
     return torch.cat(out) if out else torch.zeros(0, model.head.out_features)
 
 
-def evaluate_loss_score(model: nn.Module, valid: list[Docs], y: torch.Tensor, loss: Loss) -> tuple[float, float]:
-    out = predict_logits(model, valid)
+def evaluate_loss_score(model: nn.Module, valid, loss: Loss) -> tuple[float, float]:
+    """Loss and score of `valid` (InMemory or a stream), the same numbers on every rank."""
+    out, y = valid.outputs(model)
     return loss(out, y).item(), loss.score(out, y)
 
 
@@ -155,11 +195,14 @@ class Progress:
     stopped: bool = False
 
 
-def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y_valid: np.ndarray,
+def fit(model: nn.Module, train, y_train: np.ndarray | None, valid, y_valid: np.ndarray | None,
         cfg: TrainConfig, loss: Loss | None = None, log=print, checkpoints: Checkpoints | None = None, batch_log: list | None = None,
         progress: bool | None = None, on_epoch=None) -> list[dict]:
-    """Train `model` in place; it ends with the weights of the best validation epoch.
+    """Train `model` in place (on its device); it ends with the weights of the best validation epoch.
 
+    `train`, `valid`: Encoded documents with their targets `y_train`, `y_valid`; or streams
+    (doccat.data.stream.Stream) with None. Under torchrun every rank calls this with the same data, and
+    trains on its part of each batch (see doccat.distributed).
     With `checkpoints`, saves a checkpoint every `cfg.checkpoint_every` epochs and `checkpoint_minutes`
     minutes, and continues from the one there if any (same data order and RNG: same result).
     `loss` (default: cross-entropy) is the objective and says how outputs score (doccat.loss).
@@ -172,15 +215,17 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
     torch.sparse.check_sparse_tensor_invariants.disable()  # explicit, so Adagrad doesn't warn about it
     rng = np.random.default_rng(cfg.seed)
     loss = loss or Loss()
-    y_train_t, y_valid_t = torch.from_numpy(y_train), torch.from_numpy(y_valid)
-    valid_docs = [d for _, d in batches(valid, 8192)]  # made once, scored every epoch
-    # full batch: one batch, the same every epoch, so it is built (and transposed) once
-    full = [(np.arange(len(train)), to_docs(train))] if cfg.batch_size == 0 else None
+    device = next(model.parameters()).device
+    train = train if y_train is None else InMemory(train, y_train, cfg.batch_size, cfg.shuffle)
+    valid = valid if y_valid is None else InMemory(valid, y_valid)
+    step_loss, net = loss.to(device), distributed.wrap(model)  # net: what forward and backward go through
     params = [p for p in model.parameters() if p.requires_grad]
     opt = build_optimizer(cfg, model)
-    scheduler, per_batch = build_scheduler(cfg, opt, math.ceil(len(train) / (cfg.batch_size or max(len(train), 1))))
+    scheduler, per_batch = build_scheduler(cfg, opt, math.ceil(train.size / (cfg.batch_size or max(train.size, 1))))
     run = Progress(order_rng=rng.bit_generator.state)
-    best_state, data_id = None, _fingerprint(train, y_train, valid, y_valid) if checkpoints else None
+    best_state, data_id = None, _data_id(train, valid) if checkpoints or distributed.world() > 1 else None
+    if distributed.world() > 1:
+        distributed.check_same(data_id, "the training and validation data")
     if checkpoints is not None and checkpoints.exists():
         run, best_state = _restore(checkpoints, model, opt, scheduler, data_id)
         log(f"resumed from the checkpoint at epoch {run.epoch}, batch {run.batch}")
@@ -192,24 +237,28 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
             run.epoch_lr = opt.param_groups[0]["lr"]
         rng.bit_generator.state = run.order_rng
         model.train()
-        bar = _progress_bar(len(train), run, cfg, progress)
+        bar = _progress_bar(train.size, run, cfg, progress)
         score_sum = 0.0  # for the bar only: this epoch's running training score
-        epoch_batches = full or batches(train, cfg.batch_size, rng if cfg.shuffle else None)
-        for idx, docs in itertools.islice(epoch_batches, run.batch, None):
-            y = y_train_t[idx]
+        for n, docs, y in train.batches(rng, run.batch, device):
             first = {}  # the loss, logits and gradient norm at the weights the step starts from
+            mass = step_loss.mass(y)
+            total = distributed.all_sum(mass)  # the batch's over all ranks
 
             def closure():
                 # every optimizer takes a closure; L-BFGS calls it again for its line search
                 opt.zero_grad(set_to_none=True)
-                logits = model(docs)
-                batch_loss = loss(logits, y)
+                logits = net(docs)
+                part = step_loss(logits, y) if len(y) else logits.sum() * 0.0  # a rank may get no document
+                batch_loss = distributed.mean(part, mass, total)  # the whole batch's: every rank decides alike
                 if not math.isfinite(value := batch_loss.item()):  # before the step, so the weights stay good
                     raise _diverged(run, value, opt, checkpoints)
-                objective = batch_loss + l2_penalty(model, cfg.weight_decay) if cfg.optimizer == "lbfgs" else batch_loss
-                objective.backward()
+                penalty = l2_penalty(model, cfg.weight_decay) if cfg.optimizer == "lbfgs" else 0.0
+                # DDP averages the ranks' gradients: weighing each part by its share of the batch makes that the
+                # gradient of the batch's mean loss, as in one process
+                (part * (mass * distributed.world() / total if total else 0.0) + penalty).backward()
                 # the norm is recorded for the plots whether or not it is clipped (inf: never clipped)
                 norm = clip_grad_norm(params, cfg.clip_norm or math.inf, cfg.clip_value or math.inf)
+                objective = batch_loss + penalty
                 if not first:
                     first.update(loss=value, objective=objective.item(), logits=logits, norm=norm)
                 return objective
@@ -220,20 +269,21 @@ def fit(model: nn.Module, train: Encoded, y_train: np.ndarray, valid: Encoded, y
                 scheduler.step()
             value, grad_norm = first["loss"], first["norm"]
             run.objective = first["objective"]
-            run.loss_sum, run.seen, run.batch = run.loss_sum + value * len(idx), run.seen + len(idx), run.batch + 1
+            run.loss_sum, run.seen, run.batch = run.loss_sum + value * n, run.seen + n, run.batch + 1
             run.batches.append({"step": len(run.batches) + 1, "epoch": run.epoch, "loss": value,
                                 "grad_norm": grad_norm, "lr": lr})
             if not bar.disable:
-                score_sum += loss.score(first["logits"].detach(), y) * len(idx)
-                bar.update(len(idx))
+                score_sum += loss.score(first["logits"].detach().cpu(), y.cpu()) * len(y) * distributed.world()
+                bar.update(n)
                 bar.set_postfix_str(f"batch {run.batch} | loss {run.loss_sum / run.seen:.4f} | "
                                     f"{SCORES[loss.task]} {score_sum / max(bar.n - bar.initial, 1):.4f} | lr {lr:.3g}",
                                     refresh=False)
-            if save and cfg.checkpoint_minutes and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes:
+            due = bool(cfg.checkpoint_minutes) and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes
+            if save and distributed.agree(due):  # rank 0's clock decides for all: saving gathers from every rank
                 save(run, best_state)
                 last_save = time.monotonic()
         bar.close()
-        best_state = _end_epoch(model, valid_docs, y_valid_t, loss, cfg, scheduler, per_batch, run, best_state,
+        best_state = _end_epoch(model, valid, loss, cfg, scheduler, per_batch, run, best_state,
                                 time.perf_counter() - t0, log)
         if on_epoch is not None:
             on_epoch(run.history[-1])
@@ -259,9 +309,9 @@ def _progress_bar(total: int, run: Progress, cfg: TrainConfig, show: bool | None
                 unit_scale=True, leave=False, file=sys.stderr, disable=not show, dynamic_ncols=True)
 
 
-def _end_epoch(model, valid, y_valid_t, loss, cfg, scheduler, per_batch, run: Progress, best_state, seconds, log):
+def _end_epoch(model, valid, loss, cfg, scheduler, per_batch, run: Progress, best_state, seconds, log):
     """Validate, step epoch-wise schedulers, record history, keep the best weights, early-stop."""
-    val_loss, val_score = evaluate_loss_score(model, valid, y_valid_t, loss)
+    val_loss, val_score = evaluate_loss_score(model, valid, loss)
     if cfg.scheduler == "plateau":
         scheduler.step(val_score)
     elif cfg.scheduler == "step" and cfg.step_when == "val_drop":
@@ -301,13 +351,25 @@ def _diverged(run: Progress, value: float, opt, checkpoints: Checkpoints | None)
 
 
 def _save(checkpoints: Checkpoints, model, opt, scheduler, data_id: str, run: Progress, best_state) -> None:
-    """Everything needed to continue exactly: weights, optimizer, scheduler, RNG, progress."""
+    """Everything needed to continue exactly: weights, optimizer, scheduler, RNG (each rank's), progress.
+    Every rank calls it (the RNG states are gathered); rank 0 writes."""
     optim_tensors, optim_meta = flatten_optimizer(opt.state_dict())
     tensors = {**{f"model.{k}": v for k, v in model.state_dict().items()},
                **{f"best.{k}": v for k, v in (best_state or {}).items()},
-               **optim_tensors, "rng.torch": torch.get_rng_state()}
+               **optim_tensors, **_rng_states()}
     checkpoints.save(tensors, {"progress": dataclasses.asdict(run), "optimizer": optim_meta, "data": data_id,
-                               "scheduler": scheduler.state_dict() if scheduler is not None else None})
+                               "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                               "world_size": distributed.world()})
+
+
+def _rng_states() -> dict[str, torch.Tensor]:
+    """torch's RNG states (dropout draws from them): one row per rank under DDP."""
+    states = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["rng.cuda"] = torch.cuda.get_rng_state()
+    if distributed.world() == 1:
+        return states
+    return {k: distributed.gather(v.unsqueeze(0)) for k, v in states.items()}
 
 
 def _restore(checkpoints: Checkpoints, model, opt, scheduler, data_id: str):
@@ -316,14 +378,27 @@ def _restore(checkpoints: Checkpoints, model, opt, scheduler, data_id: str):
     if meta["data"] != data_id:
         raise ArtifactError(f"{checkpoints.dir}: the training data changed since the checkpoint; "
                             "the run cannot be continued on other data")
+    if meta.get("world_size", 1) != distributed.world():
+        raise ArtifactError(f"{checkpoints.dir}: the run was checkpointed with {meta.get('world_size', 1)} "
+                            f"process(es), not {distributed.world()}: resume it with torchrun --nproc-per-node "
+                            "(times --nnodes) as it was started")
     part = {name: {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(name + ".")}
             for name in ("model", "best")}
     model.load_state_dict(part["model"])
     opt.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
     if scheduler is not None:
         scheduler.load_state_dict(meta["scheduler"])
-    torch.set_rng_state(tensors["rng.torch"])
+    for name, set_state in (("rng.torch", torch.set_rng_state), ("rng.cuda", torch.cuda.set_rng_state)):
+        if name in tensors:
+            # clone: a row of the (ranks, state) tensor is a view, and set_state reads from its storage's start
+            set_state(tensors[name][distributed.rank()].clone() if distributed.world() > 1 else tensors[name])
     return Progress(**meta["progress"]), part["best"] or None
+
+
+def _data_id(train, valid) -> str:
+    """A digest of the training and validation data (InMemory or streams), so a run is never continued on
+    different data, and all ranks are checked to hold the same."""
+    return hashlib.sha256((train.digest() + valid.digest()).encode()).hexdigest()
 
 
 def _fingerprint(*arrays) -> str:

@@ -37,29 +37,36 @@ class BadRows:
     def __init__(self, path, policy: str = "error"):
         if policy not in ON_BAD_ROW:
             raise DataError(f"on_bad_row: {policy!r} is not one of {', '.join(ON_BAD_ROW)}")
-        self.path, self.policy, self.where = path, policy, []
+        self.path, self.policy = path, policy
+        self.where, self.count = [], 0  # the first SHOWN bad rows' places, and how many there were
 
     def __call__(self, where, why: str) -> None:
         """A bad row at `where` (a line number, or a file of a folder); `why` says what is wrong."""
         if self.policy == "error":
             raise DataError(f"{self.path}:{where}: {why} (or drop bad rows with --on-bad-row skip)")
-        self.where.append(where)
-        if self.policy == "warn" and len(self.where) <= SHOWN:
-            print(f"doccat: warning: {self.path}:{where}: {why}", file=sys.stderr)
+        self.count += 1
+        if len(self.where) < SHOWN:  # bounded: a streamed file may have any number of bad rows
+            self.where.append(where)
+            if self.policy == "warn":
+                print(f"doccat: warning: {self.path}:{where}: {why}", file=sys.stderr)
 
     def done(self, texts: list[str], labels: list) -> tuple[list[str], list]:
         """Report what was dropped; a file without a single usable row is an error."""
-        n = len(self.where)
+        self.end(len(texts))
+        return texts, labels
+
+    def end(self, kept: int) -> None:
+        """The file is read, `kept` rows kept: report what was dropped; no usable row at all is an error."""
+        n = self.count
         if n:
             more = f" and {n - SHOWN} more" if n > SHOWN else ""
             unit = "line" if isinstance(self.where[0], int) else "file"
-            print(f"doccat: warning: {self.path}: dropped {n} bad row(s) of {n + len(texts)} "
-                  f"(--on-bad-row {self.policy}), {unit}(s) {', '.join(map(str, self.where[:SHOWN]))}{more}",
+            print(f"doccat: warning: {self.path}: dropped {n} bad row(s) of {n + kept} "
+                  f"(--on-bad-row {self.policy}), {unit}(s) {', '.join(map(str, self.where))}{more}",
                   file=sys.stderr)
-        if not texts:
+        if not kept:
             raise DataError(f"{self.path}: no rows" + (f" left after dropping {n} bad row(s)" if n else
                             "; the file is empty (or has only a header): give one labeled text per row"))
-        return texts, labels
 
 
 def _check_file(path: Path) -> None:
@@ -189,23 +196,42 @@ def target_parser(task: str = "classify", label_sep: str | None = None):
     return _number if task == "regression" else _one_label
 
 
-def _add(bad: BadRows, where, text: str, raw, texts: list, labels: list, parse=_one_label) -> None:
-    """Keep a row whose label (parsed by `parse`) and text are both there, else report it."""
+def _checked(bad: BadRows, where, text: str, raw, parse=_one_label) -> tuple | None:
+    """(text, label) of a row whose label (parsed by `parse`) and text are both there; else None, reported."""
     try:
         label = parse(raw)
     except ValueError as e:
         bad(where, str(e))
-        return
+        return None
     if not text.strip():
         bad(where, "empty text; every row needs a text to classify")
-    else:
+        return None
+    return text, label
+
+
+def _add(bad: BadRows, where, text: str, raw, texts: list, labels: list, parse=_one_label) -> None:
+    """Keep a row whose label (parsed by `parse`) and text are both there, else report it."""
+    if row := _checked(bad, where, text, raw, parse):
+        texts.append(row[0])
+        labels.append(row[1])
+
+
+def _collect(rows) -> tuple[list[str], list]:
+    texts, labels = [], []
+    for text, label in rows:
         texts.append(text)
         labels.append(label)
+    return texts, labels
 
 
-def read_delimited(path, label_column="label", text_columns=("text",), delimiter=",",
+def read_delimited(*args, **kw) -> tuple[list[str], list]:
+    return _collect(delimited_rows(*args, **kw))
+
+
+def delimited_rows(path, label_column="label", text_columns=("text",), delimiter=",",
                    header=None, encoding="utf-8", on_bad_row="error", task="classify", label_sep=None):
-    """CSV/TSV rows; several text columns are joined with a space (AG News: title + description).
+    """CSV/TSV rows, one (text, label) at a time; several text columns are joined with a space (AG News:
+    title + description).
 
     Every row must have as many columns as the header (or, without one, the first row)."""
     path = Path(path)
@@ -219,7 +245,7 @@ def read_delimited(path, label_column="label", text_columns=("text",), delimiter
     names = [label_column, *text_columns]
     if header is None:  # a header is there when the columns are named, not numbered
         header = not all(c.isdigit() for c in names)
-    texts, labels, width, lab, txt = [], [], None, 0, []
+    kept, width, lab, txt = 0, None, 0, []
     while True:
         start = lines.n + 1
         try:
@@ -243,17 +269,23 @@ def read_delimited(path, label_column="label", text_columns=("text",), delimiter
             bad(start, f"expected {width} columns (as in the {'header' if header else 'first row'}), "
                        f"found {len(row)}; quote fields that contain {delimiter!r}")
             continue
-        _add(bad, start, " ".join(row[i] for i in txt), row[lab], texts, labels, parse)
-    return bad.done(texts, labels)
+        if row := _checked(bad, start, " ".join(row[i] for i in txt), row[lab], parse):
+            kept += 1
+            yield row
+    bad.end(kept)
 
 
-def read_jsonl(path, label_column="label", text_columns=("text",), encoding="utf-8", on_bad_row="error",
+def read_jsonl(*args, **kw) -> tuple[list[str], list]:
+    return _collect(jsonl_rows(*args, **kw))
+
+
+def jsonl_rows(path, label_column="label", text_columns=("text",), encoding="utf-8", on_bad_row="error",
                task="classify", label_sep=None):
-    """One JSON object per line; several text keys are joined with a space."""
+    """One JSON object per line, one (text, label) at a time; several text keys are joined with a space."""
     path = Path(path)
     parse = target_parser(task, label_sep)
     bad = BadRows(path, on_bad_row)
-    texts, labels = [], []
+    kept = 0
     lines = Lines(path, encoding, bad)
     for line in lines:
         if not line.strip():
@@ -272,17 +304,23 @@ def read_jsonl(path, label_column="label", text_columns=("text",), encoding="utf
             bad(lines.n, f"key {missing[0]!r} is missing or null; set --label-column / --text-columns "
                          "to the file's keys")
             continue
-        _add(bad, lines.n, " ".join(str(obj[c]) for c in text_columns), obj[label_column], texts, labels, parse)
-    return bad.done(texts, labels)
+        if row := _checked(bad, lines.n, " ".join(str(obj[c]) for c in text_columns), obj[label_column], parse):
+            kept += 1
+            yield row
+    bad.end(kept)
 
 
-def read_fasttext(path, encoding="utf-8", prefix="__label__", on_bad_row="error", task="classify"):
-    """fastText's format: `__label__sports some text`, spaces normalized; multilabel keeps every label
-    of a line, the other tasks the first."""
+def read_fasttext(*args, **kw) -> tuple[list[str], list]:
+    return _collect(fasttext_rows(*args, **kw))
+
+
+def fasttext_rows(path, encoding="utf-8", prefix="__label__", on_bad_row="error", task="classify"):
+    """fastText's format, one (text, label) at a time: `__label__sports some text`, spaces normalized;
+    multilabel keeps every label of a line, the other tasks the first."""
     path = Path(path)
     parse = target_parser(task)
     bad = BadRows(path, on_bad_row)
-    texts, labels = [], []
+    kept = 0
     lines = Lines(path, encoding, bad)
     for line in lines:
         words = line.split()
@@ -293,9 +331,11 @@ def read_fasttext(path, encoding="utf-8", prefix="__label__", on_bad_row="error"
             bad(lines.n, f"no label (expected a word starting with {prefix!r})")
             continue
         tags = [t[len(prefix):] for t in tags]
-        _add(bad, lines.n, " ".join(w for w in words if not w.startswith(prefix)),
-             tags if task == "multilabel" else tags[0], texts, labels, parse)
-    return bad.done(texts, labels)
+        if row := _checked(bad, lines.n, " ".join(w for w in words if not w.startswith(prefix)),
+                           tags if task == "multilabel" else tags[0], parse):
+            kept += 1
+            yield row
+    bad.end(kept)
 
 
 def read_folder(path, encoding="utf-8", on_bad_row="error", task="classify"):
@@ -319,7 +359,7 @@ def read_folder(path, encoding="utf-8", on_bad_row="error", task="classify"):
             except OSError as e:
                 raise DataError(f"{file}: can't read: {e.strerror or e}") from None
             _add(bad, where, text, class_dir.name, texts, labels, parse)
-    if not texts and not bad.where:
+    if not texts and not bad.count:
         raise DataError(f"{root}: no files found under root/<class>/")
     return bad.done(texts, labels)
 
@@ -331,9 +371,9 @@ def read_lines(path, label: str, encoding="utf-8", on_bad_row="error"):
     return bad.done(texts, [label] * len(texts))
 
 
-def read_texts(path, encoding="utf-8") -> list[str]:
-    """Unlabeled texts, one per line, line ends removed (`doccat predict --file`)."""
-    return [line.rstrip("\r\n") for line in Lines(Path(path), encoding, BadRows(Path(path)))]
+def iter_texts(path, encoding="utf-8"):
+    """Unlabeled texts, one per line, line ends removed, one at a time (`doccat predict --file`)."""
+    return (line.rstrip("\r\n") for line in Lines(Path(path), encoding, BadRows(Path(path))))
 
 
 def read_label_first(path, encoding="utf-8", label_sep=None, on_bad_row="error"):
@@ -370,16 +410,27 @@ def read(path, fmt="auto", label_column="label", text_columns=("text",), header=
     lists need none. Raises DataError on a bad row (policy `on_bad_row`), naming file and line."""
     if not Path(path).exists():
         raise DataError(f"{path}: file not found; check the path")
+    if (guess_format(path) if fmt == "auto" else fmt) == "folder":
+        return read_folder(path, encoding, on_bad_row, task)
+    return _collect(rows(path, fmt, label_column, text_columns, header, encoding, on_bad_row, task, label_sep))
+
+
+def rows(path, fmt="auto", label_column="label", text_columns=("text",), header=None, encoding="utf-8",
+         on_bad_row="error", task="classify", label_sep=None):
+    """The (text, label) rows of a CSV, TSV, JSONL or fastText file one at a time, in file order: what
+    `read` returns, never held all at once (streaming mode reads files this way)."""
+    if not Path(path).exists():
+        raise DataError(f"{path}: file not found; check the path")
     fmt = guess_format(path) if fmt == "auto" else fmt
     if fmt in ("csv", "tsv"):
-        return read_delimited(path, label_column, text_columns, "," if fmt == "csv" else "\t", header,
+        return delimited_rows(path, label_column, text_columns, "," if fmt == "csv" else "\t", header,
                               encoding, on_bad_row, task, label_sep)
     if fmt == "jsonl":
-        return read_jsonl(path, label_column, text_columns, encoding, on_bad_row, task, label_sep)
+        return jsonl_rows(path, label_column, text_columns, encoding, on_bad_row, task, label_sep)
     if fmt == "fasttext":
-        return read_fasttext(path, encoding, on_bad_row=on_bad_row, task=task)
+        return fasttext_rows(path, encoding, on_bad_row=on_bad_row, task=task)
     if fmt == "folder":
-        return read_folder(path, encoding, on_bad_row, task)
+        raise DataError(f"{path}: a folder of files can't be streamed; give a CSV, TSV, JSONL or fastText file")
     raise DataError(f"unknown format {fmt!r}")
 
 
