@@ -301,6 +301,17 @@ class Encoder:
         return emb
 
 
+def from_config(cfg, device: str = "auto", recorded: dict | None = None, path=None) -> Encoder:
+    """The encoder a ModelConfig names (model.encoder and its encoder_* settings), on `device`.
+    For a saved run, `recorded` is the identity it saved: the encoder must be that very one
+    (check_identity), found at `path`, else where it was, else under its known name."""
+    settings = dict(max_length=cfg.encoder_max_length, long_docs=cfg.encoder_long_docs,
+                    overlap=cfg.encoder_overlap, device=device)
+    if recorded is None:
+        return Encoder(cfg.encoder, **settings)
+    return Encoder(check_identity(recorded, path), name=recorded["name"], **settings)
+
+
 def _load(path: Path):
     try:
         import transformers
