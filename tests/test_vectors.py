@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import re
 
 import numpy as np
 import pytest
@@ -119,3 +121,137 @@ def test_copy_vectors_fills_found_rows_and_keeps_the_init_elsewhere(tmp_path):
     assert bag.weight.requires_grad
     with pytest.raises(ValueError, match="set embed_dim to 3"):
         copy_vectors_(torch.nn.EmbeddingBag(10, 4).weight, matrix, found)
+
+
+# --- through doccat.train: the bag's word rows, coverage in metrics.json, frozen or fine-tuned ----------
+
+import json  # noqa: E402
+
+import doccat  # noqa: E402
+from doccat import classifier  # noqa: E402
+from doccat.config import ConfigError  # noqa: E402
+from doccat.text import tokenize  # noqa: E402
+
+from conftest import FAST, make_corpus, write_csv  # noqa: E402
+
+# goal, market, nasa exactly; Space by lowercase; zebra is no word of the corpus
+VEC = {"goal": [0.5, -1.0, 2.0], "market": [1.5, 0.25, -0.75], "Space": [-2.0, 1.0, 0.5], "nasa": [3.0, 0.0, -3.0],
+       "zebra": [9.0, 9.0, 9.0]}
+SMALL = {**FAST, "embed_dim": 3, "min_df": 1, "buckets": 100}
+
+
+@pytest.fixture
+def vec_corpus(tmp_path):
+    """train/valid files and a .vec file (header, one cased word) for the tiny corpus's words."""
+    train = write_csv(tmp_path / "train.csv", *make_corpus(30, seed=1))
+    valid = write_csv(tmp_path / "valid.csv", *make_corpus(5, seed=3))
+    rows = [f"{w} {' '.join(map(str, v))}" for w, v in VEC.items()]
+    vec = write(tmp_path / "v.vec.gz", f"{len(rows)} 3\n" + "\n".join(rows) + "\n")
+    return {"train": str(train), "valid": str(valid)}, vec
+
+
+def bag_rows(clf, words):
+    f = clf.featurizer
+    return f.column(np.array([f.vocab.stoi[w] for w in words]))
+
+
+def record_initial_bag(monkeypatch) -> list:
+    """[the model, its bag as `fit` receives it]: the init, vectors included, before any step."""
+    seen = []
+    real_fit = classifier.fit
+
+    def recording_fit(model, *args, **kw):
+        seen[:] = [model, model.bag.weight.detach().clone()]
+        return real_fit(model, *args, **kw)
+    monkeypatch.setattr(classifier, "fit", recording_fit)
+    return seen
+
+
+def test_train_with_vectors_exact_coverage_and_scaled_init(vec_corpus, monkeypatch):
+    data, vec = vec_corpus
+    seen = record_initial_bag(monkeypatch)
+    clf = doccat.train(vectors=str(vec), **data, **SMALL)
+    words = {t for text in make_corpus(30, seed=1)[0] for t in tokenize(text)}  # the training split's words
+    report = clf.metrics_["vectors"]
+    assert report["vocab_words"] == len(words) and report["found"] == 4
+    assert report["exact"] == 3 and report["lowercase"] == 1  # Space -> space
+    assert report["coverage"] == round(4 / len(words), 4) and report["file_rows"] == 5
+    assert report["name"] == "v.vec.gz" and report["sha256"] == hashlib.sha256(vec.read_bytes()).hexdigest()
+    initial = seen[1]
+    rows = bag_rows(clf, ["goal", "market", "space", "nasa"])
+    np.testing.assert_array_equal(initial[rows].numpy(), np.array([VEC[w] for w in ("goal", "market", "Space", "nasa")],
+                                                                 dtype=np.float32))
+    # the other rows (words without a vector, n-gram buckets) drawn at the vectors' scale
+    values = np.array([VEC[w] for w in ("goal", "market", "Space", "nasa")], dtype=np.float32)
+    assert report["init_range"] == pytest.approx(np.sqrt(3) * values.std(), rel=1e-5)
+    others = np.setdiff1d(np.arange(len(initial)), rows)
+    assert initial[others].abs().max() <= report["init_range"] and initial[others].std() > report["init_range"] / 3
+
+
+def test_explicit_init_is_kept_for_rows_without_a_vector(vec_corpus, monkeypatch):
+    data, vec = vec_corpus
+    seen = record_initial_bag(monkeypatch)
+    clf = doccat.train(vectors=str(vec), init="uniform", init_range=0.01, **data, **SMALL)
+    assert "init_range" not in clf.metrics_["vectors"]
+    others = np.setdiff1d(np.arange(len(seen[1])), bag_rows(clf, ["goal", "market", "space", "nasa"]))
+    assert seen[1][others].abs().max() <= 0.01
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adagrad", "adamw"])
+def test_frozen_embeddings_are_bit_identical_after_training(vec_corpus, monkeypatch, optimizer):
+    data, vec = vec_corpus
+    seen = record_initial_bag(monkeypatch)
+    # lbfgs: full batch (the default recipe); adagrad: mini-batches with sparse bag gradients; adamw: weight decay
+    kw = {"lbfgs": dict(batch_size=0), "adagrad": dict(weight_decay=0.0), "adamw": dict(weight_decay=0.1)}[optimizer]
+    clf = doccat.train(vectors=str(vec), freeze_embeddings=True, **data, **{**SMALL, "optimizer": optimizer, **kw})
+    model, initial = seen
+    assert model is clf.model and not model.bag.weight.requires_grad
+    assert torch.equal(model.bag.weight, initial)
+    assert not torch.equal(model.head.weight, torch.zeros_like(model.head.weight))  # the head did learn
+
+
+def test_fine_tuned_embeddings_change(vec_corpus, monkeypatch):
+    data, vec = vec_corpus
+    seen = record_initial_bag(monkeypatch)
+    clf = doccat.train(vectors=str(vec), **data, **SMALL)
+    model, initial = seen
+    rows = bag_rows(clf, ["goal", "market", "space", "nasa"])
+    assert model.bag.weight.requires_grad
+    assert all(not torch.equal(model.bag.weight[r], initial[r]) for r in rows)  # every vector moved
+
+
+def test_unfreeze_after_n_epochs(vec_corpus, monkeypatch):
+    data, vec = vec_corpus
+    seen = record_initial_bag(monkeypatch)
+    changed = []
+    doccat.train(vectors=str(vec), freeze_embeddings=True, unfreeze_after=2, patience=0, **data,
+                 **{**SMALL, "epochs": 4, "optimizer": "adam", "lr": 0.05},
+                 on_epoch=lambda row: changed.append(not torch.equal(seen[0].bag.weight, seen[1])))
+    assert changed == [False, False, True, True]
+
+
+def test_saved_run_needs_no_vectors_file_and_records_it(vec_corpus, tmp_path):
+    data, vec = vec_corpus
+    clf = doccat.train(vectors=str(vec), freeze_embeddings=True, out=tmp_path / "run", **data, **SMALL)
+    texts = make_corpus(5, seed=9)[0]
+    vec.unlink()
+    again = doccat.load(tmp_path / "run")
+    np.testing.assert_array_equal(again.predict_proba(texts), clf.predict_proba(texts))
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["model"]["vectors"] == str(vec) and config["model"]["freeze_embeddings"] is True
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["vectors"]["found"] == 4 and len(metrics["vectors"]["sha256"]) == 64
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(embed_dim=0), "model.vectors needs an embedding of the vectors' size, e.g. --embed-dim 300"),
+    (dict(embed_dim=5), "v.vec.gz has 3-dimensional vectors but embed_dim is 5: set --embed-dim 3"),
+    (dict(unfreeze_after=2), "model.unfreeze_after unfreezes a frozen bag: it needs --freeze-embeddings"),
+    (dict(freeze_embeddings=True, unfreeze_after=2, batch_size=0, optimizer="lbfgs"), "which optimizer lbfgs can't"),
+])
+def test_vector_config_errors(vec_corpus, kw, message):
+    data, vec = vec_corpus
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        doccat.train(vectors=str(vec), **data, **{**SMALL, **kw})
+    with pytest.raises(DataError, match="file not found"):
+        doccat.train(vectors=str(vec.with_name("nope.txt")), **data, **SMALL)

@@ -133,6 +133,8 @@ def read_run(path: Path) -> dict:
         "vocab": _parse_json(path / "vocab.json", data["vocab.json"]),
         "labels": _parse_json(path / "labels.json", data["labels.json"]),
         "metrics": _parse_json(path / "metrics.json", data.get("metrics.json", b"{}")),
+        # the pretrained encoder the run was trained with (doccat.encoder.Encoder.identity), if any
+        "encoder": _parse_json(path / "encoder.json", data["encoder.json"]) if "encoder.json" in data else None,
     }
 
 

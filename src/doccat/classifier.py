@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,10 @@ from .data import DataError, Split, Splits, load_splits
 from .data.split import random_split, stratified_split
 from .loss import SCORES, Loss, class_weights, num_outputs, resolve as resolve_loss
 from .metrics import classification_report, multilabel_report, regression_report
-from .model import BagClassifier
+from .model import BagClassifier, build_model, encoder_features
 from .text import Featurizer, Vocab
 from .report import data_summary
+from .vectors import load_into_bag
 from .train import best_key, fit, peak_memory_mib, predict_logits, uses_sparse_grads
 
 
@@ -38,8 +40,9 @@ class Classifier:
     """
 
     def __init__(self, config: Config, featurizer: Featurizer, classes: list[str], model: BagClassifier,
-                 loss: Loss | None = None, target: tuple[float, float] = (0.0, 1.0)):
+                 loss: Loss | None = None, target: tuple[float, float] = (0.0, 1.0), encoder=None):
         self.config, self.featurizer, self.classes_, self.model = config, featurizer, classes, model
+        self.encoder_ = encoder  # model.encoder's doccat.encoder.Encoder (tokenizer, transformer), else None
         self.loss_ = loss or Loss(threshold=config.model.threshold)
         self.target_ = target  # regression: the training targets' (mean, std); outputs are standardized
         self.history_: list[dict] = []
@@ -50,9 +53,15 @@ class Classifier:
     def task(self) -> str:
         return self.loss_.task
 
-    def _outputs(self, texts) -> torch.Tensor:
+    def _outputs(self, texts, cache: bool = False) -> torch.Tensor:
         texts = [texts] if isinstance(texts, str) else list(texts)
-        return predict_logits(self.model, self.featurizer.encode(texts))
+        return predict_logits(self.model, self.inputs(texts, cache))
+
+    def inputs(self, texts: list[str], cache: bool = False):
+        """The model's input for `texts`: their bag of features (Encoded); with an encoder, model.Features
+        (`cache`: a frozen encoder's embeddings go through its disk cache)."""
+        enc = self.featurizer.encode(texts)
+        return enc if self.encoder_ is None else encoder_features(self.encoder_, self.config.model, enc, texts, cache)
 
     def predict_proba(self, texts: str | list[str]) -> np.ndarray:
         """Probabilities, (n_texts, n_classes), columns in `classes_` order: softmax for classify (rows sum
@@ -110,7 +119,7 @@ class Classifier:
         """Metrics by task, with the loss: classify: accuracy, macro-F1, per class, confusion matrix;
         multilabel: micro/macro-F1, subset accuracy, hamming loss, per label; regression: MAE, RMSE, R^2."""
         y = torch.from_numpy(self.targets(labels))
-        return self.evaluate_outputs(self._outputs(list(texts)), y, labels if self.task == "regression" else None)
+        return self.evaluate_outputs(self._outputs(list(texts), cache=True), y, labels if self.task == "regression" else None)
 
     def evaluate_outputs(self, out: torch.Tensor, y: torch.Tensor, values: list | None = None) -> dict:
         """The metrics of `evaluate` from the model's outputs and the targets `y` (as `targets` gives them);
@@ -147,14 +156,20 @@ class Classifier:
         extra = {"batches.csv": artifacts.rows_csv(self.batches_)} if self.batches_ else {}
         extra |= plots.render_run(self.history_, self.batches_, self.metrics_, self.classes_, self.loss_.kind,
                                   SCORES[self.task])
+        if self.encoder_ is not None:  # which encoder: `load` refuses another
+            extra["encoder.json"] = json.dumps(self.encoder_.identity(), indent=2).encode()
         return artifacts.write_run(Path(path), config_mod.to_dict(self.config), self.state_dict(),
                                    self.featurizer.vocab.itos, self.classes_, self.metrics_, self.history_,
                                    overwrite, extra)
 
 
-def load(path: str | Path, device: str = "auto") -> Classifier:
+def load(path: str | Path, device: str = "auto", encoder: str | Path | None = None) -> Classifier:
     """Load a run directory written by `train(..., out=...)` or `Classifier.save`; checksums verified.
-    `device`: where the model runs, "cpu", "cuda" or "auto" (a GPU when there is one)."""
+    `device`: where the model runs, "cpu", "cuda" or "auto" (a GPU when there is one).
+
+    A run trained with a pretrained encoder needs that very encoder (its files' sha256 are checked):
+    found at `encoder` (a folder), else where it was at training, else installed under its known name.
+    Raises ArtifactError when it is missing or differs."""
     run = artifacts.read_run(Path(path))
     cfg = config_mod.from_dict(run["config"])
     state = dict(run["state"])
@@ -166,13 +181,15 @@ def load(path: str | Path, device: str = "auto") -> Classifier:
     featurizer = Featurizer(Vocab(run["vocab"]), cfg.model.ngrams, cfg.model.buckets, cfg.model.max_tokens,
                             cfg.model.weighting, columns.numpy(), None if idf_ is None else idf_.numpy())
     loss = Loss(cfg.data.task, cfg.train.loss, threshold=cfg.model.threshold)
-    model = BagClassifier(cfg.model, featurizer.num_features, num_outputs(loss.task, loss.kind, len(run["labels"])))
+    encoder_ = _saved_encoder(path, cfg, run["encoder"], encoder, device) if cfg.model.encoder else None
+    model = build_model(cfg.model, featurizer.num_features, num_outputs(loss.task, loss.kind, len(run["labels"])),
+                        encoder=encoder_)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         raise artifacts.ArtifactError(f"{path}: weights do not fit the config: {e}") from None
     model.to(distributed.device(device)).eval()
-    clf = Classifier(cfg, featurizer, run["labels"], model, loss, target)
+    clf = Classifier(cfg, featurizer, run["labels"], model, loss, target, encoder_)
     clf.metrics_ = run["metrics"]
     return clf
 
@@ -240,6 +257,7 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
         t0 = time.perf_counter()
         corpus = Corpus(cfg, log)
         clf, featurizer, y_train, y_valid = corpus.classifier, corpus.classifier.featurizer, None, None
+        pretrained = {}
         train_data, valid_data = corpus.stream("train", cfg.train.batch_size, cfg.train.shuffle), corpus.stream("valid")
         sizes, summary = corpus.sizes(), corpus.summary()
         evaluate = functools.partial(evaluate_streamed, clf)
@@ -252,9 +270,12 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
         featurizer, train_data = Featurizer.fit_encode(
             splits.train.texts, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,
             max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df)
-        clf, y_train = _classifier(cfg, splits, featurizer)
+        clf, y_train = _classifier(cfg, splits, featurizer, _encoder(cfg, log) if m.encoder else None)
+        pretrained = {"vectors": _load_vectors(clf, log)} if m.vectors else {}
         y_valid = clf.targets(splits.valid.labels, "valid")
         valid_data = featurizer.encode(splits.valid.texts)
+        if m.encoder:  # the fit's inputs: with the encoder's part
+            train_data, valid_data, pretrained["encoder"] = _encode(clf, splits, train_data, valid_data, log)
         sizes, summary = splits.summary(), data_summary(splits)
 
         def evaluate(name: str) -> dict:
@@ -273,7 +294,8 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
     train_seconds = time.perf_counter() - t0
     best = max(clf.history_, key=best_key)
     clf.metrics_ = {"train_seconds": train_seconds, "best_epoch": best["epoch"], "sizes": sizes,
-                    "peak_memory_mib": round(peak_memory_mib(), 1), "data": summary, "valid": evaluate("valid")}
+                    "peak_memory_mib": round(peak_memory_mib(), 1), "data": summary, "valid": evaluate("valid"),
+                    **pretrained}
     if "test" in sizes:
         clf.metrics_["test"] = evaluate("test")
     if out is not None:
@@ -283,7 +305,7 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
     return clf
 
 
-def _classifier(cfg: Config, splits: Splits, featurizer: Featurizer) -> tuple[Classifier, np.ndarray]:
+def _classifier(cfg: Config, splits: Splits, featurizer: Featurizer, encoder=None) -> tuple[Classifier, np.ndarray]:
     """The untrained classifier for these splits (task and loss resolved into its config), and its targets."""
     kind = resolve_loss(splits.task, cfg.train.loss, len(splits.classes))
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, task=splits.task),
@@ -293,10 +315,10 @@ def _classifier(cfg: Config, splits: Splits, featurizer: Featurizer) -> tuple[Cl
         values = np.asarray(splits.train.labels, dtype=np.float64)
         target = (float(values.mean()), float(values.std()) or 1.0)
     torch.manual_seed(cfg.train.seed)  # the initial weights are part of what the seed fixes
-    model = BagClassifier(cfg.model, featurizer.num_features, num_outputs(splits.task, kind, len(splits.classes)),
-                          sparse=uses_sparse_grads(cfg.train))
+    model = build_model(cfg.model, featurizer.num_features, num_outputs(splits.task, kind, len(splits.classes)),
+                        sparse=uses_sparse_grads(cfg.train), encoder=encoder)
     clf = Classifier(cfg, featurizer, splits.classes, model, Loss(splits.task, kind, threshold=cfg.model.threshold),
-                     target)
+                     target, encoder)
     y_train = clf.targets(splits.train.labels, "train")
     clf.loss_.label_smoothing = cfg.train.label_smoothing
     clf.loss_.weight = class_weights(cfg.train.class_weights, y_train, splits.task, len(splits.classes))
@@ -313,3 +335,62 @@ def resume(out: str | Path, texts: list[str] | None = None, labels: list | None 
     checkpoints, run = Checkpoints.reopen(out)
     return train(texts, labels, config=run["config"], out=checkpoints.out, overwrite=run["overwrite"], log=log,
                  progress=progress, _checkpoints=checkpoints)
+
+
+# pretrained representations: word vectors, a sentence encoder (README: "Pretrained representations")
+
+def _load_vectors(clf: Classifier, log) -> dict:
+    """model.vectors into the bag's word rows; returns the coverage report kept in metrics.json."""
+    m, f = clf.config.model, clf.featurizer
+    words = f.columns_[f.columns_ < len(f.vocab)]  # the model's word columns: the bag's first rows
+    report = load_into_bag(clf.model.bag.weight, f.vocab.itos, words, m.vectors, scale_init=m.init == "auto")
+    log(f"vectors: {report['found']:,} of the model's {report['vocab_words']:,} words found in {report['name']} "
+        f"({report['coverage']:.1%}; {report['lowercase']:,} by lowercase); missing e.g. "
+        f"{', '.join(report['missing_examples'][:5]) or '-'}; the other rows "
+        + (f"drawn from U(-{report['init_range']:.3g}, {report['init_range']:.3g}), the vectors' scale"
+           if "init_range" in report else f"keep init {m.init}")
+        + ("; frozen" if m.freeze_embeddings else ""))
+    return report
+
+
+def _encoder(cfg: Config, log):
+    """The pretrained encoder model.encoder names, on train.device."""
+    from .encoder import EncoderError, from_config
+    try:
+        encoder = from_config(cfg.model, cfg.train.device)
+    except EncoderError as e:
+        raise config_mod.ConfigError(f"model.encoder: {e}") from None
+    log(f"encoder: {encoder.name} ({encoder.path}), {encoder.dim} dimensions, {cfg.model.encoder_mode}, "
+        f"on {encoder.device}, windows of {encoder.max_length} tokens ({encoder.long_docs})")
+    return encoder
+
+
+def _encode(clf: Classifier, splits: Splits, train_enc, valid_enc, log):
+    """The inputs of `fit` with the encoder's part (a frozen encoder embeds the splits here, once,
+    through its disk cache), and what metrics.json records: the encoder's identity and the cache's use."""
+    t0 = time.perf_counter()
+    info = {**clf.encoder_.identity(), "device": str(clf.encoder_.device)}
+    out = []
+    for name, split, enc in (("train", splits.train, train_enc), ("valid", splits.valid, valid_enc)):
+        out.append(encoder_features(clf.encoder_, clf.config.model, enc, split.texts, cache=True))
+        if clf.config.model.encoder_mode == "frozen":
+            cache = clf.encoder_.cache_info_
+            info.setdefault("cache", {})[name] = {k: cache[k] for k in ("texts", "cached", "encoded")}
+    if "cache" in info:
+        info["encode_seconds"] = round(time.perf_counter() - t0, 2)
+        log(f"encoder: embeddings of {len(splits.train) + len(splits.valid):,} texts in {info['encode_seconds']}s "
+            f"({sum(c['cached'] for c in info['cache'].values()):,} from the cache "
+            f"{Path(cache['file']).parent.parent})")
+    return out[0], out[1], info
+
+
+def _saved_encoder(path, cfg: Config, recorded: dict | None, folder, device: str):
+    """The encoder a saved run was trained with, checked against its encoder.json."""
+    from .encoder import EncoderError, from_config
+    if recorded is None:
+        raise artifacts.ArtifactError(f"{path}: the config names an encoder but the run has no encoder.json; "
+                                      "it was written by another version of doccat: train it again")
+    try:
+        return from_config(cfg.model, device, recorded, folder)
+    except EncoderError as e:
+        raise artifacts.ArtifactError(f"{path}: {e}") from None

@@ -41,8 +41,10 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            # a bool flag alone means true (--freeze-embeddings); it also takes a value (--shuffle false)
+            alone = {"nargs": "?", "const": True} if hints[f.name] is bool else {}
             group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", type=_flag_type(hints[f.name]),
-                               default=None, metavar=f.name.upper(), help=f"default: {default!r}")
+                               default=None, metavar=f.name.upper(), help=f"default: {default!r}", **alone)
 
 
 def config_overrides(args) -> dict:

@@ -61,6 +61,17 @@ class ModelConfig:
     dropout: float = 0.0
     init: str = "auto"  # auto (zeros for a linear model, else uniform) | uniform | xavier | kaiming | normal | zeros | default
     init_range: float = 0.5
+    # pretrained representations (README: "Pretrained representations")
+    vectors: str | None = None  # word vectors (GloVe .txt, fastText/word2vec .vec, .gz) for the bag's word rows
+    freeze_embeddings: bool = False  # the bag keeps its initial rows (e.g. the vectors); else they are fine-tuned
+    unfreeze_after: int = 0  # with freeze_embeddings: fine-tune the bag after this many epochs; 0 = never
+    encoder: str | None = None  # a sentence encoder: a known name (all-MiniLM-L6-v2) or a Hugging Face folder
+    encoder_mode: str = "frozen"  # frozen (embeddings computed once, cached on disk) | finetune
+    encoder_layers: int | None = None  # finetune: only the top N transformer layers train; None = all
+    encoder_max_length: int | None = None  # tokens per window; None = the encoder's own (256 for MiniLM)
+    encoder_long_docs: str = "truncate"  # truncate | chunk (windows of encoder_max_length, embeddings averaged)
+    encoder_overlap: int = 0  # chunk: tokens shared by neighbouring windows
+    encoder_cache: str | None = None  # frozen: embeddings cache; None = $DOCCAT_CACHE_DIR/encoder or ~/.cache/doccat/encoder
     threshold: float = 0.5  # multilabel: a label is predicted when its probability reaches this
 
 
@@ -73,6 +84,7 @@ class TrainConfig:
     shuffle: bool = True  # reshuffle the training documents every epoch
     optimizer: str = "lbfgs"  # sgd | adam | adamw | adagrad | rmsprop | lbfgs (full batch; 4 iterations an epoch)
     lr: float = 1.0
+    encoder_lr: float = 2e-5  # model.encoder_mode finetune: the pretrained encoder's learning rate (small: it forgets)
     momentum: float = 0.0
     nesterov: bool = False
     weight_decay: float = 3e-6  # L2 on weights (not biases); lbfgs adds 0.5 * wd * |W|^2 to its objective
@@ -233,6 +245,8 @@ CHOICES = {
     "model.activation": {"relu", "tanh", "sigmoid", "hardtanh", "gelu"},
     "model.weighting": {"mean", "tfidf"},
     "model.init": {"auto", "uniform", "xavier", "kaiming", "normal", "zeros", "default"},
+    "model.encoder_mode": {"frozen", "finetune"},
+    "model.encoder_long_docs": {"truncate", "chunk"},
     "train.optimizer": {"sgd", "adam", "adamw", "adagrad", "rmsprop", "lbfgs"},
     "train.scheduler": {"none", "step", "cosine", "linear", "plateau"},
     "train.step_when": {"epoch", "val_drop"},
@@ -253,6 +267,31 @@ def _weights_spec_ok(spec: str) -> bool:
         return False
 
 
+def _pretrained_checks(cfg: Config) -> list[tuple[str, bool, str]]:
+    m, t = cfg.model, cfg.train
+    return [
+        ("model.vectors", not m.vectors or m.embed_dim > 0,
+         "needs an embedding of the vectors' size, e.g. --embed-dim 300: embed_dim 0 is a linear model, "
+         "whose bag rows are class scores, not word vectors"),
+        ("model.freeze_embeddings", not m.freeze_embeddings or m.embed_dim > 0,
+         "needs an embedding (embed_dim > 0): with embed_dim 0 the bag is the whole linear model"),
+        ("model.unfreeze_after", m.unfreeze_after >= 0, "must be >= 0 (0: never)"),
+        ("model.unfreeze_after", not m.unfreeze_after or m.freeze_embeddings,
+         "unfreezes a frozen bag: it needs --freeze-embeddings"),
+        # L-BFGS's curvature pairs and convergence test assume one objective over one set of weights
+        ("model.unfreeze_after", not m.unfreeze_after or t.optimizer != "lbfgs",
+         "changes which weights train mid-run, which optimizer lbfgs can't follow: choose e.g. "
+         "--optimizer adam --batch-size 64"),
+        ("model.encoder_layers", m.encoder_layers is None or m.encoder_layers >= 1,
+         "must be >= 1 (or unset: all layers); to train none, use encoder_mode frozen"),
+        ("model.encoder_overlap", m.encoder_overlap >= 0, "must be >= 0"),
+        ("model.encoder_mode", m.encoder_mode != "finetune" or t.optimizer != "lbfgs",
+         "finetune trains the transformer on mini-batches, not full batch: choose e.g. "
+         "--optimizer adamw --batch-size 32 --lr 1e-3"),
+        ("train.encoder_lr", t.encoder_lr > 0, "must be > 0"),
+    ]
+
+
 def validate(cfg: Config) -> None:
     for key, allowed in CHOICES.items():
         section, name = key.split(".")
@@ -261,8 +300,9 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(sorted(allowed))}")
     checks = [
         ("model.embed_dim", cfg.model.embed_dim >= 0, "must be >= 0"),
-        ("model.hidden", cfg.model.embed_dim > 0 or not cfg.model.hidden,
-         "needs an embedding (embed_dim > 0); embed_dim 0 is a linear model"),
+        ("model.hidden", cfg.model.embed_dim > 0 or cfg.model.encoder or not cfg.model.hidden,
+         "needs an embedding (embed_dim > 0, or an encoder); embed_dim 0 is a linear model"),
+        *_pretrained_checks(cfg),
         ("model.ngrams", cfg.model.ngrams >= 1, "must be >= 1"),
         ("model.buckets", cfg.model.buckets >= 0, "must be >= 0"),
         ("model.buckets", cfg.model.buckets <= MAX_BUCKETS,
@@ -298,6 +338,8 @@ def validate(cfg: Config) -> None:
          "and featurize the whole corpus at every step of its line search: give a mini-batch recipe, e.g. "
          "--optimizer adagrad --lr 0.5 --batch-size 1024 --weight-decay 0"),
         ("data.shuffle_buffer", cfg.data.shuffle_buffer >= 1, "must be >= 1"),
+        ("data.streaming", not (cfg.data.streaming and (cfg.model.encoder or cfg.model.vectors)),
+         "cannot be used with a pretrained encoder or word vectors (they need the corpus in memory)"),
         ("data.test_fraction", cfg.data.test_fraction is None or 0.0 < cfg.data.test_fraction < 1.0,
          "must be in (0, 1)"),
     ]

@@ -38,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import distributed
+from .config import ConfigError
 from .artifacts import write_atomic
 from .data import digest
 
@@ -106,17 +108,6 @@ def default_cache_dir() -> Path:
     if os.environ.get("DOCCAT_CACHE_DIR"):
         return Path(os.environ["DOCCAT_CACHE_DIR"]) / "encoder"
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "doccat" / "encoder"
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise EncoderError(f"device {device!r}: no CUDA GPU is available here; use device 'cpu' or 'auto'")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise EncoderError(f"device {device!r}: expected cpu, cuda, cuda:N or auto") from None
 
 
 class EncoderModule(nn.Module):
@@ -195,7 +186,10 @@ class Encoder:
         self.path = find_encoder(name_or_path)
         self.name = name or (str(name_or_path) if str(name_or_path) in KNOWN else self.path.name)
         self.long_docs, self.overlap, self.batch_size = long_docs, overlap, batch_size
-        self.device = resolve_device(device)
+        try:
+            self.device = distributed.device(device)
+        except ConfigError as e:
+            raise EncoderError(str(e)) from None
         self.tokenizer, model = _load(self.path)
         self.module = EncoderModule(model, normalize).to(self.device).eval()
         self.max_length = max_length or _default_max_length(self.path, model, self.tokenizer)
@@ -299,6 +293,17 @@ class Encoder:
         _evict(folder.parent, max_bytes, keep=file)
         self.cache_info_ = {"texts": len(texts), "cached": int(have.sum()), "encoded": len(firsts), "file": str(file)}
         return emb
+
+
+def from_config(cfg, device: str = "auto", recorded: dict | None = None, path=None) -> Encoder:
+    """The encoder a ModelConfig names (model.encoder and its encoder_* settings), on `device`.
+    For a saved run, `recorded` is the identity it saved: the encoder must be that very one
+    (check_identity), found at `path`, else where it was, else under its known name."""
+    settings = dict(max_length=cfg.encoder_max_length, long_docs=cfg.encoder_long_docs,
+                    overlap=cfg.encoder_overlap, device=device)
+    if recorded is None:
+        return Encoder(cfg.encoder, **settings)
+    return Encoder(check_identity(recorded, path), name=recorded["name"], **settings)
 
 
 def _load(path: Path):

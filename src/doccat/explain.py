@@ -9,12 +9,17 @@ Influence is measured by leave-one-out, which needs no assumption about the netw
     and see how much the chosen class's probability drops;
   - a feature (one token id or one hashed n-gram): remove just it from the document's bag.
 A positive drop means the word or feature argued for the chosen class. All variants run as one batch.
+
+With a pretrained encoder (model.encoder), a word's variant is also what the encoder reads: the text's
+tokens re-joined by spaces without the word, compared with all of them re-joined (so the drop is the
+word's, not the re-joining's). An encoder-only model (embed_dim 0) has no bag: no features are ranked.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from .model import Features
 from .text import UNK, Encoded, hash_ngrams, tokenize, truncate
 from .train import predict_logits
 
@@ -33,28 +38,32 @@ def explain(clf, text: str, top: int = 10) -> dict:
     tokens = tokens[: len(ids)]
     ngrams = _ngrams(f, tokens, ids)
 
+    words = sorted(set(tokens), key=tokens.index)  # distinct, in order of first appearance
+    # with an encoder: its embeddings of the text, of its tokens re-joined, and of each word's variant
+    emb = None if clf.encoder_ is None else clf.encoder_.encode(
+        [text, " ".join(tokens)] + [" ".join(t for t in tokens if t != w) for w in words])
     enc = f.encode_ids(ids, np.array([len(ids)]))
-    logits = predict_logits(clf.model, enc)[0]
-    probs = _probs(clf, enc)[0]
+    logits = predict_logits(clf.model, _inputs(clf, enc, emb, 0, 1))[0]
+    probs = _probs(clf, _inputs(clf, enc, emb, 0, 1))[0]
     names_out = clf.classes_ if clf.task != "regression" else ["value"]
     chosen = int(probs.argmax())  # regression: the one output, the predicted value
     p = float(probs[chosen])
 
-    words = sorted(set(tokens), key=tokens.index)  # distinct, in order of first appearance
     word_drop = np.zeros(0)
     if words:
         keep = [ids[[t != w for t in tokens]] for w in words]
         variants = f.encode_ids(np.concatenate(keep), np.array([len(k) for k in keep], dtype=np.int64))
-        word_drop = p - _probs(clf, variants)[:, chosen]
+        p_words = p if emb is None else float(_probs(clf, _inputs(clf, enc, emb, 1, 2))[0, chosen])
+        word_drop = p_words - _probs(clf, _inputs(clf, variants, emb, 2, len(words) + 2))[:, chosen]
 
     feats = enc.ids  # the columns of the document's bag: its distinct features seen in training, (F,)
     feat_drop = np.zeros(0)
-    if len(feats):
+    if len(feats) and not (emb is not None and clf.config.model.embed_dim == 0):  # no bag, no features
         rest = np.concatenate([np.delete(np.arange(len(feats)), i) for i in range(len(feats))])  # F bags of F-1
         variants = Encoded(feats[rest], np.arange(len(feats) + 1, dtype=np.int64) * (len(feats) - 1),
                            enc.counts[rest])
         variants.weights = f.weigh(variants)  # renormalized without the feature
-        feat_drop = p - _probs(clf, variants)[:, chosen]
+        feat_drop = p - _probs(clf, _inputs(clf, variants, None if emb is None else emb[[0] * len(feats)]))[:, chosen]
     names = {0: UNK}  # by raw feature id: a vocabulary id, or vocabulary size + bucket
     for tok, i in zip(tokens, ids):
         names.setdefault(int(i), tok)
@@ -65,6 +74,7 @@ def explain(clf, text: str, top: int = 10) -> dict:
 
     return {
         "text": text,
+        "encoder": None if clf.encoder_ is None else clf.encoder_.name,
         "tokens": [{"token": t, "id": int(i), "unknown": bool(i == 0), "in_model": bool(f.column(i) >= 0)}
                    for t, i in zip(tokens, ids)],
         "ngrams": ngrams,
@@ -88,6 +98,13 @@ def _ngrams(f, tokens: list[str], ids: np.ndarray) -> list[dict]:
              "in_model": bool(f.column(len(f.vocab) + b) >= 0)} for (i, n), b in zip(spans, buckets)]
 
 
+def _inputs(clf, enc: Encoded, emb: np.ndarray | None, start: int = 0, stop: int | None = None):
+    """The model's input: the bag's `enc`; with an encoder, beside the embeddings emb[start:stop]."""
+    if emb is None:
+        return enc
+    return Features(enc if clf.config.model.embed_dim else None, emb=emb[start:stop])
+
+
 @torch.no_grad()
 def _probs(clf, enc) -> np.ndarray:
     """(B, outputs): class or label probabilities; regression: (B, 1) predicted values."""
@@ -106,6 +123,8 @@ def _ranked(items: list[dict], drop: np.ndarray, top: int) -> list[dict]:
 def format_text(e: dict) -> str:
     """A readable version of `explain`'s result, for the terminal."""
     lines = [f"text: {e['text']}", "", "tokens (id; ? = unknown, counted as <unk> id 0):"]
+    if e["encoder"]:
+        lines[1:1] = [f"encoder: {e['encoder']} (a word's drop: the tokens re-joined, with and without it)"]
     lines.append("  " + " ".join(f"{t['token']}[{t['id']}{'?' if t['unknown'] else ''}]" for t in e["tokens"]))
     if e["ngrams"]:
         lines += ["n-grams (id = vocabulary size + bucket; unseen = no training text had it: not in the model):"]

@@ -1,6 +1,12 @@
-"""The classifier network: a plain nn.Module, a batch of weighted feature ids in, logits out."""
+"""The classifier networks: plain nn.Modules, a batch in, logits out.
+
+    BagClassifier      a bag of weighted feature ids (Docs) -> MLP
+    EncoderClassifier  a pretrained sentence encoder's embedding, with the bag beside it when
+                       embed_dim > 0 (Batch) -> MLP
+"""
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass, field
 
@@ -9,6 +15,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
+from .text import Encoded
 
 # CSR tensors are "beta" in torch; the two products used here are long stable
 warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
@@ -99,22 +106,45 @@ class BagClassifier(nn.Module):
         super().__init__()
         linear = cfg.embed_dim == 0
         self.bag = nn.EmbeddingBag(num_features, num_classes if linear else cfg.embed_dim, mode="sum", sparse=sparse)
-        layers, width = [], cfg.embed_dim
-        for size in cfg.hidden:
-            layers += [nn.Linear(width, size), ACTIVATIONS[cfg.activation](), nn.Dropout(cfg.dropout)]
-            width = size
-        self.hidden = nn.Sequential(*layers)
+        self.hidden, width = mlp(cfg, cfg.embed_dim)
         self.head = Bias(num_classes) if linear else nn.Linear(width, num_classes)
         # a linear model starts at zero, as logistic regression does; an embedding needs symmetry broken
         init = cfg.init if cfg.init != "auto" else ("zeros" if linear else "uniform")
         init_weights(self, init, cfg.init_range)
+        self.unfreeze_after = freeze_bag(self.bag, cfg)
 
     def forward(self, docs: Docs) -> torch.Tensor:
-        if self.bag.sparse and torch.is_grad_enabled():  # predictions take one path: equal after reloading
-            x = self.bag(docs.ids, docs.offsets[:-1], per_sample_weights=docs.weights)
-        else:
-            x = bag_matmul(self.bag.weight, docs)
-        return self.head(self.hidden(x))  # (B, num_classes)
+        return self.head(self.hidden(embed_bag(self.bag, docs)))  # (B, num_classes)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by `fit` before each epoch (1, 2, ...): see `freeze_bag`."""
+        if self.unfreeze_after:
+            self.bag.weight.requires_grad_(epoch > self.unfreeze_after)
+
+
+def mlp(cfg: ModelConfig, width: int) -> tuple[nn.Sequential, int]:
+    """The hidden layers [Linear -> activation -> dropout]* on inputs of `width`, and their output width."""
+    layers = []
+    for size in cfg.hidden:
+        layers += [nn.Linear(width, size), ACTIVATIONS[cfg.activation](), nn.Dropout(cfg.dropout)]
+        width = size
+    return nn.Sequential(*layers), width
+
+
+def embed_bag(bag: nn.EmbeddingBag, docs: Docs) -> torch.Tensor:
+    """(B, D): each document's weighted sum of its features' rows."""
+    if bag.sparse and torch.is_grad_enabled():  # predictions take one path: equal after reloading
+        return bag(docs.ids, docs.offsets[:-1], per_sample_weights=docs.weights)
+    return bag_matmul(bag.weight, docs)
+
+
+def freeze_bag(bag: nn.EmbeddingBag, cfg: ModelConfig) -> int:
+    """freeze_embeddings: the bag stays as initialized (e.g. word vectors), bit for bit. For good, it is
+    left out of the optimizer (no state, no weight decay); with unfreeze_after N it is in the optimizer
+    from the start but has no gradient (so no step) until `set_epoch` passes N. Returns N."""
+    if cfg.freeze_embeddings and not cfg.unfreeze_after:
+        bag.weight.requires_grad_(False)
+    return cfg.unfreeze_after if cfg.freeze_embeddings else 0
 
 
 def bag_matmul(weight: torch.Tensor, docs: Docs) -> torch.Tensor:
@@ -154,3 +184,124 @@ def init_weights(model: nn.Module, scheme: str, init_range: float = 0.5) -> None
             nn.init.zeros_(w)
         if getattr(module, "bias", None) is not None:
             nn.init.zeros_(module.bias)
+
+
+@dataclass(eq=False)
+class Batch:
+    """A batch for EncoderClassifier: the bag's Docs (None without a bag), and the encoder's part:
+    embeddings (B, H) computed by a frozen encoder, or the texts a fine-tuned encoder reads."""
+
+    docs: Docs | None
+    emb: torch.Tensor | None = None
+    texts: list[str] | None = None
+
+    def to(self, device: torch.device) -> "Batch":
+        return Batch(None if self.docs is None else self.docs.to(device),
+                     None if self.emb is None else self.emb.to(device), self.texts)
+
+
+@dataclass(eq=False)
+class Features:
+    """EncoderClassifier's inputs for N documents, which `fit` batches as it does an Encoded:
+    bag (the Featurizer's, None without a bag), and emb (N, H) float32 or texts (N)."""
+
+    bag: Encoded | None
+    emb: np.ndarray | None = None
+    texts: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.emb) if self.emb is not None else len(self.texts)
+
+    def take(self, idx: np.ndarray) -> "Features":
+        return Features(None if self.bag is None else self.bag.take(idx),
+                        None if self.emb is None else self.emb[idx],
+                        None if self.texts is None else [self.texts[i] for i in idx])
+
+    def slice(self, start: int, stop: int) -> "Features":
+        return Features(None if self.bag is None else self.bag.slice(start, stop),
+                        None if self.emb is None else self.emb[start:stop],
+                        None if self.texts is None else self.texts[start:stop])
+
+    def batch(self) -> Batch:
+        docs = None if self.bag is None else Docs(*(torch.from_numpy(a) for a in
+                                                    (self.bag.ids, self.bag.offsets, self.bag.weights)))
+        return Batch(docs, None if self.emb is None else torch.from_numpy(self.emb), self.texts)
+
+    def digest(self) -> bytes:
+        """What a checkpoint checks it resumes on: the same documents."""
+        h = hashlib.sha256()
+        for part in ([] if self.bag is None else [self.bag.ids, self.bag.offsets, self.bag.counts]) + \
+                ([] if self.emb is None else [self.emb]):
+            h.update(np.ascontiguousarray(part).tobytes())
+        for text in self.texts or ():
+            h.update(text.encode("utf-8", "surrogatepass") + b"\0")
+        return h.digest()
+
+
+class EncoderClassifier(nn.Module):
+    """[EmbeddingBag (embed_dim > 0)] ++ sentence encoder -> [Linear -> activation -> dropout]* -> Linear.
+
+    `encoder` (doccat.encoder.Encoder) gives the embedding of each document (H = encoder.dim). Frozen
+    (model.encoder_mode "frozen"), its embeddings come with the batch, computed once and cached; the
+    model holds no encoder weights. Fine-tuned ("finetune"), `self.encoder` is its EncoderModule, a
+    submodule trained (its top encoder_layers) and saved with the rest; the batch holds the texts.
+
+    The transformer runs on its own device (train.device); the bag and the MLP stay on the CPU, where
+    doccat's sparse products are fast: only the (B, H) embeddings cross over.
+    """
+
+    def __init__(self, cfg: ModelConfig, num_features: int, num_classes: int, encoder, sparse: bool = False):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(num_features, cfg.embed_dim, mode="sum", sparse=sparse) if cfg.embed_dim else None
+        self.hidden, width = mlp(cfg, cfg.embed_dim + encoder.dim)
+        self.head = nn.Linear(width, num_classes)
+        # on the encoder's embeddings alone, no hidden layer: logistic regression, which starts at zero
+        linear = self.bag is None and not cfg.hidden
+        init = cfg.init if cfg.init != "auto" else ("zeros" if linear else "uniform")
+        init_weights(nn.ModuleList([m for m in (self.bag, self.hidden, self.head) if m is not None]), init,
+                     cfg.init_range)  # never the pretrained encoder's own weights
+        self.unfreeze_after = freeze_bag(self.bag, cfg) if self.bag is not None else 0
+        self.encoder = None
+        if cfg.encoder_mode == "finetune":
+            encoder.module.freeze_below_top(cfg.encoder_layers)
+            self.encoder = encoder.module  # a submodule: trained, and saved in model.safetensors
+        self._encoder = encoder  # its tokenizer; not a submodule
+
+    def forward(self, x: Batch) -> torch.Tensor:
+        device = self.head.weight.device
+        parts = [] if self.bag is None else [embed_bag(self.bag, x.docs).to(device)]
+        parts.append(self.embed(x).to(device))
+        return self.head(self.hidden(torch.cat(parts, 1)))  # (B, num_classes)
+
+    def embed(self, x: Batch) -> torch.Tensor:
+        """(B, H): the encoder's embeddings of the batch's documents."""
+        if x.emb is not None:
+            return x.emb
+        if torch.is_grad_enabled():  # fine-tuning: through the transformer, with its graph
+            return self.encoder(**self._encoder.tokenize(x.texts))
+        return torch.from_numpy(self._encoder.encode(x.texts))  # predictions: batched by length, no graph
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by `fit` before each epoch: see `freeze_bag`."""
+        if self.unfreeze_after:
+            self.bag.weight.requires_grad_(epoch > self.unfreeze_after)
+
+
+def build_model(cfg: ModelConfig, num_features: int, num_classes: int, sparse: bool = False,
+                encoder=None) -> nn.Module:
+    """The network the config describes: a BagClassifier, or with `encoder` (model.encoder set) an
+    EncoderClassifier."""
+    if encoder is None:
+        return BagClassifier(cfg, num_features, num_classes, sparse)
+    return EncoderClassifier(cfg, num_features, num_classes, encoder, sparse)
+
+
+def encoder_features(encoder, cfg: ModelConfig, bag: Encoded, texts: list[str], cache: bool = False) -> Features:
+    """EncoderClassifier's inputs for `texts` (with their bag encoded by the Featurizer). A frozen encoder
+    embeds them here, through the disk cache when `cache` (corpora: the next epoch and the next run
+    read them back), else directly (a few texts to predict are not worth a cache file)."""
+    bag = bag if cfg.embed_dim else None
+    if cfg.encoder_mode == "finetune":
+        return Features(bag, texts=list(texts))
+    emb = encoder.encode_cached(list(texts), cfg.encoder_cache) if cache else encoder.encode(list(texts))
+    return Features(bag, emb=emb)

@@ -22,7 +22,7 @@ from .artifacts import ArtifactError
 from .checkpoint import Checkpoints, flatten_optimizer, unflatten_optimizer
 from .config import TrainConfig
 from .loss import SCORES, Loss
-from .model import Docs
+from .model import Docs, Features
 from .text import Encoded
 
 SPARSE_OPTIMIZERS = {"sgd", "adagrad"}
@@ -38,9 +38,11 @@ def uses_sparse_grads(cfg: TrainConfig) -> bool:
     return cfg.optimizer in SPARSE_OPTIMIZERS and cfg.weight_decay == 0 and cfg.batch_size != 0 and not nccl
 
 
-def to_docs(enc: Encoded, idx: np.ndarray | None = None) -> Docs:
+def to_docs(enc: Encoded | Features, idx: np.ndarray | None = None) -> Docs:
     """The model's input for documents `idx` (all when None)."""
     part = enc if idx is None else enc.take(idx)
+    if isinstance(part, Features):  # a model with a pretrained encoder (model.EncoderClassifier)
+        return part.batch()
     return Docs(torch.from_numpy(part.ids), torch.from_numpy(part.offsets), torch.from_numpy(part.weights))
 
 
@@ -98,7 +100,7 @@ def predict_logits(model: nn.Module, enc: Encoded | list[Docs], batch_size: int 
     """The model's outputs for `enc`, (n, outputs), on the CPU whatever the model's device."""
     model.eval()
     device = next(model.parameters()).device
-    docs = [d for _, d in batches(enc, batch_size)] if isinstance(enc, Encoded) else enc
+    docs = enc if isinstance(enc, list) else [d for _, d in batches(enc, batch_size)]
     out = [model(d.to(device)).cpu() for d in docs]
     return torch.cat(out) if out else torch.zeros(0, model.head.out_features)
 
@@ -110,10 +112,17 @@ def evaluate_loss_score(model: nn.Module, valid, loss: Loss) -> tuple[float, flo
 
 
 def build_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    """Weight decay applies to weight matrices and the bag, never to biases (as nanoGPT does)."""
+    """Weight decay applies to weight matrices and the bag, never to biases (as nanoGPT does). A
+    fine-tuned pretrained encoder's weights learn at their own, smaller rate: cfg.encoder_lr."""
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    encoder = {id(p) for p in model.encoder.parameters()} if getattr(model, "encoder", None) is not None else set()
+    groups = []
+    for pretrained in (False, True):
+        mine = [p for p in params if (id(p) in encoder) == pretrained]
+        lr = {"lr": cfg.encoder_lr} if pretrained else {}
+        groups += [{"params": [p for p in mine if p.dim() >= 2], "weight_decay": cfg.weight_decay, **lr},
+                   {"params": [p for p in mine if p.dim() < 2], "weight_decay": 0.0, **lr}]
+    groups = groups[:2] + [g for g in groups[2:] if g["params"]]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
     if cfg.optimizer == "lbfgs":  # no weight_decay of its own: the L2 penalty goes into its objective
@@ -236,6 +245,8 @@ def fit(model: nn.Module, train, y_train: np.ndarray | None, valid, y_valid: np.
         if run.batch == 0:
             run.epoch_lr = opt.param_groups[0]["lr"]
         rng.bit_generator.state = run.order_rng
+        if hasattr(model, "set_epoch"):  # e.g. word vectors frozen for the first epochs (model.unfreeze_after)
+            model.set_epoch(run.epoch)
         model.train()
         bar = _progress_bar(train.size, run, cfg, progress)
         score_sum = 0.0  # for the bar only: this epoch's running training score
@@ -405,6 +416,9 @@ def _fingerprint(*arrays) -> str:
     """A digest of the encoded data, so a run is never continued on different data."""
     h = hashlib.sha256()
     for a in arrays:
+        if isinstance(a, Features):
+            h.update(a.digest())
+            continue
         for part in (a.ids, a.offsets, a.counts) if isinstance(a, Encoded) else (a,):
             h.update(np.ascontiguousarray(part).tobytes())
     return h.hexdigest()

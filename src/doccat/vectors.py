@@ -169,36 +169,38 @@ def _is_number(s: str) -> bool:
         return False
 
 
-def vectors_for_vocab(itos: list[str], path) -> tuple[np.ndarray, np.ndarray, dict]:
-    """The file's vector of each vocabulary word, in id order.
+def vectors_for_vocab(itos: list[str], path, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The file's vector of each vocabulary word, in id order (or of the words `ids`, in that order).
 
     Returns matrix (V, dim) float32 (zero rows where not found), found (V,) bool, and a coverage
-    report. A word is found by its exact form first, else by the first row in the file whose
-    lowercased word equals it (fastText/word2vec files are cased, doccat's tokens lowercase).
+    report over those words. A word is found by its exact form first, else by the first row in the
+    file whose lowercased word equals it (fastText/word2vec files are cased, doccat's tokens lowercase).
     Id 0, `<unk>`, is never found: it keeps the configured init.
     """
-    vectors = read_vectors(path, itos[1:], lowercase=True)
+    ids = np.arange(len(itos)) if ids is None else np.asarray(ids, dtype=np.int64)
+    words = [itos[i] if i else None for i in ids]  # id 0 is <unk>: never looked up
+    vectors = read_vectors(path, [w for w in words if w is not None], lowercase=True)
     exact: dict[str, int] = {}
     lowered: dict[str, int] = {}
     for row, word in enumerate(vectors.words):
         exact.setdefault(word, row)
         lowered.setdefault(word.lower(), row)
-    rows = np.full(len(itos), -1, dtype=np.int64)
-    by_exact = np.zeros(len(itos), dtype=bool)
-    for i, word in enumerate(itos[1:], 1):  # id 0 is <unk>: never looked up
+    rows = np.full(len(ids), -1, dtype=np.int64)
+    by_exact = np.zeros(len(ids), dtype=bool)
+    for i, word in enumerate(words):
         if word in exact:
             rows[i], by_exact[i] = exact[word], True
         elif word in lowered:
             rows[i] = lowered[word]
     found = rows >= 0
-    matrix = np.zeros((len(itos), vectors.dim), dtype=np.float32)
+    matrix = np.zeros((len(ids), vectors.dim), dtype=np.float32)
     matrix[found] = vectors.matrix[rows[found]]
-    return matrix, found, _report(itos, vectors, found, by_exact)
+    return matrix, found, _report(words, vectors, found, by_exact)
 
 
-def _report(itos: list[str], vectors: Vectors, found: np.ndarray, by_exact: np.ndarray) -> dict:
-    num_words = len(itos) - 1  # <unk> is not a word
-    missing = [itos[i] for i in np.flatnonzero(~found[1:]) + 1][:SHOWN]
+def _report(words: list[str | None], vectors: Vectors, found: np.ndarray, by_exact: np.ndarray) -> dict:
+    num_words = sum(w is not None for w in words)  # <unk> is not a word
+    missing = [w for w, f in zip(words, found) if w is not None and not f][:SHOWN]
     return {
         "file": vectors.path,
         "dim": vectors.dim,
@@ -225,3 +227,25 @@ def copy_vectors_(weight: torch.Tensor, matrix: np.ndarray, found: np.ndarray) -
     with torch.no_grad():  # an in-place edit of a parameter, not a step to differentiate
         weight[ids] = torch.from_numpy(matrix[found]).to(weight.dtype)
     return len(ids)
+
+
+def load_into_bag(weight: torch.Tensor, itos: list[str], word_ids: np.ndarray, path, scale_init: bool) -> dict:
+    """Word vectors into a bag: row r of `weight` (an EmbeddingBag's, (rows, dim)) is the vocabulary word
+    `word_ids[r]` (the Featurizer's word columns come first). Rows without a vector (words not in the
+    file, <unk>, n-gram buckets) keep their init; `scale_init` first redraws all rows from U(-a, a) with
+    a = sqrt(3) * the std of the found vectors' values, so that they match the vectors' scale (as Kim
+    2014 did for words missing from word2vec): GloVe's values spread wider than the default U(-0.5, 0.5)
+    (std 0.29), fastText's far narrower. Returns the coverage report (see vectors_for_vocab) with the
+    file's name and sha256, and the init range used. Raises ConfigError when the dimensions differ."""
+    from .config import ConfigError
+    from .data import digest
+    matrix, found, report = vectors_for_vocab(itos, path, word_ids)
+    if matrix.shape[1] != weight.shape[1]:
+        raise ConfigError(f"model.vectors: {path} has {matrix.shape[1]}-dimensional vectors but embed_dim is "
+                          f"{weight.shape[1]}: set --embed-dim {matrix.shape[1]}")
+    if scale_init and found.any():
+        report["init_range"] = round(float(np.sqrt(3) * matrix[found].std()), 6)
+        with torch.no_grad():
+            weight.uniform_(-report["init_range"], report["init_range"])
+    copy_vectors_(weight, matrix, found)
+    return {"name": Path(path).name, "sha256": digest(Path(path)), **report}
