@@ -105,6 +105,7 @@ def test_invalid_choice_raises_listing_allowed(section, key, value, allowed):
     {"model": {"embed_dim": -1}}, {"model": {"embed_dim": 0, "hidden": [8]}},
     {"model": {"dropout": 1.0}}, {"train": {"lr": 0}},
     {"data": {"valid_fraction": 1.0}}, {"model": {"hidden": [8, 0]}},
+    {"model": {"bag": False}}, {"model": {"bag": False, "encoder": "x", "embed_dim": 8}},
 ])
 def test_out_of_range_values_raise(override):
     with pytest.raises(ConfigError):

@@ -66,15 +66,19 @@ def windows(monkeypatch) -> list[int]:
     return calls
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(hidden=[16], activation="tanh", dropout=0.1),
-                                dict(embed_dim=8, hidden=[16]), dict(embed_dim=8)],
-                         ids=["encoder-linear", "encoder-mlp", "combined-mlp", "combined-linear"])
+@pytest.mark.parametrize("kw", [dict(bag=False), dict(bag=False, hidden=[16], activation="tanh", dropout=0.1),
+                                dict(), dict(hidden=[16]), dict(embed_dim=8, hidden=[16]), dict(embed_dim=8)],
+                         ids=["encoder-linear", "encoder-mlp", "wide-linear", "wide-mlp", "combined-mlp",
+                              "combined-linear"])
 def test_frozen_encoder_and_combined_train_save_reload(tiny, files, tmp_path, kw):
     run = tmp_path / "run"
     clf = doccat.train(encoder=str(tiny), encoder_cache=str(tmp_path / "cache"), out=run, **files, **FAST, **kw)
     assert clf.metrics_["test"]["accuracy"] >= 0.8
     model = clf.model
-    assert (model.bag is not None) == bool(kw.get("embed_dim")) and model.encoder is None  # frozen: not in the model
+    assert (model.bag is not None) == kw.get("bag", True) and model.encoder is None  # frozen: not in the model
+    # the wide bag (embed_dim 0) gives class scores, added to the head's; a bag of embed_dim is concatenated
+    assert model.wide == (model.bag is not None and not kw.get("embed_dim"))
+    assert model.bag is None or model.bag.embedding_dim == kw.get("embed_dim", len(clf.classes_))
     assert model.head.in_features == (kw.get("hidden") or [kw.get("embed_dim", 0) + 32])[-1]
     assert not any(k.startswith("encoder.") for k in clf.state_dict())  # the frozen encoder's weights are not saved
     identity = json.loads((run / "encoder.json").read_text())
@@ -199,7 +203,9 @@ def test_explain_combined_and_encoder_only(tiny, files):
     assert e["encoder"] == "tiny-bert" and e["label"] == "pos"
     assert {w["word"] for w in e["words"]} == {"a", "good", "movie"} and e["words"][0]["word"] == "good"
     assert e["features"]  # the bag's features, left out one by one
-    only = doccat.train(encoder=str(tiny), **files, **FAST)
+    wide = doccat.train(encoder=str(tiny), **files, **FAST)  # the linear bag beside the encoder
+    assert wide.explain("a good movie")["features"]
+    only = doccat.train(encoder=str(tiny), bag=False, **files, **FAST)
     e = only.explain("an awful film")
     assert e["label"] == "neg" and e["words"][0]["word"] == "awful" and e["features"] == []
 

@@ -65,6 +65,7 @@ class ModelConfig:
     vectors: str | None = None  # word vectors (GloVe .txt, fastText/word2vec .vec, .gz) for the bag's word rows
     freeze_embeddings: bool = False  # the bag keeps its initial rows (e.g. the vectors); else they are fine-tuned
     unfreeze_after: int = 0  # with freeze_embeddings: fine-tune the bag after this many epochs; 0 = never
+    bag: bool = True  # with an encoder: the n-gram bag beside it (see model.EncoderClassifier); false: none
     encoder: str | None = None  # a sentence encoder: a known name (all-MiniLM-L6-v2) or a Hugging Face folder
     encoder_mode: str = "frozen"  # frozen (embeddings computed once, cached on disk) | finetune
     encoder_layers: int | None = None  # finetune: only the top N transformer layers train; None = all
@@ -338,6 +339,8 @@ def validate(cfg: Config) -> None:
          "and featurize the whole corpus at every step of its line search: give a mini-batch recipe, e.g. "
          "--optimizer adagrad --lr 0.5 --batch-size 1024 --weight-decay 0"),
         ("data.shuffle_buffer", cfg.data.shuffle_buffer >= 1, "must be >= 1"),
+        ("model.bag", cfg.model.bag or cfg.model.encoder, "false leaves no input: only with an encoder (--encoder)"),
+        ("model.embed_dim", cfg.model.bag or cfg.model.embed_dim == 0, "is the bag's width: with bag false there is none"),
         ("data.streaming", not (cfg.data.streaming and (cfg.model.encoder or cfg.model.vectors)),
          "cannot be used with a pretrained encoder or word vectors (they need the corpus in memory)"),
         ("data.test_fraction", cfg.data.test_fraction is None or 0.0 < cfg.data.test_fraction < 1.0,

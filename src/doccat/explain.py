@@ -12,7 +12,7 @@ A positive drop means the word or feature argued for the chosen class. All varia
 
 With a pretrained encoder (model.encoder), a word's variant is also what the encoder reads: the text's
 tokens re-joined by spaces without the word, compared with all of them re-joined (so the drop is the
-word's, not the re-joining's). An encoder-only model (embed_dim 0) has no bag: no features are ranked.
+word's, not the re-joining's). An encoder-only model (bag false) has no bag: no features are ranked.
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def explain(clf, text: str, top: int = 10) -> dict:
 
     feats = enc.ids  # the columns of the document's bag: its distinct features seen in training, (F,)
     feat_drop = np.zeros(0)
-    if len(feats) and not (emb is not None and clf.config.model.embed_dim == 0):  # no bag, no features
+    if len(feats) and clf.config.model.bag:  # no bag, no features
         rest = np.concatenate([np.delete(np.arange(len(feats)), i) for i in range(len(feats))])  # F bags of F-1
         variants = Encoded(feats[rest], np.arange(len(feats) + 1, dtype=np.int64) * (len(feats) - 1),
                            enc.counts[rest])
@@ -102,7 +102,7 @@ def _inputs(clf, enc: Encoded, emb: np.ndarray | None, start: int = 0, stop: int
     """The model's input: the bag's `enc`; with an encoder, beside the embeddings emb[start:stop]."""
     if emb is None:
         return enc
-    return Features(enc if clf.config.model.embed_dim else None, emb=emb[start:stop])
+    return Features(enc if clf.config.model.bag else None, emb=emb[start:stop])
 
 
 @torch.no_grad()

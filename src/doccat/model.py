@@ -239,7 +239,10 @@ class Features:
 
 
 class EncoderClassifier(nn.Module):
-    """[EmbeddingBag (embed_dim > 0)] ++ sentence encoder -> [Linear -> activation -> dropout]* -> Linear.
+    """A sentence encoder's embedding -> [Linear -> activation -> dropout]* -> Linear, beside the n-gram
+    bag (model.bag): embed_dim 0, the default recipe's linear bag, whose class scores are added to the
+    output (logistic regression on the TF-IDF features and the embedding together when there is no hidden
+    layer); embed_dim > 0, a bag of that width concatenated with the embedding before the MLP.
 
     `encoder` (doccat.encoder.Encoder) gives the embedding of each document (H = encoder.dim). Frozen
     (model.encoder_mode "frozen"), its embeddings come with the batch, computed once and cached; the
@@ -252,14 +255,18 @@ class EncoderClassifier(nn.Module):
 
     def __init__(self, cfg: ModelConfig, num_features: int, num_classes: int, encoder, sparse: bool = False):
         super().__init__()
-        self.bag = nn.EmbeddingBag(num_features, cfg.embed_dim, mode="sum", sparse=sparse) if cfg.embed_dim else None
-        self.hidden, width = mlp(cfg, cfg.embed_dim + encoder.dim)
+        self.wide = cfg.bag and cfg.embed_dim == 0  # the bag's output: class scores, added to the head's
+        self.bag = nn.EmbeddingBag(num_features, num_classes if self.wide else cfg.embed_dim, mode="sum",
+                                   sparse=sparse) if cfg.bag else None
+        self.hidden, width = mlp(cfg, (cfg.embed_dim if cfg.bag else 0) + encoder.dim)
         self.head = nn.Linear(width, num_classes)
-        # on the encoder's embeddings alone, no hidden layer: logistic regression, which starts at zero
-        linear = self.bag is None and not cfg.hidden
-        init = cfg.init if cfg.init != "auto" else ("zeros" if linear else "uniform")
+        # a linear model starts at zero, as logistic regression does; hidden layers need symmetry broken
+        init = cfg.init if cfg.init != "auto" else ("zeros" if self.wide or not cfg.bag and not cfg.hidden
+                                                    else "uniform")
         init_weights(nn.ModuleList([m for m in (self.bag, self.hidden, self.head) if m is not None]), init,
                      cfg.init_range)  # never the pretrained encoder's own weights
+        if self.wide and cfg.init == "auto":
+            nn.init.zeros_(self.bag.weight)
         self.unfreeze_after = freeze_bag(self.bag, cfg) if self.bag is not None else 0
         self.encoder = None
         if cfg.encoder_mode == "finetune":
@@ -269,9 +276,10 @@ class EncoderClassifier(nn.Module):
 
     def forward(self, x: Batch) -> torch.Tensor:
         device = self.head.weight.device
-        parts = [] if self.bag is None else [embed_bag(self.bag, x.docs).to(device)]
-        parts.append(self.embed(x).to(device))
-        return self.head(self.hidden(torch.cat(parts, 1)))  # (B, num_classes)
+        bag = None if self.bag is None else embed_bag(self.bag, x.docs).to(device)
+        parts = [bag] if bag is not None and not self.wide else []
+        out = self.head(self.hidden(torch.cat(parts + [self.embed(x).to(device)], 1)))  # (B, num_classes)
+        return out + bag if self.wide else out
 
     def embed(self, x: Batch) -> torch.Tensor:
         """(B, H): the encoder's embeddings of the batch's documents."""
@@ -300,7 +308,7 @@ def encoder_features(encoder, cfg: ModelConfig, bag: Encoded, texts: list[str], 
     """EncoderClassifier's inputs for `texts` (with their bag encoded by the Featurizer). A frozen encoder
     embeds them here, through the disk cache when `cache` (corpora: the next epoch and the next run
     read them back), else directly (a few texts to predict are not worth a cache file)."""
-    bag = bag if cfg.embed_dim else None
+    bag = bag if cfg.bag else None
     if cfg.encoder_mode == "finetune":
         return Features(bag, texts=list(texts))
     emb = encoder.encode_cached(list(texts), cfg.encoder_cache) if cache else encoder.encode(list(texts))

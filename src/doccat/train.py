@@ -227,18 +227,10 @@ def fit(model: nn.Module, train, y_train: np.ndarray | None, valid, y_valid: np.
     device = next(model.parameters()).device
     train = train if y_train is None else InMemory(train, y_train, cfg.batch_size, cfg.shuffle)
     valid = valid if y_valid is None else InMemory(valid, y_valid)
-    step_loss, net = loss.to(device), distributed.wrap(model)  # net: what forward and backward go through
-    params = [p for p in model.parameters() if p.requires_grad]
     opt = build_optimizer(cfg, model)
     scheduler, per_batch = build_scheduler(cfg, opt, math.ceil(train.size / (cfg.batch_size or max(train.size, 1))))
-    run = Progress(order_rng=rng.bit_generator.state)
-    best_state, data_id = None, _data_id(train, valid) if checkpoints or distributed.world() > 1 else None
-    if distributed.world() > 1:
-        distributed.check_same(data_id, "the training and validation data")
-    if checkpoints is not None and checkpoints.exists():
-        run, best_state = _restore(checkpoints, model, opt, scheduler, data_id)
-        log(f"resumed from the checkpoint at epoch {run.epoch}, batch {run.batch}")
-    save = functools.partial(_save, checkpoints, model, opt, scheduler, data_id) if checkpoints else None
+    run, best_state, save = _start(model, opt, scheduler, train, valid, checkpoints, rng, log)
+    step = functools.partial(_step, distributed.wrap(model), model, opt, loss.to(device), cfg, checkpoints)
     last_save = time.monotonic()
     while run.epoch <= cfg.epochs and not run.stopped:
         t0 = time.perf_counter()
@@ -248,47 +240,17 @@ def fit(model: nn.Module, train, y_train: np.ndarray | None, valid, y_valid: np.
         if hasattr(model, "set_epoch"):  # e.g. word vectors frozen for the first epochs (model.unfreeze_after)
             model.set_epoch(run.epoch)
         model.train()
-        bar = _progress_bar(train.size, run, cfg, progress)
-        score_sum = 0.0  # for the bar only: this epoch's running training score
+        bar = _Bar(train.size, run, cfg, loss, progress)
         for n, docs, y in train.batches(rng, run.batch, device):
-            first = {}  # the loss, logits and gradient norm at the weights the step starts from
-            mass = step_loss.mass(y)
-            total = distributed.all_sum(mass)  # the batch's over all ranks
-
-            def closure():
-                # every optimizer takes a closure; L-BFGS calls it again for its line search
-                opt.zero_grad(set_to_none=True)
-                logits = net(docs)
-                part = step_loss(logits, y) if len(y) else logits.sum() * 0.0  # a rank may get no document
-                batch_loss = distributed.mean(part, mass, total)  # the whole batch's: every rank decides alike
-                if not math.isfinite(value := batch_loss.item()):  # before the step, so the weights stay good
-                    raise _diverged(run, value, opt, checkpoints)
-                penalty = l2_penalty(model, cfg.weight_decay) if cfg.optimizer == "lbfgs" else 0.0
-                # DDP averages the ranks' gradients: weighing each part by its share of the batch makes that the
-                # gradient of the batch's mean loss, as in one process
-                (part * (mass * distributed.world() / total if total else 0.0) + penalty).backward()
-                # the norm is recorded for the plots whether or not it is clipped (inf: never clipped)
-                norm = clip_grad_norm(params, cfg.clip_norm or math.inf, cfg.clip_value or math.inf)
-                objective = batch_loss + penalty
-                if not first:
-                    first.update(loss=value, objective=objective.item(), logits=logits, norm=norm)
-                return objective
-
             lr = opt.param_groups[0]["lr"]  # the rate this step uses, before a per-batch scheduler moves it
-            opt.step(closure)
+            first = step(run, docs, y)
             if per_batch:
                 scheduler.step()
-            value, grad_norm = first["loss"], first["norm"]
             run.objective = first["objective"]
-            run.loss_sum, run.seen, run.batch = run.loss_sum + value * n, run.seen + n, run.batch + 1
-            run.batches.append({"step": len(run.batches) + 1, "epoch": run.epoch, "loss": value,
-                                "grad_norm": grad_norm, "lr": lr})
-            if not bar.disable:
-                score_sum += loss.score(first["logits"].detach().cpu(), y.cpu()) * len(y) * distributed.world()
-                bar.update(n)
-                bar.set_postfix_str(f"batch {run.batch} | loss {run.loss_sum / run.seen:.4f} | "
-                                    f"{SCORES[loss.task]} {score_sum / max(bar.n - bar.initial, 1):.4f} | lr {lr:.3g}",
-                                    refresh=False)
+            run.loss_sum, run.seen, run.batch = run.loss_sum + first["loss"] * n, run.seen + n, run.batch + 1
+            run.batches.append({"step": len(run.batches) + 1, "epoch": run.epoch, "loss": first["loss"],
+                                "grad_norm": first["norm"], "lr": lr})
+            bar.update(n, first["logits"], y, lr)
             due = bool(cfg.checkpoint_minutes) and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes
             if save and distributed.agree(due):  # rank 0's clock decides for all: saving gathers from every rank
                 save(run, best_state)
@@ -310,6 +272,72 @@ def fit(model: nn.Module, train, y_train: np.ndarray | None, valid, y_valid: np.
     if batch_log is not None:
         batch_log.extend(run.batches)
     return run.history
+
+
+def _start(model, opt, scheduler, train, valid, checkpoints: Checkpoints | None, rng, log):
+    """Where the run starts: (progress, best weights so far, the checkpoint saver or None); from the
+    checkpoint when there is one. Under torchrun, checks that every rank holds the same data."""
+    run, best_state = Progress(order_rng=rng.bit_generator.state), None
+    data_id = _data_id(train, valid) if checkpoints or distributed.world() > 1 else None
+    if distributed.world() > 1:
+        distributed.check_same(data_id, "the training and validation data")
+    if checkpoints is not None and checkpoints.exists():
+        run, best_state = _restore(checkpoints, model, opt, scheduler, data_id)
+        log(f"resumed from the checkpoint at epoch {run.epoch}, batch {run.batch}")
+    save = functools.partial(_save, checkpoints, model, opt, scheduler, data_id) if checkpoints else None
+    return run, best_state, save
+
+
+def _step(net, model, opt, step_loss: Loss, cfg: TrainConfig, checkpoints, run: Progress, docs, y) -> dict:
+    """One optimizer step on a batch (this rank's part of it): forward through `net` (DDP's wrapper under
+    torchrun), loss, backward, clipping, step. Returns the loss, objective, logits and gradient norm at the
+    weights the step started from."""
+    first = {}
+    params = [p for p in model.parameters() if p.requires_grad]
+    mass = step_loss.mass(y)
+    total = distributed.all_sum(mass)  # the batch's over all ranks
+
+    def closure():
+        # every optimizer takes a closure; L-BFGS calls it again for its line search
+        opt.zero_grad(set_to_none=True)
+        logits = net(docs)
+        part = step_loss(logits, y) if len(y) else logits.sum() * 0.0  # a rank may get no document
+        batch_loss = distributed.mean(part, mass, total)  # the whole batch's: every rank decides alike
+        if not math.isfinite(value := batch_loss.item()):  # before the step, so the weights stay good
+            raise _diverged(run, value, opt, checkpoints)
+        penalty = l2_penalty(model, cfg.weight_decay) if cfg.optimizer == "lbfgs" else 0.0
+        # DDP averages the ranks' gradients: weighing each part by its share of the batch makes that the
+        # gradient of the batch's mean loss, as in one process
+        (part * (mass * distributed.world() / total if total else 0.0) + penalty).backward()
+        # the norm is recorded for the plots whether or not it is clipped (inf: never clipped)
+        norm = clip_grad_norm(params, cfg.clip_norm or math.inf, cfg.clip_value or math.inf)
+        objective = batch_loss + penalty
+        if not first:
+            first.update(loss=value, objective=objective.item(), logits=logits, norm=norm)
+        return objective
+
+    opt.step(closure)
+    return first
+
+
+class _Bar:
+    """One epoch's live progress bar (when shown): documents done (docs/s, ETA), loss, score, rate."""
+
+    def __init__(self, total: int, run: Progress, cfg: TrainConfig, loss: Loss, show: bool | None):
+        self.run, self.loss, self.score_sum = run, loss, 0.0  # the epoch's running training score
+        self.tqdm = _progress_bar(total, run, cfg, show)
+
+    def update(self, n: int, logits: torch.Tensor, y: torch.Tensor, lr: float) -> None:
+        bar, run = self.tqdm, self.run
+        if bar.disable:
+            return
+        self.score_sum += self.loss.score(logits.detach().cpu(), y.cpu()) * len(y) * distributed.world()
+        bar.update(n)
+        bar.set_postfix_str(f"batch {run.batch} | loss {run.loss_sum / run.seen:.4f} | {SCORES[self.loss.task]} "
+                            f"{self.score_sum / max(bar.n - bar.initial, 1):.4f} | lr {lr:.3g}", refresh=False)
+
+    def close(self) -> None:
+        self.tqdm.close()
 
 
 def _progress_bar(total: int, run: Progress, cfg: TrainConfig, show: bool | None) -> tqdm:
