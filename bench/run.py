@@ -253,7 +253,20 @@ def markdown(report: dict) -> str:
     lines += ["## Targets (issue 3)", "",
               "A target is `not measured` when this run lacks the corpora or systems it needs.", ""]
     lines += table(["target", "status", "measured"], [list(t) for t in report["targets"]]) + [""]
-    return "\n".join(lines)
+    return "\n".join(lines + other_benchmarks())
+
+
+def other_benchmarks() -> list[str]:
+    """The other scripts' reports: streaming and processes quoted as last written (bench/scale.py runs
+    apart, for minutes), the others linked."""
+    lines = ["## Other benchmarks", "",
+             "Each written by its own script, in its own run: `bench/COURSE.md` (`bench/course.py`: the "
+             "course's training ideas on real corpora), `bench/PRETRAINED.md` (`bench/pretrained.py`: bag "
+             "vs sentence encoder vs combined), `bench/SCALE.md` (`bench/scale.py`), quoted here:", ""]
+    scale = Path(__file__).with_name("SCALE.md")
+    if scale.exists():
+        lines += ["#" + line if line.startswith("#") else line for line in scale.read_text().splitlines()]
+    return lines + [""]
 
 
 def main(argv=None) -> int:
