@@ -36,6 +36,26 @@ def write_csv(path, texts, labels):
     return path
 
 
+def train_killed_at_checkpoint(monkeypatch, n: int, *args, **kw) -> list[int]:
+    """Run doccat.train(*args, **kw), killed (KeyboardInterrupt) as it writes its n-th checkpoint, the
+    first n - 1 written; returns the epochs of those n save calls."""
+    import doccat
+    from doccat.checkpoint import Checkpoints
+    real_save, saves = Checkpoints.save, []
+
+    def save_then_die(self, tensors, meta):
+        saves.append(meta["progress"]["epoch"])
+        if len(saves) == n:
+            raise KeyboardInterrupt
+        real_save(self, tensors, meta)
+
+    monkeypatch.setattr(Checkpoints, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        doccat.train(*args, **kw)
+    monkeypatch.setattr(Checkpoints, "save", real_save)
+    return saves
+
+
 @pytest.fixture
 def corpus_files(tmp_path):
     """train.csv and test.csv with disjoint documents."""

@@ -16,7 +16,7 @@ from doccat.checkpoint import Checkpoints, read_checkpoint
 from doccat.classifier import resume
 from doccat.train import TrainingError
 
-from conftest import make_corpus, write_csv
+from conftest import make_corpus, train_killed_at_checkpoint, write_csv
 
 QUIET = dict(log=lambda *a: None)
 
@@ -50,19 +50,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, opts)
     kw = dict(epochs=4, embed_dim=8, buckets=300, batch_size=16, patience=0, tol=0.0, checkpoint_minutes=1e-9)
     kw = {**kw, **opts, "epochs": 16 if opts["optimizer"] == "lbfgs" else 4}
     whole = doccat.train(texts, labels, **kw, **QUIET)  # no `out`: no checkpoints at all
-    saves = []
-    real_save = Checkpoints.save
-
-    def save_then_die(self, tensors, meta):  # dies at the 12th checkpoint: mid-epoch 2
-        saves.append(meta["progress"]["epoch"])
-        if len(saves) == 12:
-            raise KeyboardInterrupt
-        real_save(self, tensors, meta)
-
-    monkeypatch.setattr(Checkpoints, "save", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        doccat.train(texts, labels, out=tmp_path / "cut", **kw, **QUIET)
-    monkeypatch.setattr(Checkpoints, "save", real_save)
+    train_killed_at_checkpoint(monkeypatch, 12, texts, labels, out=tmp_path / "cut", **kw, **QUIET)  # mid-epoch 2
     assert not (tmp_path / "cut").exists() and (tmp_path / "cut.partial" / "checkpoint.safetensors").is_file()
     _, meta = read_checkpoint(tmp_path / "cut.partial" / "checkpoint.safetensors")
     if kw["batch_size"]:

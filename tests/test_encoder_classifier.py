@@ -19,6 +19,7 @@ from doccat.artifacts import ArtifactError  # noqa: E402
 from doccat.config import ConfigError, TrainConfig  # noqa: E402
 from doccat.train import build_optimizer  # noqa: E402
 
+from conftest import train_killed_at_checkpoint  # noqa: E402
 from test_encoder import save_tiny_bert  # noqa: E402
 
 POS, NEG = ["good", "great"], ["bad", "awful"]
@@ -141,7 +142,6 @@ def test_saved_run_refuses_a_missing_or_different_encoder(tiny, files, tmp_path)
 
 
 def test_interrupted_combined_run_resumes_to_the_same_result(tiny, tmp_path, monkeypatch):
-    from doccat.checkpoint import Checkpoints
     from doccat.classifier import resume
     texts, labels = reviews(60, 1)
     # frozen encoder beside a bag frozen for its first epoch; checkpoints after every batch
@@ -149,18 +149,8 @@ def test_interrupted_combined_run_resumes_to_the_same_result(tiny, tmp_path, mon
               unfreeze_after=1, optimizer="adam", lr=0.05, batch_size=16, epochs=3, patience=0,
               checkpoint_minutes=1e-9, **QUIET)
     whole = doccat.train(texts, labels, **kw)
-    real_save, saves = Checkpoints.save, []
-
-    def save_then_die(self, tensors, meta):  # the 6th checkpoint: in epoch 2, the bag unfrozen
-        saves.append(meta["progress"]["epoch"])
-        if len(saves) == 6:
-            raise KeyboardInterrupt
-        real_save(self, tensors, meta)
-    monkeypatch.setattr(Checkpoints, "save", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        doccat.train(texts, labels, out=tmp_path / "cut", **kw)
-    monkeypatch.setattr(Checkpoints, "save", real_save)
-    assert saves[-1] == 2
+    saves = train_killed_at_checkpoint(monkeypatch, 6, texts, labels, out=tmp_path / "cut", **kw)
+    assert saves[-1] == 2  # the 6th checkpoint: in epoch 2, the bag unfrozen
     resumed = resume(tmp_path / "cut", texts, labels, **QUIET)
     assert all(torch.equal(v, resumed.model.state_dict()[k]) for k, v in whole.model.state_dict().items())
     assert resumed.metrics_["valid"] == whole.metrics_["valid"]
