@@ -275,7 +275,12 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="skip fastText autotune (60 s per corpus)")
     ap.add_argument("--no-autotune", action="store_true", help="skip fastText autotune")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds allowed per system and corpus")
+    ap.add_argument("--render", action="store_true",
+                    help="run nothing: write BENCHMARKS.md again from bench/results.json (e.g. after bench/scale.py)")
     args = ap.parse_args(argv)
+    if args.render:
+        (ROOT / "BENCHMARKS.md").write_text(markdown(json.loads((ROOT / "bench" / "results.json").read_text())))
+        return 0
     present = present_corpora()
     corpora = present
     if args.corpora:
