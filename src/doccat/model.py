@@ -1,8 +1,8 @@
 """The classifier networks: plain nn.Modules, a batch in, logits out.
 
     BagClassifier      a bag of weighted feature ids (Docs) -> MLP
-    EncoderClassifier  a pretrained sentence encoder's embedding, with the bag beside it when
-                       embed_dim > 0 (Batch) -> MLP
+    EncoderClassifier  a pretrained sentence encoder's embedding (Batch) -> MLP, the bag beside it
+                       (model.bag): linear, its class scores added, or embed_dim wide, concatenated
 """
 from __future__ import annotations
 
@@ -59,6 +59,11 @@ class Docs:
                 torch.from_numpy(offsets).to(device), torch.from_numpy(row).to(device),
                 self.weights[torch.from_numpy(pos).to(device)], (num_features, len(self)))
         return self._cache["csr_t", num_features]
+
+    @classmethod
+    def from_encoded(cls, enc: Encoded) -> "Docs":
+        """The Featurizer's encoded documents as a batch (sharing their memory)."""
+        return cls(torch.from_numpy(enc.ids), torch.from_numpy(enc.offsets), torch.from_numpy(enc.weights))
 
     def to(self, device: torch.device) -> "Docs":
         """The batch on `device` (itself when it is there already, its cached CSR forms kept)."""
@@ -223,8 +228,7 @@ class Features:
                         None if self.texts is None else self.texts[start:stop])
 
     def batch(self) -> Batch:
-        docs = None if self.bag is None else Docs(*(torch.from_numpy(a) for a in
-                                                    (self.bag.ids, self.bag.offsets, self.bag.weights)))
+        docs = None if self.bag is None else Docs.from_encoded(self.bag)
         return Batch(docs, None if self.emb is None else torch.from_numpy(self.emb), self.texts)
 
     def digest(self) -> bytes:

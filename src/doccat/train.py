@@ -46,7 +46,7 @@ def to_docs(enc: Encoded | Features, idx: np.ndarray | None = None) -> Docs:
     part = enc if idx is None else enc.take(idx)
     if isinstance(part, Features):  # a model with a pretrained encoder (model.EncoderClassifier)
         return part.batch()
-    return Docs(torch.from_numpy(part.ids), torch.from_numpy(part.offsets), torch.from_numpy(part.weights))
+    return Docs.from_encoded(part)
 
 
 def batches(enc: Encoded, batch_size: int, rng: np.random.Generator | None = None):
