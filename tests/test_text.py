@@ -59,7 +59,7 @@ def test_tokenize_examples(text, expected):
 
 
 @pytest.mark.parametrize("text", DOCS + ["It's 3.14, isn't it?! <BR /> \"Quote\"; x:y", "a...b", "ÉCOLE Straße",
-                                  "non\u00a0breaking\u2003spaces\u3000here"])
+                                  "non\u00a0breaking\u2003spaces\u3000here", '";:', "end\x1c", "\x85lead ", "x\u200b"])
 def test_tokenize_matches_basic_english(text):
     assert tokenize(text) == basic_english(text)
 

@@ -104,7 +104,7 @@ class TrainConfig:
     tol: float = 1e-4  # full batch: stop once an epoch lowers the training loss by less than this fraction
     seed: int = 0
     # checkpoints (into <out>.partial/, for --resume): a killed run loses at most this many minutes;
-    # by time rather than by epoch, since an L-BFGS checkpoint holds its history (10 steps of all weights)
+    # by time rather than by epoch, since an L-BFGS checkpoint holds its history (5 steps of all weights)
     checkpoint_minutes: float = 2.0  # 0 = off; mid-epoch too
     checkpoint_every: int = 0  # also every N epochs; 0 = off
     threads: int | None = None  # torch's CPU threads; None = torch's default (one per core)

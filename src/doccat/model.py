@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass, field
 
@@ -96,6 +95,22 @@ class _SparseMatmul(torch.autograd.Function):
         return ctx.docs.csr_t(ctx.num_features) @ grad, None
 
 
+def freeze_bag(bag: nn.EmbeddingBag, cfg: ModelConfig) -> int:
+    """freeze_embeddings: the bag stays as initialized (e.g. word vectors), bit for bit. For good, it is
+    left out of the optimizer (no state, no weight decay); with unfreeze_after N it is in the optimizer
+    from the start but has no gradient (so no step) until `set_epoch` passes N. Returns N."""
+    if cfg.freeze_embeddings and not cfg.unfreeze_after:
+        bag.weight.requires_grad_(False)
+    return cfg.unfreeze_after if cfg.freeze_embeddings else 0
+
+
+def set_bag_epoch(model: nn.Module, epoch: int) -> None:
+    """A model's `set_epoch`, which `fit` calls before each epoch (1, 2, ...): the bag's gradient is off
+    until epoch `model.unfreeze_after` has passed (see `freeze_bag`)."""
+    if model.unfreeze_after:
+        model.bag.weight.requires_grad_(epoch > model.unfreeze_after)
+
+
 class BagClassifier(nn.Module):
     """EmbeddingBag -> [Linear -> activation -> dropout]* -> Linear.
 
@@ -121,10 +136,7 @@ class BagClassifier(nn.Module):
     def forward(self, docs: Docs) -> torch.Tensor:
         return self.head(self.hidden(embed_bag(self.bag, docs)))  # (B, num_classes)
 
-    def set_epoch(self, epoch: int) -> None:
-        """Called by `fit` before each epoch (1, 2, ...): see `freeze_bag`."""
-        if self.unfreeze_after:
-            self.bag.weight.requires_grad_(epoch > self.unfreeze_after)
+    set_epoch = set_bag_epoch
 
 
 def mlp(cfg: ModelConfig, width: int) -> tuple[nn.Sequential, int]:
@@ -141,15 +153,6 @@ def embed_bag(bag: nn.EmbeddingBag, docs: Docs) -> torch.Tensor:
     if bag.sparse and torch.is_grad_enabled():  # predictions take one path: equal after reloading
         return bag(docs.ids, docs.offsets[:-1], per_sample_weights=docs.weights)
     return bag_matmul(bag.weight, docs)
-
-
-def freeze_bag(bag: nn.EmbeddingBag, cfg: ModelConfig) -> int:
-    """freeze_embeddings: the bag stays as initialized (e.g. word vectors), bit for bit. For good, it is
-    left out of the optimizer (no state, no weight decay); with unfreeze_after N it is in the optimizer
-    from the start but has no gradient (so no step) until `set_epoch` passes N. Returns N."""
-    if cfg.freeze_embeddings and not cfg.unfreeze_after:
-        bag.weight.requires_grad_(False)
-    return cfg.unfreeze_after if cfg.freeze_embeddings else 0
 
 
 def bag_matmul(weight: torch.Tensor, docs: Docs) -> torch.Tensor:
@@ -231,15 +234,10 @@ class Features:
         docs = None if self.bag is None else Docs.from_encoded(self.bag)
         return Batch(docs, None if self.emb is None else torch.from_numpy(self.emb), self.texts)
 
-    def digest(self) -> bytes:
-        """What a checkpoint checks it resumes on: the same documents."""
-        h = hashlib.sha256()
-        for part in ([] if self.bag is None else [self.bag.ids, self.bag.offsets, self.bag.counts]) + \
-                ([] if self.emb is None else [self.emb]):
-            h.update(np.ascontiguousarray(part).tobytes())
-        for text in self.texts or ():
-            h.update(text.encode("utf-8", "surrogatepass") + b"\0")
-        return h.digest()
+    def parts(self) -> list:
+        """What identifies these documents (train's fingerprint hashes it): arrays, and texts as bytes."""
+        return (([] if self.bag is None else self.bag.parts()) + ([] if self.emb is None else [self.emb])
+                + [text.encode("utf-8", "surrogatepass") + b"\0" for text in self.texts or ()])
 
 
 class EncoderClassifier(nn.Module):
@@ -293,10 +291,7 @@ class EncoderClassifier(nn.Module):
             return self.encoder(**self._encoder.tokenize(x.texts))
         return torch.from_numpy(self._encoder.encode(x.texts))  # predictions: batched by length, no graph
 
-    def set_epoch(self, epoch: int) -> None:
-        """Called by `fit` before each epoch: see `freeze_bag`."""
-        if self.unfreeze_after:
-            self.bag.weight.requires_grad_(epoch > self.unfreeze_after)
+    set_epoch = set_bag_epoch
 
 
 def build_model(cfg: ModelConfig, num_features: int, num_classes: int, sparse: bool = False,

@@ -55,10 +55,14 @@ def _tokens(texts: list[str]) -> tuple[pa.Array, np.ndarray]:
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # lone surrogates: not UTF-8
         a = pa.array([_SURROGATE.sub("\ufffd", t) for t in texts], pa.large_string())
     a = pc.replace_substring(pc.utf8_lower(a), "<br />", " ")
-    lists = pc.ascii_split_whitespace(pc.replace_substring_regex(a, _PUNCT, r" \1 "))
+    # trimmed, since Arrow's split leaves "" where a text starts or ends with a space
+    a = pc.ascii_trim_whitespace(pc.replace_substring_regex(a, _PUNCT, r" \1 "))
+    lists = pc.ascii_split_whitespace(a)
     flat, parent = pc.list_flatten(lists), pc.list_parent_indices(lists).to_numpy()
-    keep = pc.greater(pc.binary_length(flat), 0)  # Arrow's split leaves "" where a text starts or ends with a space
-    flat, parent = flat.filter(keep), parent[keep.to_numpy(zero_copy_only=False)]
+    empty = pc.equal(pc.binary_length(a), 0).to_numpy(zero_copy_only=False)
+    if empty.any():  # an empty text splits into one "": no token
+        keep = ~empty[parent]
+        flat, parent = flat.filter(pa.array(keep)), parent[keep]
     return flat, np.bincount(parent, minlength=len(texts)).astype(np.int64)
 
 
@@ -211,6 +215,10 @@ class Encoded:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
+    def parts(self) -> list[np.ndarray]:
+        """What identifies these documents (train's fingerprint hashes it): the weights follow from them."""
+        return [self.ids, self.offsets, self.counts]
+
     def slice(self, start: int, stop: int) -> "Encoded":
         """Documents start..stop-1 as views, without copying."""
         a, b = self.offsets[start], self.offsets[stop]
@@ -339,15 +347,18 @@ class Featurizer:
         """
         ids, lengths = truncate(ids, lengths, self.max_tokens)
         doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths) << 32
-        keys = [self._keys(doc, ids)]  # feature ids < 2**32 (config caps buckets); shifts, not division, undo it
-        if self.ngrams > 1 and self.buckets > 0:
-            for k, h in enumerate(_window_hashes(ids, self.ngrams), start=2):
-                raw = _buckets(h, self.buckets)
-                raw += len(self.vocab)
-                key = self._keys(doc[: len(raw)], raw)
-                key[doc[: len(key)] != doc[k - 1:]] = _DROP  # a window across two documents is no n-gram
-                keys.append(key)
-        key = np.concatenate(keys)
+        hashes = _window_hashes(ids, self.ngrams) if self.ngrams > 1 and self.buckets > 0 else []
+        # one array written in place: a concatenation would copy it, and fresh pages cost more than the sort
+        key = np.empty(len(ids) + sum(map(len, hashes)), dtype=np.int64)
+        self._keys(doc, ids, key[: len(ids)])  # feature ids < 2**32 (config caps buckets); shifts undo it
+        start = len(ids)
+        for k, h in enumerate(hashes, start=2):
+            raw = _buckets(h, self.buckets)
+            raw += len(self.vocab)
+            out = key[start: start + len(raw)]
+            self._keys(doc[: len(raw)], raw, out)
+            out[doc[: len(raw)] != doc[k - 1:]] = _DROP  # a window across two documents is no n-gram
+            start += len(raw)
         key.sort()
         key = key[: np.searchsorted(key, _DROP)]
         first = np.ones(len(key), dtype=bool)
@@ -359,14 +370,14 @@ class Featurizer:
         np.cumsum(np.bincount(key >> 32, minlength=len(lengths)), out=offsets[1:])
         return Encoded(key & 0xFFFFFFFF, offsets, counts)
 
-    def _keys(self, doc: np.ndarray, raw: np.ndarray) -> np.ndarray:
-        """(document << 32) | feature for raw feature ids; features that are no column become _DROP."""
+    def _keys(self, doc: np.ndarray, raw: np.ndarray, out: np.ndarray) -> None:
+        """out = (document << 32) | feature for raw feature ids; features that are no column become _DROP."""
         if self._column is None:
-            return doc | raw
+            np.bitwise_or(doc, raw, out=out)
+            return
         col = self._column[raw]
-        key = doc | col.astype(np.int64)
-        key[col < 0] = _DROP
-        return key
+        np.bitwise_or(doc, col, out=out)
+        out[col < 0] = _DROP
 
     def _keep_columns(self, enc: Encoded) -> Encoded:
         """Raw feature ids -> columns, dropping the features that are not columns."""

@@ -455,11 +455,8 @@ def _fingerprint(*arrays) -> str:
     """A digest of the encoded data, so a run is never continued on different data."""
     h = hashlib.sha256()
     for a in arrays:
-        if isinstance(a, Features):
-            h.update(a.digest())
-            continue
-        for part in (a.ids, a.offsets, a.counts) if isinstance(a, Encoded) else (a,):
-            h.update(np.ascontiguousarray(part).tobytes())
+        for part in a.parts() if isinstance(a, (Encoded, Features)) else [a]:
+            h.update(part if isinstance(part, bytes) else np.ascontiguousarray(part).tobytes())
     return h.hexdigest()
 
 
