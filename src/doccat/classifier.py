@@ -259,7 +259,7 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
         clf, featurizer, y_train, y_valid = corpus.classifier, corpus.classifier.featurizer, None, None
         pretrained = {}
         train_data, valid_data = corpus.stream("train", cfg.train.batch_size, cfg.train.shuffle), corpus.stream("valid")
-        sizes, summary = corpus.sizes(), corpus.summary()
+        sizes, summarize = corpus.sizes(), corpus.summary
         evaluate = functools.partial(evaluate_streamed, clf)
     else:
         splits = _splits if _splits is not None else (  # _splits: loaded once by a caller that trains many times
@@ -276,7 +276,7 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
         valid_data = featurizer.encode(splits.valid.texts)
         if m.encoder:  # the fit's inputs: with the encoder's part
             train_data, valid_data, pretrained["encoder"] = _encode(clf, splits, train_data, valid_data, log)
-        sizes, summary = splits.summary(), data_summary(splits)
+        sizes, summarize = splits.summary(), functools.partial(data_summary, splits)
 
         def evaluate(name: str) -> dict:
             return clf.evaluate(getattr(splits, name).texts, getattr(splits, name).labels)
@@ -291,10 +291,10 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
         if _checkpoints is not None:
             _checkpoints.abandon()
         raise
-    train_seconds = time.perf_counter() - t0
+    train_seconds = time.perf_counter() - t0  # featurizing and fitting; the report's data summary comes after
     best = max(clf.history_, key=best_key)
     clf.metrics_ = {"train_seconds": train_seconds, "best_epoch": best["epoch"], "sizes": sizes,
-                    "peak_memory_mib": round(peak_memory_mib(), 1), "data": summary, "valid": evaluate("valid"),
+                    "peak_memory_mib": round(peak_memory_mib(), 1), "data": summarize(), "valid": evaluate("valid"),
                     **pretrained}
     if "test" in sizes:
         clf.metrics_["test"] = evaluate("test")
