@@ -366,8 +366,7 @@ class Featurizer:
         starts = np.flatnonzero(first)
         counts = np.diff(starts, append=len(key)).astype(np.float32)
         key = key[starts]
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(key >> 32, minlength=len(lengths)), out=offsets[1:])
+        offsets = np.searchsorted(key, np.arange(len(lengths) + 1, dtype=np.int64) << 32)  # documents' first keys
         return Encoded(key & 0xFFFFFFFF, offsets, counts)
 
     def _keys(self, doc: np.ndarray, raw: np.ndarray, out: np.ndarray) -> None:
@@ -391,12 +390,22 @@ class Featurizer:
     def weigh(self, enc: Encoded) -> np.ndarray:
         """Per-feature weights of each document's bag, (N,) float32."""
         lengths = np.diff(enc.offsets)
-        doc = np.repeat(np.arange(len(lengths)), lengths)
         if self.weighting == "tfidf":
-            w = (1 + np.log(enc.counts)) * self.idf_[enc.ids]
-            norm = np.sqrt(np.bincount(doc, weights=w * w, minlength=len(lengths)))  # sums in float64
+            w = np.log(enc.counts)
+            w += 1
+            w *= self.idf_[enc.ids]
+            norm = np.sqrt(_doc_sums(w * w, enc.offsets))
         else:
-            w = enc.counts
-            norm = np.bincount(doc, weights=w, minlength=len(lengths))
+            w = enc.counts.copy()
+            norm = _doc_sums(w, enc.offsets)
         norm[norm == 0] = 1
-        return w * np.repeat((1 / norm).astype(np.float32), lengths)
+        w *= np.repeat((1 / norm).astype(np.float32), lengths)
+        return w
+
+
+def _doc_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Each document's sum of `values` (N,) in float64, (D,); 0 for an empty document."""
+    sums = np.zeros(len(offsets) - 1)
+    full = offsets[1:] > offsets[:-1]  # reduceat would give an empty document its next value, not 0
+    sums[full] = np.add.reduceat(values, offsets[:-1][full], dtype=np.float64)
+    return sums
