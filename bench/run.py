@@ -95,17 +95,21 @@ def run_system(system: str, work: Path, timeout: float) -> dict:
     return result
 
 
-def repeated(system: str, work: Path, args) -> dict:
-    """`system` run args.repeat times, each in a fresh process: the first run's predictions and memory,
-    the median training seconds and prediction throughput (one run on this shared 2-core VM can be
-    off by half), every run's figures under "runs". fastText autotune runs once: its training
-    time is its 60-second budget."""
+def repeated(system: str, work: Path, args, prepared: dict) -> dict:
+    """`system` run args.repeat times, each in a fresh process: the mean test accuracy and macro-F1 (a
+    multi-threaded fastText is not deterministic: its accuracy moves from run to run), the median
+    training seconds and prediction throughput (one run on this shared 2-core VM can be off by half),
+    the largest peak memory, every run's figures under "runs". fastText autotune runs once: its
+    training time is its 60-second budget."""
     runs = [run_system(system, work, args.timeout) for _ in range(1 if system == "fasttext-autotune" else args.repeat)]
     failed = next((r for r in runs if "error" in r), None)
     if failed:
         return failed
-    keys = ("train_seconds", "wall_seconds", "predict_docs_per_s", "peak_rss_mib", "process_seconds")
-    result = {**runs[0], **{k: statistics.median(r[k] for r in runs) for k in keys[:3]}}
+    runs = [score(r, prepared) for r in runs]
+    keys = ("accuracy", "macro_f1", "train_seconds", "wall_seconds", "predict_docs_per_s", "peak_rss_mib",
+            "process_seconds")
+    result = {**runs[0], **{k: statistics.mean(r[k] for r in runs) for k in keys[:2]},
+              **{k: statistics.median(r[k] for r in runs) for k in keys[2:5]}}
     result["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
     result["runs"] = [{k: r[k] for k in keys} for r in runs]
     return result
@@ -234,9 +238,9 @@ def markdown(report: dict) -> str:
               "pre-tokenized text, its own speed), the fastest of at least 3 calls; peak memory: the "
               "system's process `ru_maxrss` (interpreter, imports and data included) after training / at "
               "the end. " + (f"Each system ran {report['repeat']} times, each in a fresh process (fastText "
-              "autotune once: its training time is its budget): training and wall seconds and prediction "
-              "throughput are the medians, peak memory the largest, accuracy the first run's; every run's "
-              "figures are in bench/results.json." if report.get("repeat", 1) > 1 else "One run per system."), ""]
+              "autotune once: its training time is its budget): accuracy and macro-F1 are the means (fastText "
+              "on 2 threads is not deterministic), training and wall seconds and prediction throughput the "
+              "medians, peak memory the largest; every run's figures are in bench/results.json." if report.get("repeat", 1) > 1 else "One run per system."), ""]
     for corpus, per_system in results.items():
         info = report["corpora"][corpus]
         sizes = info["sizes"]
@@ -326,13 +330,12 @@ def main(argv=None) -> int:
             for system in systems:
                 print(f"{corpus}: {system} ...", file=sys.stderr, flush=True)
                 load = os.getloadavg()[0]  # other work on a shared machine skews the timings: record it
-                r = repeated(system, work, args)
+                r = repeated(system, work, args, prepared)
                 r["load_before"], r["load_after"] = load, os.getloadavg()[0]
                 if "error" in r:
                     failed = True
                     print(f"  failed: {r['error']}", file=sys.stderr)
                 else:
-                    r = score(r, prepared)
                     print(f"  accuracy {r['accuracy']:.4f}, train {r['train_seconds']:.2f} s, "
                           f"{r['predict_docs_per_s']:,.0f} docs/s, peak {r['peak_rss_mib']:,.0f} MiB",
                           file=sys.stderr, flush=True)
