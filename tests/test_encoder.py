@@ -73,6 +73,24 @@ def test_mean_pooling_shape_and_normalization(tiny):
     np.testing.assert_allclose(out[0], raw[0] / np.linalg.norm(raw[0]), atol=1e-5)
 
 
+def test_pool_layers_average_the_top_layers_states(tiny, tmp_path):
+    enc = Encoder(tiny, pool_layers=2, normalize=False, device="cpu")
+    with torch.no_grad():  # by hand: the tiny BERT's 2 layers, their token states averaged, then the tokens
+        ids = enc.tokenizer(TEXTS[:1], return_tensors="pt")
+        states = enc.module.model(**ids, output_hidden_states=True).hidden_states
+    np.testing.assert_allclose(enc.encode(TEXTS[:1])[0], ((states[-1] + states[-2]) / 2)[0].mean(0).numpy(),
+                               atol=1e-5)
+    last = Encoder(tiny, normalize=False, device="cpu").encode(TEXTS[:1])[0]
+    assert not np.allclose(enc.encode(TEXTS[:1])[0], last, atol=1e-3)
+    cache = tmp_path / "cache"
+    Encoder(tiny, device="cpu").encode_cached(TEXTS, cache)
+    pooled = Encoder(tiny, pool_layers=2, device="cpu")
+    pooled.encode_cached(TEXTS, cache)
+    assert pooled.cache_info_["cached"] == 0  # other layers pooled: other embeddings, another cache entry
+    with pytest.raises(EncoderError, match="pool_layers 3: the encoder has 2 layers"):
+        Encoder(tiny, pool_layers=3, device="cpu")
+
+
 def test_batch_size_and_order_do_not_change_embeddings(tiny):
     one = Encoder(tiny, batch_size=1, device="cpu").encode(TEXTS)
     many = Encoder(tiny, batch_size=64, device="cpu").encode(TEXTS)

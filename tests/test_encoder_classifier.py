@@ -207,6 +207,8 @@ def test_explain_combined_and_encoder_only(tiny, files):
     (dict(encoder_layers=0), "model.encoder_layers must be >= 1"),
     (dict(encoder_max_length=1000), "model.encoder: max_length 1000: the encoder takes 3 to 64 tokens"),
     (dict(encoder_long_docs="chunk", encoder_max_length=8, encoder_overlap=6), "model.encoder: overlap 6"),
+    (dict(encoder_pool_layers=0), "model.encoder_pool_layers must be >= 1"),
+    (dict(encoder_pool_layers=3), "model.encoder: pool_layers 3: the encoder has 2 layers"),
 ])
 def test_encoder_config_errors(tiny, kw, message):
     with pytest.raises(ConfigError, match=message):

@@ -72,6 +72,7 @@ class ModelConfig:
     encoder_max_length: int | None = None  # tokens per window; None = the encoder's own (256 for MiniLM)
     encoder_long_docs: str = "truncate"  # truncate | chunk (windows of encoder_max_length, embeddings averaged)
     encoder_overlap: int = 0  # chunk: tokens shared by neighbouring windows
+    encoder_pool_layers: int = 1  # the token states pooled: the mean of the top N layers' (1: the last layer's)
     encoder_cache: str | None = None  # frozen: embeddings cache; None = $DOCCAT_CACHE_DIR/encoder or ~/.cache/doccat/encoder
     threshold: float = 0.5  # multilabel: a label is predicted when its probability reaches this
 
@@ -286,6 +287,7 @@ def _pretrained_checks(cfg: Config) -> list[tuple[str, bool, str]]:
         ("model.encoder_layers", m.encoder_layers is None or m.encoder_layers >= 1,
          "must be >= 1 (or unset: all layers); to train none, use encoder_mode frozen"),
         ("model.encoder_overlap", m.encoder_overlap >= 0, "must be >= 0"),
+        ("model.encoder_pool_layers", m.encoder_pool_layers >= 1, "must be >= 1 (1: the last layer)"),
         ("model.encoder_mode", m.encoder_mode != "finetune" or t.optimizer != "lbfgs",
          "finetune trains the transformer on mini-batches, not full batch: choose e.g. "
          "--optimizer adamw --batch-size 32 --lr 1e-3"),

@@ -113,18 +113,26 @@ def default_cache_dir() -> Path:
 class EncoderModule(nn.Module):
     """A transformer with mean pooling: token ids of windows in, one embedding per document out.
 
+    The token states pooled are the last layer's (pool_layers 1, as sentence-transformers pools), or
+    the mean of the top `pool_layers` layers' (lower layers keep more of the words themselves).
     Plain nn.Module with gradients, for fine-tuning; `Encoder` uses it without gradients.
     """
 
-    def __init__(self, model: nn.Module, normalize: bool = True):
+    def __init__(self, model: nn.Module, normalize: bool = True, pool_layers: int = 1):
         super().__init__()
-        self.model, self.normalize = model, normalize
+        if not 1 <= pool_layers <= model.config.num_hidden_layers:
+            raise EncoderError(f"pool_layers {pool_layers}: the encoder has {model.config.num_hidden_layers} layers "
+                               f"to pool from (1 to {model.config.num_hidden_layers})")
+        self.model, self.normalize, self.pool_layers = model, normalize, pool_layers
         self.dim = model.config.hidden_size
 
     def windows(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
         """(W, T) ids and mask -> (W, H): each window's mean token state, padding left out."""
         extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        states = self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state  # (W, T, H)
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=self.pool_layers > 1,
+                         **extra)
+        states = out.last_hidden_state if self.pool_layers == 1 else \
+            torch.stack(out.hidden_states[-self.pool_layers:]).mean(0)  # (W, T, H)
         mask = attention_mask.unsqueeze(-1).to(states.dtype)  # (W, T, 1)
         return (states * mask).sum(1) / mask.sum(1).clamp_min(1)
 
@@ -176,11 +184,13 @@ class Encoder:
 
     max_length: tokens per window, special tokens included (None: the model's own, e.g. 256 for
     all-MiniLM-L6-v2); long_docs: "truncate" or "chunk"; overlap: tokens shared by neighbouring
-    windows when chunking; normalize: L2-normalize the embeddings; device: "cpu", "cuda" or "auto".
+    windows when chunking; pool_layers: the top layers whose token states are averaged (see
+    EncoderModule); normalize: L2-normalize the embeddings; device: "cpu", "cuda" or "auto".
     """
 
     def __init__(self, name_or_path, max_length: int | None = None, long_docs: str = "truncate", overlap: int = 0,
-                 normalize: bool = True, batch_size: int = 64, device: str = "auto", name: str | None = None):
+                 pool_layers: int = 1, normalize: bool = True, batch_size: int = 64, device: str = "auto",
+                 name: str | None = None):
         if long_docs not in LONG_DOCS:
             raise EncoderError(f"long_docs: {long_docs!r} is not one of {', '.join(LONG_DOCS)}")
         self.path = find_encoder(name_or_path)
@@ -191,7 +201,7 @@ class Encoder:
         except ConfigError as e:
             raise EncoderError(str(e)) from None
         self.tokenizer, model = _load(self.path)
-        self.module = EncoderModule(model, normalize).to(self.device).eval()
+        self.module = EncoderModule(model, normalize, pool_layers).to(self.device).eval()
         self.max_length = max_length or _default_max_length(self.path, model, self.tokenizer)
         self._check_lengths(model)
         self._hashes = None  # sha256 of FILES, computed on first use (the weights file may be big)
@@ -219,7 +229,8 @@ class Encoder:
         """Everything the embeddings depend on: the cache key is its hash."""
         return {"format": CACHE_FORMAT, "files": self.identity()["sha256"], "max_length": self.max_length,
                 "long_docs": self.long_docs, "overlap": self.overlap if self.long_docs == "chunk" else 0,
-                "pooling": "mean", "normalize": self.module.normalize}
+                "pooling": "mean", "normalize": self.module.normalize,
+                **({"pool_layers": self.module.pool_layers} if self.module.pool_layers > 1 else {})}
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         """Padded windows of `texts`, ready for `self.module(**batch)`: input_ids, attention_mask
@@ -300,7 +311,7 @@ def from_config(cfg, device: str = "auto", recorded: dict | None = None, path=No
     For a saved run, `recorded` is the identity it saved: the encoder must be that very one
     (check_identity), found at `path`, else where it was, else under its known name."""
     settings = dict(max_length=cfg.encoder_max_length, long_docs=cfg.encoder_long_docs,
-                    overlap=cfg.encoder_overlap, device=device)
+                    overlap=cfg.encoder_overlap, pool_layers=cfg.encoder_pool_layers, device=device)
     if recorded is None:
         return Encoder(cfg.encoder, **settings)
     return Encoder(check_identity(recorded, path), name=recorded["name"], **settings)
