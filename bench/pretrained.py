@@ -131,16 +131,17 @@ def markdown(report: dict) -> str:
             gain = [t - b["test"] for t, b in zip(acc, res["bag"])]
             lines.append(f"| {corpus} | {summary(acc, 100)} | {summary(gain, 100)} | "
                          f"{summary([r['seconds'] for r in res['finetuned']], digits=0)} |")
-    apart = sorted(Path(__file__).parent.glob("pretrained-*-finetuned.json"))
+    # corpus -> its pretrained-<corpus>-finetuned.json
+    apart = {path.name.split("-")[1]: json.loads(path.read_text())
+             for path in sorted(Path(__file__).parent.glob("pretrained-*-finetuned.json"))}
     if apart:
         lines += ["", "The combined model with the encoder fine-tuned, measured apart (minutes to tens of minutes "
                   "a seed on 2 CPU cores; the bag beside it in the same run):", "",
                   "| file | what | fine-tuned combined accuracy | bag accuracy | fine-tuned - bag (pts) | seconds |",
                   "|---|---|---|---|---|---|"]
-        for path in apart:
-            side = json.loads(path.read_text())
+        for corpus, side in apart.items():
             acc, bag = [r["test"] for r in side["finetuned"]], [r["test"] for r in side["bag"]]
-            lines.append(f"| {path.name} | {side['what']}; `{json.dumps(side['recipe'])}` | {summary(acc, 100)} | "
+            lines.append(f"| pretrained-{corpus}-finetuned.json | {side['what']}; `{json.dumps(side['recipe'])}` | {summary(acc, 100)} | "
                          f"{summary(bag, 100)} | {summary([a - b for a, b in zip(acc, bag)], 100)} | "
                          f"{summary([r['seconds'] for r in side['finetuned']], digits=0)} |")
     lines += ["", "Target (issue 7): the combined model beats the bag of n-grams by at least 3 points of "
@@ -152,10 +153,9 @@ def markdown(report: dict) -> str:
                 gain = 100 * statistics.mean(c["test"] - b["test"] for c, b in zip(res[model], res["bag"]))
                 lines.append(f"- {corpus}, {'frozen' if model == 'combined' else 'fine-tuned'} encoder: "
                              f"{gain:+.2f} points: {'met' if gain >= 3 else 'missed'}")
-    for path in apart:
-        side = json.loads(path.read_text())
+    for corpus, side in apart.items():
         gain = 100 * statistics.mean(f["test"] - b["test"] for f, b in zip(side["finetuned"], side["bag"]))
-        lines.append(f"- {path.name.split('-')[1]}, fine-tuned encoder (measured apart): {gain:+.2f} points: "
+        lines.append(f"- {corpus}, fine-tuned encoder (measured apart): {gain:+.2f} points: "
                      f"{'met' if gain >= 3 else 'missed'}")
     if report.get("tuning"):
         lines += ["", "## Validation accuracy of the recipes tried (seed 0)", "",
@@ -192,15 +192,15 @@ def main(argv=None) -> int:
         encoding[corpus] = warm_cache(corpus, seeds)
         log(f"{corpus}: encoded {encoding[corpus]['texts_encoded']:,} texts in {encoding[corpus]['seconds']} s")
     recipes, tuning = tune(corpora, log) if args.tune else (RECIPES, None)
-    results = {}
+    results, finetuned = {}, {**FINETUNED, "epochs": args.finetune_epochs}
     for corpus in corpora:
-        finetuned = {**FINETUNED, "epochs": args.finetune_epochs}
         models = {**recipes, **({"finetuned": finetuned} if corpus in args.finetune.split(",") else {})}
         results[corpus] = {model: [run(corpus, recipe, seed) for seed in seeds] for model, recipe in models.items()}
         log(f"{corpus}: " + ", ".join(f"{m} {summary([r['test'] for r in rs], 100)}" for m, rs in results[corpus].items()))
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads default"
     report = {"machine": machine, "corpora": corpora, "seeds": seeds, "recipes": recipes, "encoding": encoding,
-              "results": results, "finetuned": {**FINETUNED, "epochs": args.finetune_epochs}, "tuning": tuning, "wall_minutes": (time.perf_counter() - t0) / 60}
+              "results": results, "finetuned": finetuned, "tuning": tuning,
+              "wall_minutes": (time.perf_counter() - t0) / 60}
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     Path(args.out).write_text(markdown(report))
     print(markdown(report))

@@ -230,6 +230,7 @@ class Encoder:
         return {"format": CACHE_FORMAT, "files": self.identity()["sha256"], "max_length": self.max_length,
                 "long_docs": self.long_docs, "overlap": self.overlap if self.long_docs == "chunk" else 0,
                 "pooling": "mean", "normalize": self.module.normalize,
+                # only when not the default: embeddings cached before the option keep their key
                 **({"pool_layers": self.module.pool_layers} if self.module.pool_layers > 1 else {})}
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:

@@ -307,11 +307,11 @@ class _LastEvaluation:
     objective and gradient are read back instead of computed again (one evaluation in six, about)."""
 
     def __init__(self):
-        self.docs, self.params, self.weights, self.grads, self.result = None, [], [], [], None
+        self.docs, self.param_ids, self.weights, self.grads, self.result = None, [], [], [], None
 
     def recall(self, docs, params: list[nn.Parameter]):
         """The kept result if `params` hold the very weights it was computed at (their .grad restored)."""
-        if self.docs is not docs or [id(p) for p in params] != [id(p) for p in self.params] or \
+        if self.docs is not docs or list(map(id, params)) != self.param_ids or \
                 not all(torch.equal(p, w) for p, w in zip(params, self.weights)):
             return None
         for p, g in zip(params, self.grads):
@@ -320,8 +320,8 @@ class _LastEvaluation:
 
     def keep(self, docs, params: list[nn.Parameter], result) -> None:
         """After an evaluation: its weights (copied), gradients (the next evaluation makes new ones) and result."""
-        if [id(p) for p in params] != [id(p) for p in self.params]:
-            self.params, self.weights = list(params), [torch.empty_like(p) for p in params]
+        if list(map(id, params)) != self.param_ids:  # first call, or other parameters train (unfreeze_after)
+            self.param_ids, self.weights = list(map(id, params)), [torch.empty_like(p) for p in params]
         for w, p in zip(self.weights, params):
             w.copy_(p.detach())
         self.docs, self.grads, self.result = docs, [p.grad for p in params], result
