@@ -37,7 +37,7 @@ TUNED = dict(dataset="movie_review_polarity")  # the corpus of the tune searches
 # the base network: EmbeddingBag(64, mean of word vectors) -> Linear(64) -> relu -> Linear(classes);
 # a fixed number of epochs (no early stop), the best validation epoch kept
 NETWORK = dict(embed_dim=64, hidden=[64], activation="relu", dropout=0.0, weighting="mean", ngrams=1, min_df=1,
-               optimizer="adam", lr=1e-3, batch_size=64, epochs=10, weight_decay=0.0, patience=0)
+               optimizer="adam", lr=1e-3, batch_size=64, epochs=10, weight_decay=0.0, patience=0, keep="best")
 # full batch: tol 0, so a full-batch run stops early only if its training loss rises
 GD = dict(NETWORK, epochs=3, tol=0.0)
 

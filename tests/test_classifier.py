@@ -64,7 +64,8 @@ def test_carved_validation_split_is_disjoint_from_train(tmp_path):
     assert abs(len(splits.valid) - 30) <= 3
 
 
-def test_best_epoch_weights_are_kept(tmp_path):
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_best_or_last_epoch_weights_are_kept(tmp_path, keep):
     # validation labels are the opposite of the truth: the more the model learns, the worse it
     # scores there, so the best validation epoch is the first and the last is the worst
     texts, labels = make_corpus(60, seed=1)
@@ -73,13 +74,31 @@ def test_best_epoch_weights_are_kept(tmp_path):
     train = write_csv(tmp_path / "train.csv", texts, labels)
     valid = write_csv(tmp_path / "valid.csv", vt, [swap[x] for x in vl])
     clf = doccat.train(train=str(train), valid=str(valid), epochs=6, embed_dim=16, buckets=1000,
-                       optimizer="sgd", lr=0.5, scheduler="none", patience=0, log=lambda *a: None)
+                       optimizer="sgd", lr=0.5, scheduler="none", patience=0, keep=keep, log=lambda *a: None)
     accs = [row["val_score"] for row in clf.history_]
     assert len(accs) == 6 and accs[-1] < max(accs)
-    best = int(np.argmax(accs)) + 1
-    assert clf.metrics_["best_epoch"] == best
-    assert clf.metrics_["valid"]["accuracy"] == pytest.approx(max(accs))
-    assert clf.metrics_["valid"]["accuracy"] != pytest.approx(accs[-1])
+    kept = int(np.argmax(accs)) + 1 if keep == "best" else 6
+    assert clf.metrics_["best_epoch"] == kept
+    assert clf.metrics_["valid"]["accuracy"] == pytest.approx(accs[kept - 1])
+    assert clf.metrics_["valid"]["accuracy"] != pytest.approx(accs[-1] if keep == "best" else max(accs))
+
+
+def test_the_default_recipe_is_a_linear_svm_with_calibrated_probabilities(corpus_files, tmp_path):
+    train, test = corpus_files
+    clf = doccat.train(train=str(train), test=str(test), out=tmp_path / "run", log=lambda *a: None)
+    n_train = clf.metrics_["sizes"]["train"]
+    t = clf.config.train
+    assert (t.loss, t.weight_decay, t.keep, t.patience) == ("squared_hinge", 1 / n_train, "last", 0)  # C = 1
+    assert clf.model.head.bias.shape == (3,) and clf.metrics_["test"]["accuracy"] >= 0.9
+    assert clf.loss_.scale != 1.0  # fitted on the validation split after training
+    texts = ["goal for the team", "stock market profit", "nasa telescope"]
+    p = clf.predict_proba(texts)
+    np.testing.assert_allclose(p.sum(1), 1, rtol=1e-6)
+    again = doccat.load(tmp_path / "run")
+    assert again.loss_.scale == clf.loss_.scale and np.array_equal(again.predict_proba(texts), p)
+    # a network on the same bag keeps cross-entropy and its own weight decay
+    net = doccat.train(train=str(train), embed_dim=8, epochs=2, log=lambda *a: None)
+    assert (net.config.train.loss, net.config.train.weight_decay) == ("cross_entropy", 3e-6)
 
 
 def test_early_stopping_stops_after_patience(tmp_path):

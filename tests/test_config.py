@@ -19,7 +19,7 @@ def test_defaults_build():
     assert cfg.model.embed_dim == 0 and cfg.model.weighting == "tfidf"  # the linear TF-IDF default
     assert cfg.model.ngrams == 2 and cfg.model.hidden == []
     assert cfg.train.optimizer == "lbfgs" and cfg.train.batch_size == 0 and cfg.train.lr == 1.0  # full batch
-    assert cfg.train.weight_decay > 0 and cfg.model.min_df == 2
+    assert cfg.train.loss == "auto" and cfg.train.weight_decay is None and cfg.model.min_df == 2  # by the loss
     assert cfg.data.text_columns == ["text"] and cfg.data.format == "auto"
     # merge with nothing is still valid and equal
     assert merge(Config(), {}) == cfg

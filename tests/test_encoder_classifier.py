@@ -79,7 +79,7 @@ def test_frozen_encoder_and_combined_train_save_reload(tiny, files, tmp_path, kw
     assert (model.bag is not None) == kw.get("bag", True) and model.encoder is None  # frozen: not in the model
     # the wide bag (embed_dim 0) gives class scores, added to the head's; a bag of embed_dim is concatenated
     assert model.wide == (model.bag is not None and not kw.get("embed_dim"))
-    assert model.bag is None or model.bag.embedding_dim == kw.get("embed_dim", len(clf.classes_))
+    assert model.bag is None or model.bag.embedding_dim == kw.get("embed_dim", model.head.out_features)
     assert model.head.in_features == (kw.get("hidden") or [kw.get("embed_dim", 0) + 32])[-1]
     assert not any(k.startswith("encoder.") for k in clf.state_dict())  # the frozen encoder's weights are not saved
     identity = json.loads((run / "encoder.json").read_text())

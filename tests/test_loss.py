@@ -99,6 +99,8 @@ def test_weighted_cross_entropy_is_the_weighted_mean():
 
 def test_resolve_and_outputs():
     assert resolve("classify", "auto", 5) == "cross_entropy" and resolve("multilabel", "auto", 9) == "bce"
+    assert resolve("classify", "auto", 5, linear=True) == "squared_hinge"  # the default recipe: a linear SVM
+    assert resolve("multilabel", "auto", 5, linear=True) == "bce" and resolve("classify", "nll", 5, linear=True) == "nll"
     assert resolve("regression", "auto", 0) == "mse" and resolve("classify", "bce", 2) == "bce"
     assert num_outputs("classify", "bce", 2) == 1 and num_outputs("classify", "nll", 3) == 3
     assert num_outputs("multilabel", "bce", 9) == 9 and num_outputs("regression", "l1", 0) == 1
@@ -124,3 +126,32 @@ def test_one_full_batch_sgd_step_is_the_mean_of_the_per_example_gradients():
     Loss()(lin(x), y).backward()  # the whole batch at once
     opt.step()
     torch.testing.assert_close(lin.weight.detach(), w0 - lr * torch.stack(per_example).mean(0))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_squared_hinge_is_one_vs_rest_as_linear_svc(weighted):
+    z, y = _batch(4)
+    w = torch.tensor([1.0, 2.0, 0.5, 3.0]) if weighted else None
+    sign = torch.where(F.one_hot(y, 4).bool(), 1.0, -1.0)  # +1 for the document's class, -1 for the others
+    per_doc = (torch.clamp(1 - sign * z, min=0) ** 2).sum(1)
+    by_hand = per_doc.mean() if w is None else (w[y] * per_doc).sum() / w[y].sum()
+    torch.testing.assert_close(Loss(kind="squared_hinge", weight=w)(z, y), by_hand)
+    # two classes: one score, +1 pushes toward the second class
+    s, y2 = z[:, :1], y % 2
+    torch.testing.assert_close(Loss(kind="squared_hinge")(s, y2),
+                               (torch.clamp(1 - (2 * y2 - 1) * s[:, 0], min=0) ** 2).mean())
+    assert num_outputs("classify", "squared_hinge", 2) == 1 and num_outputs("classify", "squared_hinge", 3) == 3
+
+
+def test_squared_hinge_probabilities_are_scaled_scores_and_calibrate_fits_the_scale():
+    z, y = _batch(5, n=200, k=3)
+    loss = Loss(kind="squared_hinge", scale=2.0)
+    torch.testing.assert_close(loss.proba(z), torch.softmax(2 * z, 1))
+    torch.testing.assert_close(loss.log_proba(z), torch.log_softmax(2 * z, 1))
+    one = Loss(kind="squared_hinge", scale=0.5)
+    torch.testing.assert_close(one.proba(z[:, :1])[:, 1], torch.sigmoid(0.5 * z[:, 0]))
+    # scores that rank the true class first most of the time: the fitted scale is the least log loss
+    scores = F.one_hot(y, 3).float() + 0.4 * torch.randn(200, 3, generator=torch.Generator().manual_seed(1))
+    loss.calibrate(scores, y)
+    nll = lambda a: F.cross_entropy(a * scores, y).item()  # noqa: E731
+    assert nll(loss.scale) < min(nll(0.9 * loss.scale), nll(1.1 * loss.scale)) and loss.scale > 1

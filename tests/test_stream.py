@@ -143,6 +143,15 @@ def test_streamed_and_in_memory_training_agree(tmp_path, corpus_files):
     assert [round(r["train_loss"], 5) for r in streamed.history_] == [round(r["train_loss"], 5) for r in memory.history_]
 
 
+def test_the_default_weight_decay_counts_the_streamed_training_docs(tmp_path, corpus_files):
+    train, _ = corpus_files
+    kw = dict(train=str(train), **{**MINI, "weight_decay": None, "epochs": 1})
+    streamed, memory = doccat.train(streaming=True, **kw), doccat.train(**kw)
+    assert streamed.config.train.loss == "squared_hinge"  # a linear model: the default recipe's loss
+    for clf in (streamed, memory):  # (each carves its own validation split)
+        assert clf.config.train.weight_decay == 1 / clf.metrics_["sizes"]["train"]
+
+
 def test_streaming_is_for_mini_batches_and_files(tmp_path, corpus_files, capsys):
     from doccat.cli import main
     train, _ = corpus_files

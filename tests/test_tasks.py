@@ -87,12 +87,12 @@ def test_binary_bce_and_nll_match_cross_entropy_training():
     texts, labels = make_corpus(80, seed=5)
     two = [(t, y) for t, y in zip(texts, labels) if y != "science"]
     texts2, labels2 = [t for t, _ in two], [y for _, y in two]
-    ce = doccat.train(texts2, labels2, **QUIET)
+    ce = doccat.train(texts2, labels2, loss="cross_entropy", **QUIET)
     bce = doccat.train(texts2, labels2, loss="bce", **QUIET)
     assert bce.model.head.out_features == 1 and bce.predict_proba(texts2[:4]).sum(1) == pytest.approx(1)
     assert bce.metrics_["valid"]["accuracy"] >= 0.95 and ce.metrics_["valid"]["accuracy"] >= 0.95
     nll = doccat.train(texts, labels, loss="nll", **QUIET)
-    ce3 = doccat.train(texts, labels, **QUIET)
+    ce3 = doccat.train(texts, labels, loss="cross_entropy", **QUIET)
     np.testing.assert_allclose(nll.predict_proba(texts), ce3.predict_proba(texts), atol=1e-4)
     np.testing.assert_allclose(np.exp(nll.predict_log_proba(texts)), nll.predict_proba(texts), rtol=1e-5)
 

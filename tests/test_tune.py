@@ -8,7 +8,7 @@ import torch
 
 import doccat
 from doccat import classifier, cli
-from doccat.config import ConfigError, ModelConfig
+from doccat.config import ConfigError, ModelConfig, TrainConfig
 from doccat.tune import SPACES, base_values, load_space, trial_config
 
 tune_mod = sys.modules["doccat.tune"]  # the module; `doccat.tune` is the function
@@ -114,8 +114,9 @@ def test_the_best_config_file_reproduces_the_best_trial(search, tmp_path, capsys
 def test_the_first_trial_is_the_base_config_when_the_space_holds_it(search):
     result, _, _ = search
     assert result.trials[0]["lr"] == 1.0  # the default lr, inside SPACE
-    assert base_values(doccat.Config(), SPACES["linear"]) == {"weight_decay": 3e-6, "ngrams": 2, "min_df": 2,
-                                                              "weighting": "tfidf"}
+    resolved = doccat.Config(train=TrainConfig(weight_decay=1e-4))  # as tune resolves the default's None
+    assert base_values(resolved, SPACES["linear"]) == {"weight_decay": 1e-4, "ngrams": 2, "min_df": 2, "weighting": "tfidf"}
+    assert base_values(doccat.Config(), SPACES["linear"]) is None  # None (by the loss) lies in no range
     assert base_values(doccat.Config(), SPACES["network"]) is None  # the default recipe is no mini-batch network
     net = doccat.Config(model=ModelConfig(embed_dim=64, hidden=[64, 64]))
     assert base_values(net, {"hidden": {"choices": [0, 64]}}) is None  # two layers: not in a one-layer space
@@ -196,3 +197,11 @@ def test_cli_tune_and_its_errors(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)
     assert cli.main(["tune", "--out", str(tmp_path / "w"), *flags]) == 2
     assert "pip install -e '.[tune]'" in capsys.readouterr().err
+
+
+def test_the_default_weight_decay_is_resolved_so_the_first_trial_is_the_default(tmp_path):
+    train = write_csv(tmp_path / "train.csv", *make_corpus(30, seed=1))
+    space = {"weight_decay": {"low": 1e-8, "high": 1.0, "log": True}}
+    result = doccat.tune(train=str(train), trials=1, space=space, log=lambda *a: None)
+    n_train = result.classifier.metrics_["sizes"]["train"]  # the default recipe (a linear SVM): 1 / training docs
+    assert result.trials[0]["weight_decay"] == result.config.train.weight_decay == 1 / n_train

@@ -16,13 +16,13 @@ from .checkpoint import Checkpoints
 from .config import Config
 from .data import DataError, Split, Splits, load_splits
 from .data.split import random_split, stratified_split
-from .loss import SCORES, Loss, class_weights, num_outputs, resolve as resolve_loss
+from .loss import SCORES, Loss, LossError, class_weights, num_outputs, resolve as resolve_loss
 from .metrics import classification_report, multilabel_report, regression_report
 from .model import BagClassifier, build_model, encoder_features
 from .text import Featurizer, Vocab
 from .report import data_summary
 from .vectors import load_into_bag
-from .train import best_key, fit, peak_memory_mib, predict_logits, uses_sparse_grads
+from .train import fit, kept_epoch, peak_memory_mib, predict_logits, uses_sparse_grads
 
 
 @dataclass
@@ -148,6 +148,8 @@ class Classifier:
             state["featurizer.idf"] = torch.from_numpy(self.featurizer.idf_)
         if self.task == "regression":
             state["target.mean_std"] = torch.tensor(self.target_, dtype=torch.float64)
+        if self.loss_.kind == "squared_hinge":
+            state["loss.scale"] = torch.tensor(self.loss_.scale, dtype=torch.float64)
         return state
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
@@ -180,7 +182,8 @@ def load(path: str | Path, device: str = "auto", encoder: str | Path | None = No
     target = tuple(state.pop("target.mean_std", torch.tensor([0.0, 1.0])).tolist())
     featurizer = Featurizer(Vocab(run["vocab"]), cfg.model.ngrams, cfg.model.buckets, cfg.model.max_tokens,
                             cfg.model.weighting, columns.numpy(), None if idf_ is None else idf_.numpy())
-    loss = Loss(cfg.data.task, cfg.train.loss, threshold=cfg.model.threshold)
+    loss = Loss(cfg.data.task, cfg.train.loss, threshold=cfg.model.threshold,
+                scale=float(state.pop("loss.scale", torch.tensor(1.0))))
     encoder_ = _saved_encoder(path, cfg, run["encoder"], encoder, device) if cfg.model.encoder else None
     model = build_model(cfg.model, featurizer.num_features, num_outputs(loss.task, loss.kind, len(run["labels"])),
                         encoder=encoder_)
@@ -292,8 +295,8 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
             _checkpoints.abandon()
         raise
     train_seconds = time.perf_counter() - t0  # featurizing and fitting; the report's data summary comes after
-    best = max(clf.history_, key=best_key)
-    clf.metrics_ = {"train_seconds": train_seconds, "best_epoch": best["epoch"], "sizes": sizes,
+    clf.metrics_ = {"train_seconds": train_seconds, "best_epoch": kept_epoch(clf.history_, cfg.train.keep)["epoch"],
+                    "sizes": sizes,
                     "peak_memory_mib": round(peak_memory_mib(), 1), "data": summarize(), "valid": evaluate("valid"),
                     **pretrained}
     if "test" in sizes:
@@ -305,11 +308,28 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
     return clf
 
 
-def _classifier(cfg: Config, splits: Splits, featurizer: Featurizer, encoder=None) -> tuple[Classifier, np.ndarray]:
-    """The untrained classifier for these splits (task and loss resolved into its config), and its targets."""
-    kind = resolve_loss(splits.task, cfg.train.loss, len(splits.classes))
+def is_linear(m) -> bool:
+    """Whether the model config describes a linear model: the bag's class scores, nothing else."""
+    return m.embed_dim == 0 and not m.hidden and not m.encoder and m.bag
+
+
+def default_weight_decay(kind: str, train_docs: int) -> float:
+    """train.weight_decay None: by the loss, each chosen on held-out training data (see config.TrainConfig)."""
+    return 1.0 / max(train_docs, 1) if kind == "squared_hinge" else 3e-6
+
+
+def _classifier(cfg: Config, splits: Splits, featurizer: Featurizer, encoder=None,
+                train_docs: int | None = None) -> tuple[Classifier, np.ndarray]:
+    """The untrained classifier for these splits (task, loss and weight decay resolved into its config), and
+    its targets. `train_docs`: the training split's size when `splits.train` does not hold it (streaming)."""
+    kind = resolve_loss(splits.task, cfg.train.loss, len(splits.classes), is_linear(cfg.model))
+    if kind == "squared_hinge" and cfg.train.label_smoothing:
+        raise LossError("train.label_smoothing smooths probabilities: squared_hinge has none to smooth "
+                        "(use cross_entropy, or label_smoothing 0)")
+    wd = cfg.train.weight_decay
+    wd = default_weight_decay(kind, train_docs or len(splits.train)) if wd is None else wd
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, task=splits.task),
-                              train=dataclasses.replace(cfg.train, loss=kind))
+                              train=dataclasses.replace(cfg.train, loss=kind, weight_decay=wd))
     target = (0.0, 1.0)
     if splits.task == "regression":
         values = np.asarray(splits.train.labels, dtype=np.float64)

@@ -79,8 +79,8 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    # the default recipe fits it full batch with L-BFGS (as scikit-learn's LogisticRegression does),
-    # stopping when validation accuracy stalls or the objective converges
+    # the default recipe is scikit-learn's LinearSVC (squared hinge, one-vs-rest, C = 1), fit full batch
+    # with L-BFGS until the objective converges, its last weights kept (chosen on held-out training data)
     epochs: int = 40
     batch_size: int = 0  # 1: stochastic; 0: full batch (one update per epoch, the whole training split)
     shuffle: bool = True  # reshuffle the training documents every epoch
@@ -89,20 +89,25 @@ class TrainConfig:
     encoder_lr: float = 2e-5  # model.encoder_mode finetune: the pretrained encoder's learning rate (small: it forgets)
     momentum: float = 0.0
     nesterov: bool = False
-    weight_decay: float = 3e-6  # L2 on weights (not biases); lbfgs adds 0.5 * wd * |W|^2 to its objective
+    # L2 on weights (not biases); lbfgs adds 0.5 * wd * |W|^2 to its objective (the mean loss). None: by the
+    # loss: squared_hinge 1 / training docs (the penalty weighs as one document, scikit-learn's C = 1); else 3e-6
+    weight_decay: float | None = None
     scheduler: str = "none"  # none | step | cosine | linear | plateau
     step_size: int = 1
     step_when: str = "epoch"  # step: every step_size epochs, or "val_drop": when val accuracy drops (the tutorial)
     gamma: float = 0.1  # step: lr *= gamma every step_size epochs; plateau: the reduce factor
     plateau_patience: int = 0
     warmup_epochs: float = 0.0  # linear: warm up over this many epochs, then decay to 0
-    loss: str = "auto"  # auto (the task's usual) | cross_entropy | nll | bce | mse | l1 (see doccat/loss.py)
+    # auto: the task's usual (classify: squared_hinge for a linear model, as the default recipe, else
+    # cross_entropy; multilabel: bce; regression: mse) | cross_entropy | nll | bce | squared_hinge | mse | l1
+    loss: str = "auto"
     label_smoothing: float = 0.0  # classify/multilabel: move targets this much toward uniform
     class_weights: str = "none"  # none | balanced | "w1,w2,..." (one per class, in class order)
     clip_norm: float = 0.0  # clip the gradient norm to this; 0 = off
     clip_value: float = 0.0  # clip every gradient element to [-v, v]; 0 = off
-    patience: int = 5  # stop after this many epochs without a better validation accuracy; 0 = off
-    tol: float = 1e-4  # full batch: stop once an epoch lowers the training loss by less than this fraction
+    patience: int = 0  # stop after this many epochs without a better validation accuracy; 0 = off
+    keep: str = "last"  # last | best: the weights training ends with, or those of the best validation epoch
+    tol: float = 1e-3  # full batch: stop once an epoch lowers the training loss by less than this fraction
     seed: int = 0
     # checkpoints (into <out>.partial/, for --resume): a killed run loses at most this many minutes;
     # by time rather than by epoch, since an L-BFGS checkpoint holds its history (5 steps of all weights)
@@ -252,8 +257,9 @@ CHOICES = {
     "train.optimizer": {"sgd", "adam", "adamw", "adagrad", "rmsprop", "lbfgs"},
     "train.scheduler": {"none", "step", "cosine", "linear", "plateau"},
     "train.step_when": {"epoch", "val_drop"},
+    "train.keep": {"last", "best"},
     "train.device": {"cpu", "cuda", "auto"},
-    "train.loss": {"auto", "cross_entropy", "nll", "bce", "mse", "l1"},
+    "train.loss": {"auto", "cross_entropy", "nll", "bce", "squared_hinge", "mse", "l1"},
 }
 
 

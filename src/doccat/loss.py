@@ -2,7 +2,11 @@
 
 classify    K logits -> softmax. "cross_entropy" on the logits, or "nll": log-softmax, then the
             negative log-likelihood of the true class (the same number in two steps). Two classes
-            may instead use one logit -> sigmoid, with binary cross-entropy ("bce").
+            may instead use one logit -> sigmoid, with binary cross-entropy ("bce"). "squared_hinge":
+            one-vs-rest, as scikit-learn's LinearSVC: each class's score is pushed past +1 for its own
+            documents and below -1 for the others, the squared shortfalls summed (two classes: one
+            score); its probabilities are softmax (two classes: sigmoid) of the scores times `scale`,
+            which `calibrate` fits on held-out documents after training (Platt scaling, no offset).
 multilabel  L logits -> a sigmoid per label; binary cross-entropy ("bce") summed over the labels (the
             negative log-likelihood of the document's label set) and averaged over documents, so
             that weight decay weighs as much against it as against one cross-entropy; a label is
@@ -22,7 +26,7 @@ import torch.nn.functional as F
 from . import metrics
 from .config import ConfigError
 
-LOSSES = {"classify": ("cross_entropy", "nll", "bce"), "multilabel": ("bce",), "regression": ("mse", "l1")}
+LOSSES = {"classify": ("cross_entropy", "nll", "bce", "squared_hinge"), "multilabel": ("bce",), "regression": ("mse", "l1")}
 SCORES = {"classify": "accuracy", "multilabel": "micro_f1", "regression": "r2"}  # what early stopping maximizes
 
 
@@ -30,9 +34,10 @@ class LossError(ConfigError):
     """A loss that doesn't fit the task."""
 
 
-def resolve(task: str, loss: str, num_classes: int) -> str:
-    """The loss a config asks for ("auto": the task's usual one), checked against the task."""
-    kind = LOSSES[task][0] if loss == "auto" else loss
+def resolve(task: str, loss: str, num_classes: int, linear: bool = False) -> str:
+    """The loss a config asks for, checked against the task. "auto": the task's usual one; for a
+    classifier that is a linear model (`linear`), squared_hinge: the default recipe is a linear SVM."""
+    kind = ("squared_hinge" if linear and task == "classify" else LOSSES[task][0]) if loss == "auto" else loss
     if kind not in LOSSES[task]:
         raise LossError(f"train.loss {loss!r} does not fit a {task} task (use one of: {', '.join(LOSSES[task])})")
     if task == "classify" and kind == "bce" and num_classes != 2:
@@ -42,7 +47,8 @@ def resolve(task: str, loss: str, num_classes: int) -> str:
 
 
 def num_outputs(task: str, kind: str, num_classes: int) -> int:
-    return 1 if task == "regression" or (task == "classify" and kind == "bce") else num_classes
+    one = task == "regression" or (task == "classify" and kind in ("bce", "squared_hinge") and num_classes == 2)
+    return 1 if one else num_classes
 
 
 def class_weights(spec: str, y: np.ndarray, task: str, num_classes: int) -> torch.Tensor | None:
@@ -80,6 +86,7 @@ class Loss:
     label_smoothing: float = 0.0
     weight: torch.Tensor | None = None  # per class (cross_entropy, nll) or per output's positives (bce)
     threshold: float = 0.5  # multilabel: a label is predicted from this probability on
+    scale: float = 1.0  # squared_hinge: scores times this are the logits of the probabilities (see calibrate)
 
     def __call__(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.kind == "cross_entropy":
@@ -89,6 +96,8 @@ class Loss:
             if not self.label_smoothing:
                 return F.nll_loss(log_p, y, weight=self.weight)
             return self._smoothed_nll(log_p, y)
+        if self.kind == "squared_hinge":
+            return self._squared_hinge(out, y)
         if self.kind == "bce":
             target = y.float().view_as(out) if self.task == "classify" else y
             if self.label_smoothing:  # toward 1/2 for each sigmoid
@@ -100,14 +109,39 @@ class Loss:
 
     def mass(self, y: torch.Tensor) -> float:
         """What the loss of a batch averages over: its documents, or for a class-weighted cross_entropy or
-        nll the sum of their classes' weights. A batch split over ranks adds up its parts' masses."""
-        if self.weight is not None and self.kind in ("cross_entropy", "nll"):
+        nll (or squared_hinge) the sum of their classes' weights. A batch split over ranks adds up its parts' masses."""
+        if self.weight is not None and self.kind in ("cross_entropy", "nll", "squared_hinge"):
             return float(self.weight[y].sum())
         return float(len(y))
 
     def to(self, device: torch.device) -> "Loss":
         """The same loss with its class weights on `device`."""
         return self if self.weight is None else dataclasses.replace(self, weight=self.weight.to(device))
+
+    def _squared_hinge(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Summed over the scores, averaged over documents (class-weighted: by their classes' weights)."""
+        sign = (2 * y.float() - 1).view_as(out) if out.shape[1] == 1 else 2 * F.one_hot(y, out.shape[1]).float() - 1
+        per_doc = torch.clamp(1 - sign * out, min=0).pow(2).sum(1)
+        if self.weight is None:
+            return per_doc.mean()
+        return (per_doc * self.weight[y]).sum() / self.weight[y].sum()
+
+    def calibrate(self, out: torch.Tensor, y: torch.Tensor) -> None:
+        """squared_hinge: `scale`, the factor of the scores whose probabilities best fit the labels `y` of
+        held-out documents (least log loss; a margin model's scores are no probabilities by themselves)."""
+        if not len(y):
+            return
+        log_scale = torch.zeros((), requires_grad=True)
+        opt = torch.optim.LBFGS([log_scale], max_iter=100, line_search_fn="strong_wolfe")
+        out = out.detach().float()
+
+        def closure():
+            opt.zero_grad()
+            nll = F.nll_loss(self._log_proba(out * log_scale.exp()), y)
+            nll.backward()
+            return nll
+        opt.step(closure)
+        self.scale = float(log_scale.detach().exp())
 
     def _smoothed_nll(self, log_p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """-sum(t * log p) with one-hot targets t smoothed toward uniform; what cross_entropy computes."""
@@ -124,7 +158,8 @@ class Loss:
             return out.squeeze(1)
         if self.task == "multilabel":
             return torch.sigmoid(out)
-        if self.kind == "bce":
+        out = out * self.scale if self.kind == "squared_hinge" else out
+        if out.shape[1] == 1:  # one score: the second class's logit against the first's
             p = torch.sigmoid(out.squeeze(1))
             return torch.stack([1 - p, p], dim=1)
         return torch.softmax(out, dim=1)
@@ -133,7 +168,11 @@ class Loss:
         """classify: (B, K) log-probabilities, by log-softmax (numerically safe where softmax underflows)."""
         if self.task != "classify":
             raise LossError(f"log-probabilities are for classification; this is a {self.task} task")
-        if self.kind == "bce":
+        return self._log_proba(out * self.scale if self.kind == "squared_hinge" else out)
+
+    @staticmethod
+    def _log_proba(out: torch.Tensor) -> torch.Tensor:
+        if out.shape[1] == 1:
             z = out.squeeze(1)
             return torch.stack([F.logsigmoid(-z), F.logsigmoid(z)], dim=1)
         return F.log_softmax(out, dim=1)

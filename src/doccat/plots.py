@@ -128,6 +128,7 @@ def confusion_plot(cm: np.ndarray, classes: list[str], title: str) -> bytes:
 
 
 LOSS_NAMES = {"cross_entropy": "cross-entropy loss", "nll": "negative log-likelihood", "bce": "binary cross-entropy",
+              "squared_hinge": "squared hinge loss (one-vs-rest)",
               "mse": "mean squared error (standardized target)", "l1": "mean absolute error (standardized target)"}
 
 

@@ -190,6 +190,11 @@ def best_key(row: dict) -> tuple[float, float]:
     return row["val_score"], -row["val_loss"]
 
 
+def kept_epoch(history: list[dict], keep: str) -> dict:
+    """The history row of the epoch whose weights training keeps (train.keep: "last" or "best")."""
+    return history[-1] if keep == "last" else max(history, key=best_key)
+
+
 class TrainingError(ValueError):
     """Training cannot go on, e.g. the loss became NaN or infinite."""
 
@@ -278,9 +283,12 @@ def fit(model: nn.Module, train, y_train: np.ndarray | None, valid, y_valid: np.
         if save and cfg.checkpoint_every and (run.epoch - 1) % cfg.checkpoint_every == 0:
             save(run, best_state)
             last_save = time.monotonic()
-    model.load_state_dict(best_state)
-    best = max(run.history, key=best_key)
-    log(f"kept epoch {best['epoch']} (best val {SCORES[loss.task]} {best['val_score']:.4f}); "
+    if cfg.keep == "best":
+        model.load_state_dict(best_state)
+    if loss.kind == "squared_hinge":  # its scores made probabilities, on held-out documents
+        loss.calibrate(*valid.outputs(model))
+    kept = kept_epoch(run.history, cfg.keep)
+    log(f"kept epoch {kept['epoch']} ({cfg.keep}; val {SCORES[loss.task]} {kept['val_score']:.4f}); "
         f"peak memory {peak_memory_mib():.0f} MiB")
     if batch_log is not None:
         batch_log.extend(run.batches)

@@ -196,7 +196,7 @@ class Corpus:
         stub = [train.target_sum / train.documents + s * self._std() for s in (-1, 1)] \
             if self.task == "regression" else []  # two targets with the training split's mean and std
         self.classifier, _ = _classifier(cfg, Splits(Split([], stub), Split([], []), None, classes, self.task),
-                                         featurizer)
+                                         featurizer, train_docs=train.documents)
         if cfg.train.class_weights == "balanced":
             from ..loss import balanced_weights
             counts = np.array([train.labels[c] for c in classes])
