@@ -66,7 +66,7 @@ def doccat_run(work, config=None):
     return {"pred": pred, "train_seconds": clf.metrics_["train_seconds"], "wall_seconds": wall,
             "predict_docs_per_s": dps, "peak_rss_mib_train": rss_trained,
             "evaluate_accuracy": ev["accuracy"], "evaluate_macro_f1": ev["macro_f1"],
-            "best_epoch": clf.metrics_.get("best_epoch"), "epochs_run": len(clf.history_)}
+            "kept_epoch": clf.metrics_.get("kept_epoch"), "epochs_run": len(clf.history_)}
 
 
 def doccat_default(work):

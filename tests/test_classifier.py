@@ -78,9 +78,22 @@ def test_best_or_last_epoch_weights_are_kept(tmp_path, keep):
     accs = [row["val_score"] for row in clf.history_]
     assert len(accs) == 6 and accs[-1] < max(accs)
     kept = int(np.argmax(accs)) + 1 if keep == "best" else 6
-    assert clf.metrics_["best_epoch"] == kept
+    assert clf.metrics_["kept_epoch"] == kept
     assert clf.metrics_["valid"]["accuracy"] == pytest.approx(accs[kept - 1])
     assert clf.metrics_["valid"]["accuracy"] != pytest.approx(accs[-1] if keep == "best" else max(accs))
+
+
+@pytest.mark.parametrize("counts, start", [([1, 1, 2], [-0.5, -0.5, 0.0]), ([1, 3], [0.5])])
+def test_squared_hinge_biases_start_where_the_loss_of_zero_weights_is_least(counts, start):
+    from doccat.classifier import biases_at_the_prior
+    from doccat.loss import Loss
+    y = np.repeat(np.arange(len(counts)), counts)
+    bias = torch.zeros(len(start))
+    biases_at_the_prior(bias, np.array(counts))
+    torch.testing.assert_close(bias, torch.tensor(start))
+    loss = Loss(kind="squared_hinge")  # zero weights: every document's scores are the biases
+    at = lambda b: loss(b.expand(len(y), -1), torch.from_numpy(y)).item()  # noqa: E731
+    assert all(at(bias) < at(bias + d) for d in (0.1, -0.1))
 
 
 def test_the_default_recipe_is_a_linear_svm_with_calibrated_probabilities(corpus_files, tmp_path):

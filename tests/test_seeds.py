@@ -37,7 +37,7 @@ def test_seed_list_refuses_nonsense(spec):
 
 
 def test_mean_and_sample_std():
-    rows = [{"seed": s, "run_dir": None, "best_epoch": 1, "valid_accuracy": a, "train_seconds": t}
+    rows = [{"seed": s, "run_dir": None, "kept_epoch": 1, "valid_accuracy": a, "train_seconds": t}
             for s, a, t in [(0, 0.5, 1.0), (1, 0.7, 2.0), (2, 0.9, 6.0)]]
     mean, std = mean_std(rows)
     assert mean == pytest.approx({"valid_accuracy": 0.7, "train_seconds": 3.0})

@@ -295,7 +295,7 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
             _checkpoints.abandon()
         raise
     train_seconds = time.perf_counter() - t0  # featurizing and fitting; the report's data summary comes after
-    clf.metrics_ = {"train_seconds": train_seconds, "best_epoch": kept_epoch(clf.history_, cfg.train.keep)["epoch"],
+    clf.metrics_ = {"train_seconds": train_seconds, "kept_epoch": kept_epoch(clf.history_, cfg.train.keep)["epoch"],
                     "sizes": sizes,
                     "peak_memory_mib": round(peak_memory_mib(), 1), "data": summarize(), "valid": evaluate("valid"),
                     **pretrained}
@@ -342,7 +342,18 @@ def _classifier(cfg: Config, splits: Splits, featurizer: Featurizer, encoder=Non
     y_train = clf.targets(splits.train.labels, "train")
     clf.loss_.label_smoothing = cfg.train.label_smoothing
     clf.loss_.weight = class_weights(cfg.train.class_weights, y_train, splits.task, len(splits.classes))
+    if kind == "squared_hinge" and len(y_train):  # (streaming: the Corpus, from its counts)
+        biases_at_the_prior(model.head.bias, np.bincount(y_train, minlength=len(splits.classes)))
     return clf, y_train
+
+
+@torch.no_grad()
+def biases_at_the_prior(bias: torch.Tensor, counts: np.ndarray) -> None:
+    """squared_hinge: each score's bias starts at 2p - 1 (p: its class's share of the training docs, from
+    their `counts` per class), where the loss is least while the weights are zero, so that the first steps
+    need not find it (fewer epochs)."""
+    p = counts / counts.sum()
+    bias.copy_(torch.from_numpy(2 * (p[1:] if len(bias) == 1 else p) - 1))  # one score: the second class's
 
 
 def resume(out: str | Path, texts: list[str] | None = None, labels: list | None = None, *, log=print,

@@ -73,7 +73,7 @@ def cmd_train(args) -> int:
     if not is_main():  # under torchrun, rank 0 says how it went
         return 0
     m = clf.metrics_
-    summary = {"run_dir": str(out), "train_seconds": round(m["train_seconds"], 2), "best_epoch": m["best_epoch"]}
+    summary = {"run_dir": str(out), "train_seconds": round(m["train_seconds"], 2), "kept_epoch": m["kept_epoch"]}
     for split in ("valid", "test"):
         summary |= {f"{split}_{key}": m[split][key] for key in HEADLINE[clf.task] if split in m}
     print(json.dumps(summary, indent=2))

@@ -21,7 +21,7 @@ from .text import count_tokens
 
 METRIC_ROWS = [f"{split}.{key}" for split in ("test", "valid") for key in dict.fromkeys(k for keys in HEADLINE.values()
                                                                                        for k in keys)]
-METRIC_ROWS += ["best_epoch", "train_seconds"]
+METRIC_ROWS += ["kept_epoch", "train_seconds"]
 
 
 def data_summary(splits) -> dict:
@@ -168,7 +168,7 @@ def render_report(run_dir: str | Path) -> str:
     parts = [f"<h1>doccat run <code>{html.escape(run_dir.name)}</code></h1>"]
 
     cards = [f"{s} {key} {m[s][key]:.4f}" for s in ("test", "valid") if s in m for key in HEADLINE[clf.task]]
-    cards += [f"best epoch {m.get('best_epoch', '?')}",
+    cards += [f"kept epoch {m.get('kept_epoch', m.get('best_epoch', '?'))}",
               f"{len(clf.classes_)} {'labels' if clf.task == 'multilabel' else 'classes'}" if clf.classes_ else
               "regression"]
     parts.append('<div class="cards">' + "".join(f"<span>{html.escape(c)}</span>" for c in cards) + "</div>")

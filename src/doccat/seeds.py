@@ -46,7 +46,7 @@ def seed_list(seeds: int | str | list[int]) -> list[int]:
 def headline(clf) -> dict:
     """A run's figures: training seconds, best epoch, and the task's headline metrics per scored split."""
     m = clf.metrics_
-    row = {"train_seconds": m["train_seconds"], "best_epoch": m["best_epoch"]}
+    row = {"train_seconds": m["train_seconds"], "kept_epoch": m["kept_epoch"]}
     for split in ("valid", "test"):
         if split in m:
             row |= {f"{split}_{key}": m[split][key] for key in HEADLINE[clf.task]}
@@ -55,7 +55,7 @@ def headline(clf) -> dict:
 
 def mean_std(rows: list[dict]) -> tuple[dict, dict]:
     """Per key: the mean, and the sample standard deviation (n - 1 in the denominator; 0 for one run)."""
-    keys = [k for k in rows[0] if k not in ("seed", "run_dir", "best_epoch")]
+    keys = [k for k in rows[0] if k not in ("seed", "run_dir", "kept_epoch")]
     mean = {k: statistics.fmean(r[k] for r in rows) for k in keys}
     std = {k: statistics.stdev(r[k] for r in rows) if len(rows) > 1 else 0.0 for k in keys}
     return mean, std
@@ -69,7 +69,7 @@ def train_seeds(seeds: int | str | list[int], texts: list[str] | None = None, la
     `seeds`: a count N (seeds 0..N-1) or a list of seeds; the config's own `seed` is replaced, so
     giving `seed=` as well is an error. The data is loaded once. With `out`, seed s's run directory is
     `out/seed-s` and the summary is written to `out/seeds.json`. The summary: {"seeds", "task",
-    "runs": one row per seed (seed, run_dir, train_seconds, best_epoch, valid_* and test_* headline
+    "runs": one row per seed (seed, run_dir, train_seconds, kept_epoch, valid_* and test_* headline
     metrics), "mean" and "std": per figure, over the seeds (std: sample standard deviation)}.
     """
     if overrides.get("seed") is not None:

@@ -223,7 +223,8 @@ class Progress:
 def fit(model: nn.Module, train, y_train: np.ndarray | None, valid, y_valid: np.ndarray | None,
         cfg: TrainConfig, loss: Loss | None = None, log=print, checkpoints: Checkpoints | None = None, batch_log: list | None = None,
         progress: bool | None = None, on_epoch=None) -> list[dict]:
-    """Train `model` in place (on its device); it ends with the weights of the best validation epoch.
+    """Train `model` in place (on its device); it ends with its last weights, or with cfg.keep "best" those of
+    the best validation epoch.
 
     `train`, `valid`: Encoded documents with their targets `y_train`, `y_valid`; or streams
     (doccat.data.stream.Stream) with None. Under torchrun every rank calls this with the same data, and

@@ -178,7 +178,7 @@ class Corpus:
     made for it (untrained): featurizer, classes, loss."""
 
     def __init__(self, cfg: Config, log=print):
-        from ..classifier import _classifier
+        from ..classifier import _classifier, biases_at_the_prior
         self.parts, self.data = parts(cfg.data), cfg.data
         self.task = "classify" if cfg.data.task == "auto" else cfg.data.task
         m = cfg.model
@@ -197,10 +197,12 @@ class Corpus:
             if self.task == "regression" else []  # two targets with the training split's mean and std
         self.classifier, _ = _classifier(cfg, Splits(Split([], stub), Split([], []), None, classes, self.task),
                                          featurizer, train_docs=train.documents)
+        counts = np.array([train.labels[c] for c in classes])  # training docs per class (or label)
         if cfg.train.class_weights == "balanced":
             from ..loss import balanced_weights
-            counts = np.array([train.labels[c] for c in classes])
             self.classifier.loss_.weight = balanced_weights(counts, train.documents, self.classifier.loss_.kind == "bce")
+        if self.classifier.loss_.kind == "squared_hinge" and counts.sum():  # as in memory (classifier._classifier)
+            biases_at_the_prior(self.classifier.model.head.bias, counts)
         log(f"data: {self.sizes()} docs streamed from {', '.join(sorted({p.path for p in self.parts.values()}))}, "
             + (f"{len(classes)} {'labels' if self.task == 'multilabel' else 'classes'}" if classes
                else "a regression target"))
