@@ -65,3 +65,15 @@ def test_explain_cli(small_run):
     e = json.loads(out)
     assert e["label"] == "business" and e["words"][0]["word"] in {"stock", "bank", "market"}
     assert "<- argmax" in format_text(e) and "business" in format_text(e)
+
+
+def test_the_default_linear_svm_on_two_classes_shows_logits_whose_softmax_is_its_probabilities():
+    texts, labels = make_corpus(40, seed=1)
+    two = [(t, y) for t, y in zip(texts, labels) if y != "science"]
+    clf = doccat.train([t for t, _ in two], [y for _, y in two], log=lambda *a: None)
+    assert clf.model.head.out_features == 1 and clf.loss_.kind == "squared_hinge"  # one score, calibrated
+    e = explain(clf, "goal for the team")
+    logits = np.array([e["logits"][c] for c in clf.classes_])
+    assert logits[0] == 0.0  # the one score z stands for the logits (0, scale * z)
+    probs = clf.predict_proba("goal for the team")[0]
+    assert np.exp(logits) / np.exp(logits).sum() == pytest.approx(probs, abs=1e-6)

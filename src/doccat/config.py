@@ -47,7 +47,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    # the default recipe, chosen on validation splits: logistic regression on TF-IDF word 1-2-grams
+    # the default recipe, chosen on held-out training data (bench/SELECTION.md): a linear SVM on TF-IDF word 1-2-grams
     embed_dim: int = 0  # 0: no embedding, the bag holds one weight per class (a linear model)
     ngrams: int = 2  # word n-grams up to this n, hashed into `buckets`
     buckets: int = 2_000_000  # only the buckets training uses become columns: few collisions, little memory

@@ -43,7 +43,8 @@ def explain(clf, text: str, top: int = 10) -> dict:
     emb = None if clf.encoder_ is None else clf.encoder_.encode(
         [text, " ".join(tokens)] + [" ".join(t for t in tokens if t != w) for w in words])
     enc = f.encode_ids(ids, np.array([len(ids)]))
-    logits = predict_logits(clf.model, _inputs(clf, enc, emb, 0, 1))[0]
+    logits = predict_logits(clf.model, _inputs(clf, enc, emb, 0, 1))
+    logits = (clf.loss_.logits(logits) if clf.task == "classify" else logits)[0]  # classify: softmax gives probs
     probs = _probs(clf, _inputs(clf, enc, emb, 0, 1))[0]
     names_out = clf.classes_ if clf.task != "regression" else ["value"]
     chosen = int(probs.argmax())  # regression: the one output, the predicted value

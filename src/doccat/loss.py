@@ -137,7 +137,7 @@ class Loss:
 
         def closure():
             opt.zero_grad()
-            nll = F.nll_loss(self._log_proba(out * log_scale.exp()), y)
+            nll = F.cross_entropy(self.logits(out, log_scale.exp()), y)
             nll.backward()
             return nll
         opt.step(closure)
@@ -168,14 +168,13 @@ class Loss:
         """classify: (B, K) log-probabilities, by log-softmax (numerically safe where softmax underflows)."""
         if self.task != "classify":
             raise LossError(f"log-probabilities are for classification; this is a {self.task} task")
-        return self._log_proba(out * self.scale if self.kind == "squared_hinge" else out)
+        return F.log_softmax(self.logits(out), dim=1)
 
-    @staticmethod
-    def _log_proba(out: torch.Tensor) -> torch.Tensor:
-        if out.shape[1] == 1:
-            z = out.squeeze(1)
-            return torch.stack([F.logsigmoid(-z), F.logsigmoid(z)], dim=1)
-        return F.log_softmax(out, dim=1)
+    def logits(self, out: torch.Tensor, scale: float | torch.Tensor | None = None) -> torch.Tensor:
+        """classify: (B, K) the logits whose softmax are the class probabilities: the outputs (squared_hinge:
+        times `scale`, by default the calibrated one); one output z (two classes) stands for the logits (0, z)."""
+        out = out * (self.scale if scale is None else scale) if self.kind == "squared_hinge" else out
+        return torch.cat([torch.zeros_like(out), out], dim=1) if out.shape[1] == 1 else out
 
     def score(self, out: torch.Tensor, y: torch.Tensor) -> float:
         """The validation score early stopping maximizes: accuracy, micro-F1 or R^2 (see SCORES)."""

@@ -243,7 +243,7 @@ class Features:
 class EncoderClassifier(nn.Module):
     """A sentence encoder's embedding -> [Linear -> activation -> dropout]* -> Linear, beside the n-gram
     bag (model.bag): embed_dim 0, the default recipe's linear bag, whose class scores are added to the
-    output (logistic regression on the TF-IDF features and the embedding together when there is no hidden
+    output (one linear model on the TF-IDF features and the embedding together when there is no hidden
     layer); embed_dim > 0, a bag of that width concatenated with the embedding before the MLP.
 
     `encoder` (doccat.encoder.Encoder) gives the embedding of each document (H = encoder.dim). Frozen
