@@ -305,6 +305,7 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
         if distributed.is_main():
             clf.save(out, overwrite)
         _checkpoints.finish()
+    distributed.barrier()  # ranks leave together: one leaving the group while another still uses it aborted (torchrun, streaming)
     return clf
 
 

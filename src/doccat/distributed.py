@@ -135,6 +135,12 @@ def broadcast_bytes(data: bytes | None) -> bytes:
     return buf.numpy().tobytes()
 
 
+def barrier() -> None:
+    """Wait until every rank is here (nothing in one process)."""
+    if dist.is_initialized():
+        dist.barrier()
+
+
 def agree(flag: bool) -> bool:
     """Rank 0's `flag` on every rank: a decision all ranks must take together."""
     if world() == 1:
