@@ -13,7 +13,7 @@ import torch
 
 from . import artifacts, config as config_mod, distributed
 from .checkpoint import Checkpoints
-from .config import Config
+from .config import Config, TrainConfig
 from .data import DataError, Split, Splits, load_splits
 from .data.split import random_split, stratified_split
 from .loss import SCORES, Loss, LossError, class_weights, num_outputs, resolve as resolve_loss
@@ -314,23 +314,26 @@ def is_linear(m) -> bool:
     return m.embed_dim == 0 and not m.hidden and not m.encoder and m.bag
 
 
-def default_weight_decay(kind: str, train_docs: int) -> float:
-    """train.weight_decay None: by the loss, each chosen on held-out training data (see config.TrainConfig)."""
-    return 1.0 / max(train_docs, 1) if kind == "squared_hinge" else 3e-6
+def resolve_train(cfg: Config, task: str, num_classes: int, train_docs: int) -> TrainConfig:
+    """cfg.train with the loss resolved (auto: by the task and the model) and weight_decay None resolved by
+    the loss, each default chosen on held-out training data: squared_hinge 1 / training docs, else 3e-6."""
+    kind = resolve_loss(task, cfg.train.loss, num_classes, is_linear(cfg.model))
+    if kind == "squared_hinge" and cfg.train.label_smoothing:
+        raise LossError("train.label_smoothing smooths probabilities: squared_hinge has none to smooth "
+                        "(use cross_entropy, or label_smoothing 0)")
+    wd = cfg.train.weight_decay
+    if wd is None:
+        wd = 1.0 / max(train_docs, 1) if kind == "squared_hinge" else 3e-6
+    return dataclasses.replace(cfg.train, loss=kind, weight_decay=wd)
 
 
 def _classifier(cfg: Config, splits: Splits, featurizer: Featurizer, encoder=None,
                 train_docs: int | None = None) -> tuple[Classifier, np.ndarray]:
     """The untrained classifier for these splits (task, loss and weight decay resolved into its config), and
     its targets. `train_docs`: the training split's size when `splits.train` does not hold it (streaming)."""
-    kind = resolve_loss(splits.task, cfg.train.loss, len(splits.classes), is_linear(cfg.model))
-    if kind == "squared_hinge" and cfg.train.label_smoothing:
-        raise LossError("train.label_smoothing smooths probabilities: squared_hinge has none to smooth "
-                        "(use cross_entropy, or label_smoothing 0)")
-    wd = cfg.train.weight_decay
-    wd = default_weight_decay(kind, train_docs or len(splits.train)) if wd is None else wd
-    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, task=splits.task),
-                              train=dataclasses.replace(cfg.train, loss=kind, weight_decay=wd))
+    train = resolve_train(cfg, splits.task, len(splits.classes), train_docs or len(splits.train))
+    kind = train.loss
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, task=splits.task), train=train)
     target = (0.0, 1.0)
     if splits.task == "regression":
         values = np.asarray(splits.train.labels, dtype=np.float64)

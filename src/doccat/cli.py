@@ -8,7 +8,6 @@ import json
 import os
 import sys
 import time
-import types
 import typing
 
 from . import config as config_mod
@@ -23,9 +22,7 @@ USER_ERRORS = (ConfigError, DataError, ArtifactError, TrainingError)
 
 def _flag_type(tp):
     """argparse type for a config field annotation: lists take comma-separated values."""
-    args = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) in (
-        typing.Union, types.UnionType) else [tp]  # `str | None` -> str; `list[str]` stays a list
-    base = args[0]
+    base = config_mod.set_type(tp)  # `str | None` -> str; `list[str]` stays a list
     if typing.get_origin(base) is list:
         item = typing.get_args(base)[0]
         return lambda s: [item(x) for x in s.split(",") if x.strip()]

@@ -127,6 +127,13 @@ class Config:
 SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 
+def set_type(tp):
+    """The type a field holds when it is set: `X | None` -> X; any other annotation as it is."""
+    if typing.get_origin(tp) in (types.UnionType, typing.Union):
+        return next(a for a in typing.get_args(tp) if a is not type(None))
+    return tp
+
+
 def _coerce(value, tp, key):
     """Check `value` against the annotated type `tp`; ints are accepted where floats are."""
     origin = typing.get_origin(tp)

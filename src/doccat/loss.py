@@ -158,11 +158,11 @@ class Loss:
             return out.squeeze(1)
         if self.task == "multilabel":
             return torch.sigmoid(out)
-        out = out * self.scale if self.kind == "squared_hinge" else out
+        logits = self.logits(out)
         if out.shape[1] == 1:  # one score: the second class's logit against the first's
-            p = torch.sigmoid(out.squeeze(1))
+            p = torch.sigmoid(logits[:, 1])
             return torch.stack([1 - p, p], dim=1)
-        return torch.softmax(out, dim=1)
+        return torch.softmax(logits, dim=1)
 
     def log_proba(self, out: torch.Tensor) -> torch.Tensor:
         """classify: (B, K) log-probabilities, by log-softmax (numerically safe where softmax underflows)."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import time
 import tomllib
-import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from . import artifacts, classifier, config as config_mod
 from .artifacts import ArtifactError
 from .config import Config, ConfigError
 from .data import Splits, load_splits
-from .loss import SCORES, resolve as resolve_loss
+from .loss import SCORES
 from .seeds import headline
 from .train import TrainingError
 
@@ -161,9 +160,7 @@ def _field_type(name: str):
     """The config key's type; `hidden` (a list of sizes) is searched as one integer size."""
     if name == "hidden":
         return int
-    tp = typing.get_type_hints(config_mod.SECTION_TYPES[config_mod.FLAT_KEYS[name]])[name]
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    return args[0] if typing.get_origin(tp) in (types.UnionType, typing.Union) and len(args) == 1 else tp  # X | None: X
+    return config_mod.set_type(typing.get_type_hints(config_mod.SECTION_TYPES[config_mod.FLAT_KEYS[name]])[name])
 
 
 def tune(*, config=None, out=None, trials: int | None = None, timeout: float | None = None, space=None,
@@ -182,8 +179,8 @@ def tune(*, config=None, out=None, trials: int | None = None, timeout: float | N
     out = _claim(Path(out), overwrite) if out is not None else None
     splits = load_splits(base.data)
     if base.train.weight_decay is None:  # the value training takes, so that a weight_decay range can hold it
-        kind = resolve_loss(splits.task, base.train.loss, len(splits.classes), classifier.is_linear(base.model))
-        base = config_mod.merge(base, {"train": {"weight_decay": classifier.default_weight_decay(kind, len(splits.train))}})
+        wd = classifier.resolve_train(base, splits.task, len(splits.classes), len(splits.train)).weight_decay
+        base = config_mod.merge(base, {"train": {"weight_decay": wd}})
     score = f"valid_{SCORES[splits.task]}"
     if trials is None and timeout is None:
         trials = DEFAULT_TRIALS
