@@ -2,12 +2,14 @@
 
     .venv/bin/pip install -e '.[encoder]' && .venv/bin/python bench/pretrained.py
     .venv/bin/python bench/pretrained.py --tune      # first choose the recipes on validation splits
+    .venv/bin/python bench/pretrained.py --encoder FOLDER --out bench/PRETRAINED-x.md --json bench/pretrained-x.json
 
 On each corpus, for each seed s (train.seed = data.split_seed = s: another validation split, and for
 movie_review_polarity another test split too), these models:
 
     bag       doccat's default recipe (TF-IDF 1-2-grams, a linear SVM fit by L-BFGS)
-    encoder   the frozen all-MiniLM-L6-v2's embeddings + MLP head
+    encoder   the frozen encoder's embeddings + MLP head (--encoder: a known name or a Hugging Face
+              folder; default all-MiniLM-L6-v2)
     combined  the n-gram bag beside the frozen encoder's embeddings: by default (embed_dim 0) the bag's
               TF-IDF features and the embedding in one linear model; embed_dim > 0: a bag of that
               width concatenated with the embedding before the head
@@ -38,6 +40,7 @@ import time
 from pathlib import Path
 
 import doccat
+from doccat.encoder import KNOWN, file_hashes, find_encoder
 
 ENCODER = "all-MiniLM-L6-v2"
 CORPORA = ["sst2", "movie_review_polarity", "trec"]
@@ -64,6 +67,11 @@ FINETUNED = {"encoder": ENCODER, "encoder_mode": "finetune", "optimizer": "adamw
 QUIET = dict(log=lambda *a: None, progress=False)
 
 
+def using(recipe: dict, encoder: str) -> dict:
+    """`recipe` with `encoder` in place of the one it names (a recipe without an encoder is left as is)."""
+    return {**recipe, "encoder": encoder} if "encoder" in recipe else recipe
+
+
 def run(corpus: str, recipe: dict, seed: int) -> dict:
     clf = doccat.train(dataset=corpus, seed=seed, split_seed=seed, **recipe, **QUIET)
     m = clf.metrics_
@@ -71,21 +79,22 @@ def run(corpus: str, recipe: dict, seed: int) -> dict:
             "kept_epoch": m["kept_epoch"]}
 
 
-def warm_cache(corpus: str, seeds: list[int]) -> dict:
-    """Encode every split of every seed once (a one-epoch run each): the later runs read the cache."""
+def warm_cache(corpus: str, seeds: list[int], recipe: dict) -> dict:
+    """Encode every split of every seed once as `recipe` does (a one-epoch run each): the later runs read the cache."""
     encoded, t0 = 0, time.perf_counter()
+    settings = {k: v for k, v in recipe.items() if k.startswith("encoder")}
     for seed in seeds:
-        clf = doccat.train(dataset=corpus, seed=seed, split_seed=seed, epochs=1, encoder=ENCODER, **QUIET)
+        clf = doccat.train(dataset=corpus, seed=seed, split_seed=seed, epochs=1, **settings, **QUIET)
         encoded += sum(c["encoded"] for c in clf.metrics_["encoder"]["cache"].values())
     return {"texts_encoded": encoded, "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def tune(corpora: list[str], log) -> tuple[dict, dict]:
+def tune(corpora: list[str], encoder: str, log) -> tuple[dict, dict]:
     """The recipe of each model with the best mean validation accuracy (seed 0), and all the scores."""
-    scores, chosen = {}, dict(RECIPES)
+    scores, chosen = {}, {m: using(r, encoder) for m, r in RECIPES.items()}
     for model, grid in GRID.items():
         rows = []
-        for recipe in grid:
+        for recipe in (using(r, encoder) for r in grid):
             valid = {c: run(c, recipe, 0)["valid"] for c in corpora}
             rows.append({"recipe": recipe, "valid": valid, "mean": statistics.mean(valid.values())})
             log(f"tune {model}: {json.dumps(recipe)} -> " + ", ".join(f"{c} {v:.4f}" for c, v in valid.items()))
@@ -107,11 +116,13 @@ def markdown(report: dict) -> str:
              "test split too). Test accuracy in % (SST-2: the GLUE dev set) and training seconds "
              "(featurizing and the model's fit, the encoder's embeddings read from the disk cache), "
              f"mean ± std. Whole run: {report['wall_minutes']:.1f} minutes.", "",
+             f"Encoder: `{report['encoder']['name']}` (model.safetensors sha256 "
+             f"{report['encoder']['sha256']['model.safetensors'][:16]}...).", "",
              "Recipes (the bag: doccat's default; the others chosen on validation splits, seed 0, "
              "never a test split):", ""]
     lines += [f"- {model}: `{json.dumps(recipe)}`" for model, recipe in report["recipes"].items()]
     lines += ["", "| corpus | bag accuracy | encoder + MLP accuracy | combined accuracy | combined - bag (pts) "
-              "| bag s | encoder s | combined s | one-time encoding |", "|---|---|---|---|---|---|---|---|---|"]
+              "| bag s | encoder s | combined s | one-time encoding (train + valid texts) |", "|---|---|---|---|---|---|---|---|---|"]
     for corpus, res in report["results"].items():
         acc = {m: [r["test"] for r in res[m]] for m in ("bag", "encoder", "combined")}
         secs = {m: [r["seconds"] for r in res[m]] for m in ("bag", "encoder", "combined")}
@@ -135,8 +146,8 @@ def markdown(report: dict) -> str:
             lines.append(f"| {corpus} | {summary(acc, 100)} | {summary(gain, 100)} | "
                          f"{summary([r['seconds'] for r in res['finetuned']], digits=0)} |")
     # corpus -> its pretrained-<corpus>-finetuned.json
-    apart = {path.name.split("-")[1]: json.loads(path.read_text())
-             for path in sorted(Path(__file__).parent.glob("pretrained-*-finetuned.json"))}
+    apart = {path.name.split("-")[1]: side for path in sorted(Path(__file__).parent.glob("pretrained-*-finetuned.json"))
+             if (side := json.loads(path.read_text()))["recipe"]["encoder"] == report["encoder"]["given"]}
     if apart:
         lines += ["", "The combined model with the encoder fine-tuned, measured apart (minutes to tens of minutes "
                   "a seed on 2 CPU cores; the bag beside it in the same run, and the bag of the table above, "
@@ -180,6 +191,7 @@ def markdown(report: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpora", default=",".join(CORPORA))
+    p.add_argument("--encoder", default=ENCODER, help="a known encoder name or a Hugging Face folder (default: %(default)s)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--cache-dir", help="the encoder's cache root, as $DOCCAT_CACHE_DIR (default: doccat's)")
     p.add_argument("--tune", action="store_true", help="choose the encoder and combined recipes on validation first")
@@ -195,18 +207,22 @@ def main(argv=None) -> int:
         os.environ["DOCCAT_CACHE_DIR"] = args.cache_dir
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     t0 = time.perf_counter()
+    base = {m: using(r, args.encoder) for m, r in RECIPES.items()}
     encoding = {}
     for corpus in corpora:
-        encoding[corpus] = warm_cache(corpus, seeds)
+        encoding[corpus] = warm_cache(corpus, seeds, base["combined"])
         log(f"{corpus}: encoded {encoding[corpus]['texts_encoded']:,} texts in {encoding[corpus]['seconds']} s")
-    recipes, tuning = tune(corpora, log) if args.tune else (RECIPES, None)
-    results, finetuned = {}, {**FINETUNED, "epochs": args.finetune_epochs}
+    recipes, tuning = tune(corpora, args.encoder, log) if args.tune else (base, None)
+    results, finetuned = {}, using({**FINETUNED, "epochs": args.finetune_epochs}, args.encoder)
     for corpus in corpora:
         models = {**recipes, **({"finetuned": finetuned} if corpus in args.finetune.split(",") else {})}
         results[corpus] = {model: [run(corpus, recipe, seed) for seed in seeds] for model, recipe in models.items()}
         log(f"{corpus}: " + ", ".join(f"{m} {summary([r['test'] for r in rs], 100)}" for m, rs in results[corpus].items()))
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads default"
-    report = {"machine": machine, "corpora": corpora, "seeds": seeds, "recipes": recipes, "encoding": encoding,
+    path = find_encoder(args.encoder)
+    identity = {"given": args.encoder, "name": args.encoder if args.encoder in KNOWN else path.name,
+                "sha256": file_hashes(path)}
+    report = {"machine": machine, "encoder": identity, "corpora": corpora, "seeds": seeds, "recipes": recipes, "encoding": encoding,
               "results": results, "finetuned": finetuned, "tuning": tuning,
               "wall_minutes": (time.perf_counter() - t0) / 60}
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")

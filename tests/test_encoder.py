@@ -17,22 +17,28 @@ from doccat.encoder import (  # noqa: E402
 WORDS = "the a cat dog sat on mat good bad movie film great awful plot actor long story".split()
 
 
-def save_tiny_bert(folder, seed: int = 0):
-    """A 2-layer BERT with hidden size 32 and a word-level tokenizer.json, in Hugging Face layout."""
+# the special tokens (pad, unk, cls, sep, mask) that each architecture's tokenizer class expects
+SPECIALS = {"bert": ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], "mpnet": ["<pad>", "[UNK]", "<s>", "</s>", "<mask>"]}
+
+
+def save_tiny_bert(folder, seed: int = 0, arch: str = "bert"):
+    """A 2-layer BERT (or MPNet: `arch` "mpnet") with hidden size 32 and a word-level tokenizer.json,
+    in Hugging Face layout."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import BertConfig, BertModel
-    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS)}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    from transformers import BertConfig, BertModel, MPNetConfig, MPNetModel
+    pad, unk, cls, sep, _ = SPECIALS[arch]
+    vocab = {w: i for i, w in enumerate(SPECIALS[arch] + WORDS)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token=unk))
     tok.normalizer = normalizers.Lowercase()
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]",
-                                                       special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    tok.post_processor = processors.TemplateProcessing(single=f"{cls} $A {sep}",
+                                                       special_tokens=[(cls, 2), (sep, 3)])
     folder.mkdir(parents=True, exist_ok=True)
     tok.save(str(folder / "tokenizer.json"))
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, pad_token_id=0)
-    BertModel(config).save_pretrained(folder)
+    config, model = {"bert": (BertConfig, BertModel), "mpnet": (MPNetConfig, MPNetModel)}[arch]
+    model(config(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                 intermediate_size=64, max_position_embeddings=64, pad_token_id=0)).save_pretrained(folder)
     return folder
 
 
@@ -89,6 +95,21 @@ def test_pool_layers_average_the_top_layers_states(tiny, tmp_path):
     assert pooled.cache_info_["cached"] == 0  # other layers pooled: other embeddings, another cache entry
     with pytest.raises(EncoderError, match="pool_layers 3: the encoder has 2 layers"):
         Encoder(tiny, pool_layers=3, device="cpu")
+
+
+def test_another_architecture_mpnet(tmp_path):
+    # all-mpnet-base-v2's kind: a tokenizer without token type ids, its own module names for the layers
+    folder = save_tiny_bert(tmp_path / "tiny-mpnet", arch="mpnet")
+    enc = Encoder(folder, pool_layers=2, normalize=False, device="cpu")
+    assert "token_type_ids" not in enc.tokenize(TEXTS[:1])
+    with torch.no_grad():
+        ids = enc.tokenizer(TEXTS[:1], return_tensors="pt")
+        states = enc.module.model(**ids, output_hidden_states=True).hidden_states
+    np.testing.assert_allclose(enc.encode(TEXTS[:1])[0], ((states[-1] + states[-2]) / 2)[0].mean(0).numpy(),
+                               atol=1e-5)
+    enc.module.freeze_below_top(1)
+    trained = {n for n, p in enc.module.named_parameters() if p.requires_grad}
+    assert trained and all(".layer.1." in n for n in trained)
 
 
 def test_batch_size_and_order_do_not_change_embeddings(tiny):
