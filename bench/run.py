@@ -288,7 +288,9 @@ def other_benchmarks() -> list[str]:
     lines = ["## Other benchmarks", "",
              "Each written by its own script, in its own run: `bench/COURSE.md` (`bench/course.py`: the "
              "course's training ideas on real corpora), `bench/PRETRAINED.md` (`bench/pretrained.py`: bag "
-             "vs sentence encoder vs combined), `bench/SCALE.md` (`bench/scale.py`), quoted here:", ""]
+             "vs sentence encoder vs combined; `bench/PRETRAINED-mpnet.md` with all-mpnet-base-v2), "
+             "`bench/SELECTION.md` (`bench/selection.py`: how the default recipe was chosen, the peer beside it), "
+             "`bench/SCALE.md` (`bench/scale.py`), quoted here:", ""]
     scale = Path(__file__).with_name("SCALE.md")
     if scale.exists():
         lines += ["#" + line if line.startswith("#") else line for line in scale.read_text().splitlines()]
