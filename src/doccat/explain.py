@@ -43,9 +43,9 @@ def explain(clf, text: str, top: int = 10) -> dict:
     emb = None if clf.encoder_ is None else clf.encoder_.encode(
         [text, " ".join(tokens)] + [" ".join(t for t in tokens if t != w) for w in words])
     enc = f.encode_ids(ids, np.array([len(ids)]))
-    logits = predict_logits(clf.model, _inputs(clf, enc, emb, 0, 1))
-    logits = (clf.loss_.logits(logits) if clf.task == "classify" else logits)[0]  # classify: softmax gives probs
-    probs = _probs(clf, _inputs(clf, enc, emb, 0, 1))[0]
+    out = predict_logits(clf.model, _inputs(clf, enc, emb, 0, 1))
+    logits = (clf.loss_.logits(out) if clf.task == "classify" else out)[0]  # classify: softmax gives probs
+    probs = _as_probs(clf, out)[0]
     names_out = clf.classes_ if clf.task != "regression" else ["value"]
     chosen = int(probs.argmax())  # regression: the one output, the predicted value
     p = float(probs[chosen])
@@ -109,7 +109,12 @@ def _inputs(clf, enc: Encoded, emb: np.ndarray | None, start: int = 0, stop: int
 @torch.no_grad()
 def _probs(clf, enc) -> np.ndarray:
     """(B, outputs): class or label probabilities; regression: (B, 1) predicted values."""
-    p = clf.loss_.proba(predict_logits(clf.model, enc)).numpy()
+    return _as_probs(clf, predict_logits(clf.model, enc))
+
+
+def _as_probs(clf, out: torch.Tensor) -> np.ndarray:
+    """`_probs` from the model's outputs `out`."""
+    p = clf.loss_.proba(out).numpy()
     if clf.task == "regression":
         mean, std = clf.target_
         return (p * std + mean)[:, None]
