@@ -26,12 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ["trec", "movie_review_polarity", "ag_news", "sst2", "imdb", "20newsgroups"]
 DATA_OPTIONS = {"ag_news": {"from_split": "test", "test_fraction": 0.2}}  # as bench/run.py
 RECIPES = {  # name -> config overrides on top of the defaults
-    "logistic regression (the default before)": dict(loss="cross_entropy", weight_decay=3e-6, patience=5,
-                                                     keep="best", tol=1e-4),
-    "linear SVM, tol 1e-4": dict(tol=1e-4),
-    "linear SVM, tol 1e-3 (the default)": dict(tol=1e-3),
-    "linear SVM, tol 3e-3": dict(tol=3e-3),
-    "linear SVM, tol 1e-3, min_df 3": dict(tol=1e-3, min_df=3),
+    "linear SVM, tol 1e-3 (the default before)": dict(nb=0, tol=1e-3),
+    "NBSVM, nb 0.25, tol 3e-3": dict(nb=0.25, tol=3e-3),
+    "NBSVM, nb 0.5, tol 1e-3": dict(nb=0.5, tol=1e-3),
+    "NBSVM, nb 0.5, tol 3e-3 (the default)": dict(nb=0.5, tol=3e-3),
+    "NBSVM, nb 1, tol 3e-3": dict(nb=1.0, tol=3e-3),
 }
 PEER = "scikit-learn TF-IDF(1,2) + LinearSVC (the peer)"
 

@@ -8,6 +8,7 @@ import torch
 
 import doccat
 from doccat import plots
+from doccat.config import ConfigError
 from doccat.data import DataError
 
 from conftest import FAST, make_corpus, write_csv
@@ -103,6 +104,7 @@ def test_the_default_recipe_is_a_linear_svm_with_calibrated_probabilities(corpus
     t = clf.config.train
     assert (t.loss, t.weight_decay, t.keep, t.patience) == ("squared_hinge", 1 / n_train, "last", 0)  # C = 1
     assert clf.model.head.bias.shape == (3,) and clf.metrics_["test"]["accuracy"] >= 0.9
+    assert clf.config.model.nb == 0.5 and clf.model.scale is None  # NB-scaled, the scale folded into the weights
     assert clf.loss_.scale != 1.0  # fitted on the validation split after training
     texts = ["goal for the team", "stock market profit", "nasa telescope"]
     p = clf.predict_proba(texts)
@@ -111,7 +113,23 @@ def test_the_default_recipe_is_a_linear_svm_with_calibrated_probabilities(corpus
     assert again.loss_.scale == clf.loss_.scale and np.array_equal(again.predict_proba(texts), p)
     # a network on the same bag keeps cross-entropy and its own weight decay
     net = doccat.train(train=str(train), embed_dim=8, epochs=2, log=lambda *a: None)
-    assert (net.config.train.loss, net.config.train.weight_decay) == ("cross_entropy", 3e-6)
+    assert (net.config.train.loss, net.config.train.weight_decay, net.config.model.nb) == ("cross_entropy", 3e-6, 0)
+
+
+def test_nb_scaling_trains_the_scaled_model_and_refuses_what_it_cannot_scale(corpus_files):
+    train, _ = corpus_files
+    quiet = dict(log=lambda *a: None, epochs=3)
+    off, on = (doccat.train(train=str(train), nb=nb, **quiet) for nb in (0, 1.0))
+    assert off.config.model.nb == 0 and on.config.model.nb == 1.0
+    assert not torch.equal(off.model.bag.weight, on.model.bag.weight)
+    with pytest.raises(ConfigError, match="model.nb scales a linear model's weights"):
+        doccat.train(train=str(train), nb=0.5, embed_dim=8, **quiet)
+    with pytest.raises(ConfigError, match="model.nb .*regression has no classes"):
+        doccat.train(["a b", "c d", "a c", "b d"] * 5, [0.5, 1.5, 2.0, 3.0] * 5, nb=0.5, **quiet)
+    with pytest.raises(ConfigError, match="model.nb .*streaming"):
+        doccat.train(train=str(train), nb=0.5, streaming=True, optimizer="adam", batch_size=8, **quiet)
+    # auto (None) is off where it cannot apply
+    assert doccat.train(["a b", "c d", "a c", "b d"] * 5, [0.5, 1.5, 2.0, 3.0] * 5, **quiet).config.model.nb == 0
 
 
 def test_early_stopping_stops_after_patience(tmp_path):

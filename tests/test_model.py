@@ -1,12 +1,14 @@
 """BagClassifier: shapes, layer structure, dropout, the init schemes, and the mean bag."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from doccat.config import ModelConfig
-from doccat.model import ACTIVATIONS, BagClassifier, Docs, bag_matmul, init_weights
+from doccat.model import ACTIVATIONS, BagClassifier, Docs, bag_matmul, init_weights, nb_scale
+from doccat.text import Encoded
 
 NF, DIM, C = 2000, 32, 3
 
@@ -196,3 +198,50 @@ def test_embed_dim_zero_is_a_linear_model():
     ids, weights = torch.tensor([5, 7]), torch.tensor([0.25, 0.75])
     expected = (weights[:, None] * model.bag.weight[ids]).sum(0) + model.head.bias
     torch.testing.assert_close(model(_docs(ids, [0, 2], weights))[0], expected)
+
+
+def _encoded(docs: list[list[int]]) -> Encoded:
+    ids = np.array([f for d in docs for f in d], dtype=np.int32)
+    offsets = np.cumsum([0] + [len(d) for d in docs])
+    return Encoded(ids, offsets, np.ones(len(ids)), np.ones(len(ids), dtype=np.float32))
+
+
+def _ratio(df_in, n_in_total, df_out, n_out_total):
+    """log((1 + df_in) / sum) - log((1 + df_out) / sum) for one feature, sums given."""
+    return np.log((1 + df_in) / n_in_total) - np.log((1 + df_out) / n_out_total)
+
+
+def test_nb_scale_by_hand_multiclass_binary_and_multilabel():
+    # 3 features; docs: {0,1} {0} {1,2} {2}
+    enc = _encoded([[0, 1], [0], [1, 2], [2]])
+    y = np.array([0, 0, 1, 2])
+    scale = nb_scale(enc, y, num_features=3, num_outputs=3, power=1.0).numpy()
+    # class 0: in-class df (2, 1, 0) -> smoothed (3, 2, 1), sum 6; out (0, 1, 2) -> (1, 2, 3), sum 6
+    assert scale[:, 0] == pytest.approx(np.abs([_ratio(2, 6, 0, 6), _ratio(1, 6, 1, 6), _ratio(0, 6, 2, 6)]), rel=1e-6)
+    assert scale[1, 0] == 0  # a feature as frequent in the class as out of it weighs nothing
+    # one output for two classes: the second class's; power 0.5 is the square root
+    half = nb_scale(enc, np.array([0, 0, 1, 1]), num_features=3, num_outputs=1, power=0.5).numpy()
+    # class 1: in (0, 1, 2) -> (1, 2, 3), sum 6; out (2, 1, 0) -> (3, 2, 1), sum 6
+    assert half.shape == (3, 1)
+    assert half[:, 0] == pytest.approx(np.sqrt(np.abs([_ratio(0, 6, 2, 6), 0.0, _ratio(2, 6, 0, 6)])), rel=1e-6)
+    # multilabel: label indicators; the same numbers as one class id per document
+    onehot = np.eye(3, dtype=np.float32)[y]
+    np.testing.assert_allclose(nb_scale(enc, onehot, 3, 3, 1.0).numpy(), scale, rtol=1e-6)
+
+
+def test_nb_scale_is_a_reparametrization_folded_away():
+    torch.manual_seed(0)
+    model = BagClassifier(ModelConfig(embed_dim=0), NF, C)
+    with torch.no_grad():
+        model.bag.weight.uniform_(-1, 1)
+    model.scale = torch.rand(NF, C)
+    inputs = _inputs()
+    scaled = model(inputs)
+    expected = inputs.csr(NF) @ (model.bag.weight * model.scale) + model.head.bias
+    torch.testing.assert_close(scaled, expected)
+    scaled.sum().backward()  # the gradient of the weights is the scaled one
+    torch.testing.assert_close(model.bag.weight.grad, inputs.csr_t(NF) @ torch.ones(4, C) * model.scale)
+    assert "scale" not in model.state_dict()
+    model.fold_scale()
+    assert model.scale is None
+    torch.testing.assert_close(model(inputs), scaled)

@@ -114,8 +114,9 @@ def test_the_best_config_file_reproduces_the_best_trial(search, tmp_path, capsys
 def test_the_first_trial_is_the_base_config_when_the_space_holds_it(search):
     result, _, _ = search
     assert result.trials[0]["lr"] == 1.0  # the default lr, inside SPACE
-    resolved = doccat.Config(train=TrainConfig(weight_decay=1e-4))  # as tune resolves the default's None
-    assert base_values(resolved, SPACES["linear"]) == {"weight_decay": 1e-4, "ngrams": 2, "min_df": 2, "weighting": "tfidf"}
+    resolved = doccat.Config(model=ModelConfig(nb=0.5), train=TrainConfig(weight_decay=1e-4))  # as tune resolves the default's None
+    assert base_values(resolved, SPACES["linear"]) == {"weight_decay": 1e-4, "ngrams": 2, "min_df": 2, "weighting": "tfidf",
+                                                       "nb": 0.5}
     assert base_values(doccat.Config(), SPACES["linear"]) is None  # None (by the loss) lies in no range
     assert base_values(doccat.Config(), SPACES["network"]) is None  # the default recipe is no mini-batch network
     net = doccat.Config(model=ModelConfig(embed_dim=64, hidden=[64, 64]))

@@ -18,7 +18,7 @@ from .data import DataError, Split, Splits, load_splits
 from .data.split import random_split, stratified_split
 from .loss import SCORES, Loss, LossError, class_weights, num_outputs, resolve as resolve_loss
 from .metrics import classification_report, multilabel_report, regression_report
-from .model import BagClassifier, build_model, encoder_features
+from .model import BagClassifier, build_model, encoder_features, nb_scale
 from .text import Featurizer, Vocab
 from .report import data_summary
 from .vectors import load_into_bag
@@ -274,6 +274,9 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
             splits.train.texts, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,
             max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df)
         clf, y_train = _classifier(cfg, splits, featurizer, _encoder(cfg, log) if m.encoder else None)
+        if clf.config.model.nb:
+            clf.model.scale = nb_scale(train_data, y_train, featurizer.num_features,
+                                       num_outputs(splits.task, clf.loss_.kind, len(splits.classes)), clf.config.model.nb)
         pretrained = {"vectors": _load_vectors(clf, log)} if m.vectors else {}
         y_valid = clf.targets(splits.valid.labels, "valid")
         valid_data = featurizer.encode(splits.valid.texts)
@@ -294,6 +297,8 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
         if _checkpoints is not None:
             _checkpoints.abandon()
         raise
+    if isinstance(clf.model, BagClassifier):
+        clf.model.fold_scale()
     train_seconds = time.perf_counter() - t0  # featurizing and fitting; the report's data summary comes after
     clf.metrics_ = {"train_seconds": train_seconds, "kept_epoch": kept_epoch(clf.history_, cfg.train.keep)["epoch"],
                     "sizes": sizes,
@@ -327,20 +332,31 @@ def resolve_train(cfg: Config, task: str, num_classes: int, train_docs: int) -> 
     return dataclasses.replace(cfg.train, loss=kind, weight_decay=wd)
 
 
+def resolve_nb(cfg: Config, task: str) -> float:
+    """model.nb resolved: None is 0.5 for a linear classifier trained in memory (the default recipe), else 0."""
+    if cfg.model.nb is None:
+        return 0.5 if is_linear(cfg.model) and task != "regression" and not cfg.data.streaming else 0.0
+    if cfg.model.nb and task == "regression":
+        raise config_mod.ConfigError("model.nb scales features by how they tell classes apart: a regression "
+                                     "has no classes (set nb 0)")
+    return cfg.model.nb
+
+
 def _classifier(cfg: Config, splits: Splits, featurizer: Featurizer, encoder=None,
                 train_docs: int | None = None) -> tuple[Classifier, np.ndarray]:
     """The untrained classifier for these splits (task, loss and weight decay resolved into its config), and
     its targets. `train_docs`: the training split's size when `splits.train` does not hold it (streaming)."""
     train = resolve_train(cfg, splits.task, len(splits.classes), train_docs or len(splits.train))
     kind = train.loss
-    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, task=splits.task), train=train)
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, task=splits.task), train=train,
+                              model=dataclasses.replace(cfg.model, nb=resolve_nb(cfg, splits.task)))
     target = (0.0, 1.0)
     if splits.task == "regression":
         values = np.asarray(splits.train.labels, dtype=np.float64)
         target = (float(values.mean()), float(values.std()) or 1.0)
     torch.manual_seed(cfg.train.seed)  # the initial weights are part of what the seed fixes
     model = build_model(cfg.model, featurizer.num_features, num_outputs(splits.task, kind, len(splits.classes)),
-                        sparse=uses_sparse_grads(cfg.train), encoder=encoder)
+                        sparse=uses_sparse_grads(cfg.train) and not cfg.model.nb, encoder=encoder)
     clf = Classifier(cfg, featurizer, splits.classes, model, Loss(splits.task, kind, threshold=cfg.model.threshold),
                      target, encoder)
     y_train = clf.targets(splits.train.labels, "train")

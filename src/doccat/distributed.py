@@ -74,7 +74,8 @@ def wrap(model: nn.Module) -> nn.Module:
     ranks (it shares `model`'s parameters and averages their gradients in backward), else `model`."""
     if world() == 1:
         return model
-    return nn.parallel.DistributedDataParallel(model, device_ids=None)
+    # no buffers to sync: the bag's nb scale (its only one) is computed alike on every rank
+    return nn.parallel.DistributedDataParallel(model, device_ids=None, broadcast_buffers=False)
 
 
 def part(batch):

@@ -79,20 +79,22 @@ def _csr(offsets, ids, values, size) -> torch.Tensor:
 
 
 class _SparseMatmul(torch.autograd.Function):
-    """(B, D) = X @ W for the CSR batch X; backward dW = X^T @ dY, a dense gradient.
+    """(B, D) = X @ (W * S) for the CSR batch X and an optional fixed scale S (else 1); backward
+    dW = (X^T @ dY) * S, a dense gradient, scaled in place.
 
     Both products run in the sparse BLAS on all cores. PyTorch's own backward for these (and
     EmbeddingBag's dense backward) re-sorts the batch's ids on every call, 30-80x slower here.
     """
 
     @staticmethod
-    def forward(ctx, weight: torch.Tensor, docs: Docs) -> torch.Tensor:
-        ctx.docs, ctx.num_features = docs, weight.shape[0]
-        return docs.csr(weight.shape[0]) @ weight
+    def forward(ctx, weight: torch.Tensor, docs: Docs, scale: torch.Tensor | None = None) -> torch.Tensor:
+        ctx.docs, ctx.num_features, ctx.scale = docs, weight.shape[0], scale
+        return docs.csr(weight.shape[0]) @ (weight if scale is None else weight * scale)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        return ctx.docs.csr_t(ctx.num_features) @ grad, None
+        dw = ctx.docs.csr_t(ctx.num_features) @ grad
+        return (dw if ctx.scale is None else dw.mul_(ctx.scale)), None, None
 
 
 def freeze_bag(bag: nn.EmbeddingBag, cfg: ModelConfig) -> int:
@@ -132,11 +134,41 @@ class BagClassifier(nn.Module):
         init = cfg.init if cfg.init != "auto" else ("zeros" if linear else "uniform")
         init_weights(self, init, cfg.init_range)
         self.unfreeze_after = freeze_bag(self.bag, cfg)
+        # model.nb: while training, the linear bag's weights are used as weight * scale (see `nb_scale`);
+        # not in the state dict (training recomputes it, `fold_scale` removes it) nor synced by DDP (equal on all ranks)
+        self.register_buffer("scale", None, persistent=False)
 
     def forward(self, docs: Docs) -> torch.Tensor:
-        return self.head(self.hidden(embed_bag(self.bag, docs)))  # (B, num_classes)
+        bag = embed_bag(self.bag, docs) if self.scale is None else bag_matmul(self.bag.weight, docs, self.scale)
+        return self.head(self.hidden(bag))  # (B, num_classes)
+
+    @torch.no_grad()
+    def fold_scale(self) -> None:
+        """Multiply the scale into the weights: the same model, a plain linear bag again."""
+        if self.scale is not None:
+            self.bag.weight.mul_(self.scale)
+            self.scale = None
 
     set_epoch = set_bag_epoch
+
+
+def nb_scale(enc: Encoded, y: np.ndarray, num_features: int, num_outputs: int, power: float,
+             alpha: float = 1.0) -> torch.Tensor:
+    """(num_features, num_outputs) |r| ** power, r each feature's log-count ratio for each output's class
+    (NBSVM, Wang & Manning 2012): log((a + df_in) / sum) - log((a + df_out) / sum), from the training
+    documents `enc` in which the feature occurs (df), in the class and out of it. `y`: class ids (n,), or
+    label indicators (n, L) (multilabel). One output for two classes: the second class's."""
+    doc = np.repeat(np.arange(len(enc)), np.diff(enc.offsets))  # the document of each (document, feature)
+    if y.ndim == 1:  # one pass: (feature, class) keys
+        classes = max(num_outputs, 2)
+        df_in = np.bincount(enc.ids.astype(np.int64) * classes + y[doc], minlength=num_features * classes).reshape(-1, classes)
+        df_in = df_in[:, 1:] if num_outputs == 1 else df_in
+    else:
+        df_in = np.stack([np.bincount(enc.ids, weights=y[doc, k], minlength=num_features) for k in range(y.shape[1])], 1)
+    df_out = np.bincount(enc.ids, minlength=num_features)[:, None] - df_in
+    p, q = alpha + df_in, alpha + df_out
+    r = np.log(p / p.sum(0)) - np.log(q / q.sum(0))
+    return torch.from_numpy((np.abs(r) ** power).astype(np.float32))
 
 
 def mlp(cfg: ModelConfig, width: int) -> tuple[nn.Sequential, int]:
@@ -155,9 +187,9 @@ def embed_bag(bag: nn.EmbeddingBag, docs: Docs) -> torch.Tensor:
     return bag_matmul(bag.weight, docs)
 
 
-def bag_matmul(weight: torch.Tensor, docs: Docs) -> torch.Tensor:
-    """The bag of `docs` over the rows of `weight`, (B, D), with a fast dense gradient for `weight`."""
-    return _SparseMatmul.apply(weight, docs)
+def bag_matmul(weight: torch.Tensor, docs: Docs, scale: torch.Tensor | None = None) -> torch.Tensor:
+    """The bag of `docs` over the rows of `weight` (times `scale`), (B, D), with a fast dense gradient for `weight`."""
+    return _SparseMatmul.apply(weight, docs, scale)
 
 
 class Bias(nn.Module):

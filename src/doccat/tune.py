@@ -55,6 +55,7 @@ SPACES = {
         "ngrams": {"low": 1, "high": 3},
         "min_df": {"low": 1, "high": 3},
         "weighting": {"choices": ["tfidf", "mean"]},
+        "nb": {"low": 0.0, "high": 1.0},  # Naive Bayes scaling's exponent (0: off)
     },
 }
 DEFAULT_SPACE = "network"
@@ -181,6 +182,8 @@ def tune(*, config=None, out=None, trials: int | None = None, timeout: float | N
     if base.train.weight_decay is None:  # the value training takes, so that a weight_decay range can hold it
         wd = classifier.resolve_train(base, splits.task, len(splits.classes), len(splits.train)).weight_decay
         base = config_mod.merge(base, {"train": {"weight_decay": wd}})
+    if base.model.nb is None and "nb" in space:  # likewise (only then: an explicit nb refuses a network)
+        base = config_mod.merge(base, {"model": {"nb": classifier.resolve_nb(base, splits.task)}})
     score = f"valid_{SCORES[splits.task]}"
     if trials is None and timeout is None:
         trials = DEFAULT_TRIALS
