@@ -7,7 +7,7 @@
 On each corpus, for each seed s (train.seed = data.split_seed = s: another validation split, and for
 movie_review_polarity another test split too), these models:
 
-    bag       doccat's default recipe (TF-IDF 1-2-grams, a linear SVM fit by L-BFGS)
+    bag       doccat's default recipe (TF-IDF 1-2-grams, a linear SVM with Naive Bayes scaling, fit by L-BFGS)
     encoder   the frozen encoder's embeddings + MLP head (--encoder: a known name or a Hugging Face
               folder; default all-MiniLM-L6-v2)
     combined  the n-gram bag beside the frozen encoder's embeddings: by default (embed_dim 0) the bag's
