@@ -128,8 +128,10 @@ def test_nb_scaling_trains_the_scaled_model_and_refuses_what_it_cannot_scale(cor
         doccat.train(["a b", "c d", "a c", "b d"] * 5, [0.5, 1.5, 2.0, 3.0] * 5, nb=0.5, **quiet)
     with pytest.raises(ConfigError, match="model.nb .*streaming"):
         doccat.train(train=str(train), nb=0.5, streaming=True, optimizer="adam", batch_size=8, **quiet)
-    # auto (None) is off where it cannot apply
+    # auto (None) is off where it cannot apply, and for mini-batches (they keep sparse gradients)
     assert doccat.train(["a b", "c d", "a c", "b d"] * 5, [0.5, 1.5, 2.0, 3.0] * 5, **quiet).config.model.nb == 0
+    mini = doccat.train(train=str(train), optimizer="adagrad", batch_size=8, weight_decay=0, **quiet)
+    assert mini.config.model.nb == 0 and mini.model.bag.sparse
 
 
 def test_early_stopping_stops_after_patience(tmp_path):

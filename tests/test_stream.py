@@ -136,8 +136,7 @@ def test_streamed_training_evaluates_and_reloads_like_an_in_memory_run(tmp_path,
 def test_streamed_and_in_memory_training_agree(tmp_path, corpus_files):
     train, test = corpus_files
     valid = write_csv(tmp_path / "valid.csv", *make_corpus(10, seed=7))
-    # nb 0: NB scaling needs the training split in memory (auto: on in memory, off streamed)
-    kw = dict(train=str(train), valid=str(valid), test=str(test), nb=0, **{**MINI, "shuffle": False})
+    kw = dict(train=str(train), valid=str(valid), test=str(test), **{**MINI, "shuffle": False})
     streamed, memory = doccat.train(streaming=True, **kw), doccat.train(**kw)
     # in file order with the same featurizer: the same batches, the same steps
     assert streamed.metrics_["test"]["accuracy"] == memory.metrics_["test"]["accuracy"]

@@ -333,9 +333,10 @@ def resolve_train(cfg: Config, task: str, num_classes: int, train_docs: int) -> 
 
 
 def resolve_nb(cfg: Config, task: str) -> float:
-    """model.nb resolved: None is 0.5 for a linear classifier trained in memory (the default recipe), else 0."""
+    """model.nb resolved: None is 0.5 for a linear classifier fit full batch (the default recipe), else 0
+    (mini-batches, streaming among them, keep the bag's sparse gradients, which the scale would make dense)."""
     if cfg.model.nb is None:
-        return 0.5 if is_linear(cfg.model) and task != "regression" and not cfg.data.streaming else 0.0
+        return 0.5 if is_linear(cfg.model) and task != "regression" and cfg.train.batch_size == 0 else 0.0
     if cfg.model.nb and task == "regression":
         raise config_mod.ConfigError("model.nb scales features by how they tell classes apart: a regression "
                                      "has no classes (set nb 0)")

@@ -59,7 +59,7 @@ class ModelConfig:
     # Naive Bayes scaling (NBSVM, Wang & Manning 2012) of a linear classifier: each class's score weighs a feature by
     # |r| ** nb, r the log-ratio of its smoothed document frequencies in and out of the class, so the features that
     # tell the class apart cost less under weight decay. 0 = off; None: 0.5 for a linear classify/multilabel model
-    # trained in memory (the default recipe, chosen on held-out training data), else 0
+    # fit full batch (the default recipe, chosen on held-out training data), else 0
     nb: float | None = None
     hidden: list[int] = field(default_factory=list)  # sizes of the hidden layers between the bag and the output
     activation: str = "relu"  # relu | tanh | sigmoid | hardtanh | gelu

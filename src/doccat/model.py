@@ -161,14 +161,18 @@ def nb_scale(enc: Encoded, y: np.ndarray, num_features: int, num_outputs: int, p
     doc = np.repeat(np.arange(len(enc)), np.diff(enc.offsets))  # the document of each (document, feature)
     if y.ndim == 1:  # one pass: (feature, class) keys
         classes = max(num_outputs, 2)
-        df_in = np.bincount(enc.ids.astype(np.int64) * classes + y[doc], minlength=num_features * classes).reshape(-1, classes)
-        df_in = df_in[:, 1:] if num_outputs == 1 else df_in
+        df_in = np.bincount(enc.ids.astype(np.int64) * classes + y[doc], minlength=num_features * classes)
+        df_in = df_in.reshape(-1, classes)[:, 1:] if num_outputs == 1 else df_in.reshape(-1, classes)
     else:
         df_in = np.stack([np.bincount(enc.ids, weights=y[doc, k], minlength=num_features) for k in range(y.shape[1])], 1)
-    df_out = np.bincount(enc.ids, minlength=num_features)[:, None] - df_in
-    p, q = alpha + df_in, alpha + df_out
-    r = np.log(p / p.sum(0)) - np.log(q / q.sum(0))
-    return torch.from_numpy((np.abs(r) ** power).astype(np.float32))
+    # float32, in place: the (features, outputs) arrays are as large as the model
+    p = df_in.astype(np.float32) + np.float32(alpha)
+    q = np.bincount(enc.ids, minlength=num_features).astype(np.float32)[:, None] + np.float32(2 * alpha) - p
+    shift = np.log(q.sum(0, dtype=np.float64)) - np.log(p.sum(0, dtype=np.float64))
+    r = np.log(p, out=p)
+    r -= np.log(q, out=q)
+    r += shift.astype(np.float32)
+    return torch.from_numpy(np.power(np.abs(r, out=r), np.float32(power), out=r))
 
 
 def mlp(cfg: ModelConfig, width: int) -> tuple[nn.Sequential, int]:
