@@ -274,9 +274,8 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
             splits.train.texts, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,
             max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df)
         clf, y_train = _classifier(cfg, splits, featurizer, _encoder(cfg, log) if m.encoder else None)
-        if clf.config.model.nb:
-            clf.model.scale = nb_scale(train_data, y_train, featurizer.num_features,
-                                       num_outputs(splits.task, clf.loss_.kind, len(splits.classes)), clf.config.model.nb)
+        if clf.config.model.nb:  # the bag's weights are (features, outputs): the scale's shape
+            clf.model.scale = nb_scale(train_data, y_train, *clf.model.bag.weight.shape, clf.config.model.nb)
         pretrained = {"vectors": _load_vectors(clf, log)} if m.vectors else {}
         y_valid = clf.targets(splits.valid.labels, "valid")
         valid_data = featurizer.encode(splits.valid.texts)
@@ -297,7 +296,7 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
         if _checkpoints is not None:
             _checkpoints.abandon()
         raise
-    if isinstance(clf.model, BagClassifier):
+    if clf.config.model.nb:
         clf.model.fold_scale()
     train_seconds = time.perf_counter() - t0  # featurizing and fitting; the report's data summary comes after
     clf.metrics_ = {"train_seconds": train_seconds, "kept_epoch": kept_epoch(clf.history_, cfg.train.keep)["epoch"],
