@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ["trec", "movie_review_polarity", "ag_news", "sst2", "imdb", "20newsgroups"]
 DATA_OPTIONS = {"ag_news": {"from_split": "test", "test_fraction": 0.2}}  # as bench/run.py
 RECIPES = {  # name -> config overrides on top of the defaults
-    "linear SVM, tol 1e-3 (the default before)": dict(nb=0, tol=1e-3),
-    "NBSVM, nb 0.25, tol 3e-3": dict(nb=0.25, tol=3e-3),
-    "NBSVM, nb 0.5, tol 1e-3": dict(nb=0.5, tol=1e-3),
-    "NBSVM, nb 0.5, tol 3e-3 (the default)": dict(nb=0.5, tol=3e-3),
-    "NBSVM, nb 1, tol 3e-3": dict(nb=1.0, tol=3e-3),
+    "linear SVM, words (the default two stops ago)": dict(nb=0, tol=1e-3, char_ngrams=[]),
+    "NBSVM, words (the default before)": dict(char_ngrams=[]),
+    "NBSVM + character 2-5-grams": dict(char_ngrams=[2, 5]),
+    "NBSVM + character 3-5-grams, always": dict(char_ngrams=[3, 5]),
+    "NBSVM + character 3-5-grams up to 500k training tokens (the default)": dict(),
 }
 PEER = "scikit-learn TF-IDF(1,2) + LinearSVC (the peer)"
 

@@ -105,6 +105,7 @@ def test_the_default_recipe_is_a_linear_svm_with_calibrated_probabilities(corpus
     assert (t.loss, t.weight_decay, t.keep, t.patience) == ("squared_hinge", 1 / n_train, "last", 0)  # C = 1
     assert clf.model.head.bias.shape == (3,) and clf.metrics_["test"]["accuracy"] >= 0.9
     assert clf.config.model.nb == 0.5 and clf.model.scale is None  # NB-scaled, the scale folded into the weights
+    assert clf.config.model.char_ngrams == [3, 5] == list(clf.featurizer.chars)  # a small corpus: resolved, saved
     assert clf.loss_.scale != 1.0  # fitted on the validation split after training
     texts = ["goal for the team", "stock market profit", "nasa telescope"]
     p = clf.predict_proba(texts)
@@ -114,6 +115,23 @@ def test_the_default_recipe_is_a_linear_svm_with_calibrated_probabilities(corpus
     # a network on the same bag keeps cross-entropy and its own weight decay
     net = doccat.train(train=str(train), embed_dim=8, epochs=2, log=lambda *a: None)
     assert (net.config.train.loss, net.config.train.weight_decay, net.config.model.nb) == ("cross_entropy", 3e-6, 0)
+    assert net.config.model.char_ngrams == [] and net.featurizer.chars is None
+
+
+def test_character_ngrams_auto_by_corpus_size_explicit_or_off(corpus_files, tmp_path, monkeypatch):
+    train, _ = corpus_files
+    quiet = dict(log=lambda *a: None, epochs=2)
+    monkeypatch.setattr(doccat.classifier, "AUTO_CHAR_TOKENS", 10)  # the corpus is "large" now: none
+    large = doccat.train(train=str(train), out=tmp_path / "run", **quiet)
+    assert large.config.model.char_ngrams == [] and large.featurizer.chars is None
+    assert doccat.load(tmp_path / "run").featurizer.chars is None  # the resolved choice is what is saved
+    explicit = doccat.train(train=str(train), char_ngrams=[2, 4], embed_dim=8, **quiet)  # any size, any model
+    assert explicit.config.model.char_ngrams == [2, 4] and explicit.featurizer.chars == (2, 4)
+    words = doccat.train(train=str(train), char_ngrams=[], **quiet)
+    assert words.featurizer.num_features < explicit.featurizer.num_features
+    for bad in ([5, 3], [3], [0, 2], [3, 21]):
+        with pytest.raises(ConfigError, match="model.char_ngrams must be"):
+            doccat.train(train=str(train), char_ngrams=bad, **quiet)
 
 
 def test_nb_scaling_trains_the_scaled_model_and_refuses_what_it_cannot_scale(corpus_files):

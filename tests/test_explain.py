@@ -77,3 +77,20 @@ def test_the_default_linear_svm_on_two_classes_shows_logits_whose_softmax_is_its
     assert logits[0] == 0.0  # the one score z stands for the logits (0, scale * z)
     probs = clf.predict_proba("goal for the team")[0]
     assert np.exp(logits) / np.exp(logits).sum() == pytest.approx(probs, abs=1e-6)
+
+
+def test_character_ngrams_are_named_and_ranked():
+    texts, labels = make_corpus(60, seed=3)
+    clf = doccat.train(texts, labels, char_ngrams=[3, 4], log=lambda *a: None)  # the linear default, explicit chars
+    e = explain(clf, "Goal zzqx", top=100)
+    f = clf.featurizer
+    assert [g["ngram"] for g in e["char_ngrams"]] == ["<go", "goa", "oal", "al>", "<goa", "goal", "oal>",
+                                                     "<zz", "zzq", "zqx", "qx>", "<zzq", "zzqx", "zqx>"]
+    assert all(g["id"] == f.char_base + g["bucket"] for g in e["char_ngrams"])
+    seen = {g["id"] for g in e["char_ngrams"] if g["in_model"]}
+    assert {g["id"] for g in e["char_ngrams"][:7]} <= seen  # "goal" is a training word: all its n-grams were seen
+    # the bag holds the word and the seen n-grams, and each feature is named by what it is
+    names = {x["id"]: x["feature"] for x in e["features"]}
+    assert set(names) == {f.vocab.stoi["goal"]} | seen
+    assert names[e["char_ngrams"][1]["id"]].split(" / ")[0] == "goa"
+    assert "character n-grams" in format_text(e)

@@ -99,8 +99,9 @@ def test_the_streamed_featurizer_equals_the_in_memory_one(tmp_path):
                                                       streaming=True, batch_size=16, optimizer="adagrad"))
     streamed = Corpus(cfg, log=lambda *a: None).classifier.featurizer
     m = cfg.model
+    assert streamed.chars == (3, 5)  # the default recipe's character n-grams: a linear model on a small corpus
     memory = Featurizer.fit(texts, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,
-                            max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df)
+                            max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df, chars=(3, 5))
     assert streamed.vocab.itos == memory.vocab.itos
     assert np.array_equal(streamed.columns_, memory.columns_) and np.array_equal(streamed.idf_, memory.idf_)
 

@@ -7,7 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from doccat.text import UNK, Featurizer, Vocab, hash_ngrams, tokenize
+import pyarrow as pa
+
+from doccat.text import UNK, Featurizer, Vocab, char_ngram_hashes, hash_ngrams, tokenize
 
 
 def tokens_of(texts):
@@ -290,3 +292,60 @@ def test_mean_weights_are_shares_of_the_document():
     raw = f.columns_[enc.ids]
     w = dict(zip((f.vocab.itos[i] for i in raw[:2]), enc.weights[:2]))
     assert w == pytest.approx({"a": 2 / 3, "b": 1 / 3}) and enc.weights[2] == 1.0
+
+
+def char_ngrams_by_hand(word: str, low: int, high: int) -> list[str]:
+    """scikit-learn's char_wb n-grams of one word, by n then position; its ends marked by a character
+    no word here has (so the word "<a>" is no marked "a")."""
+    marked = ["\ue000", *word, "\ue000"]
+    return ["".join(marked[i:i + n]) for n in range(low, high + 1) for i in range(len(marked) - n + 1)
+            if n > 1 or 0 < i < len(marked) - 1]
+
+
+@pytest.mark.parametrize("low, high", [(3, 5), (1, 3), (2, 2), (4, 9)])
+def test_character_ngram_hashes_follow_the_ngrams_by_hand(low, high):
+    words = ["a", "ab", "cat", "cats", "tac", "héllo", "hello", "日本語", "x\x00y", "aaaa", "<a>"]
+    hashes, offsets = char_ngram_hashes(pa.array(words, pa.large_string()), low, high)
+    expected = [char_ngrams_by_hand(w, low, high) for w in words]
+    assert np.diff(offsets).tolist() == [len(e) for e in expected]  # multi-byte characters are one each
+    names = [g for e in expected for g in e]
+    # one hash per n-gram: equal n-grams (across words too) hash equal, different ones differ
+    by_name = {}
+    for name, h in zip(names, hashes.tolist()):
+        assert by_name.setdefault(name, h) == h
+    assert len(set(by_name.values())) == len(by_name)
+    # a word's n-grams don't depend on its neighbours in the batch
+    alone, _ = char_ngram_hashes(pa.array(["cats"], pa.large_string()), low, high)
+    assert alone.tolist() == hashes[offsets[3]:offsets[4]].tolist()
+
+
+def test_character_ngrams_reach_unknown_words_and_weigh_as_a_block():
+    f, enc = Featurizer.fit_encode(["the cat sat", "a dog ran"], ngrams=1, buckets=10_000, chars=(3, 4))
+    assert f.raw_features == len(f.vocab) + 10_000
+    first_char = int(np.searchsorted(f.columns_, f.char_base))
+    (cats,) = [f.encode(["cats"])]  # not in the vocabulary, but "<ca", "cat", "<cat" were seen
+    assert cats.ids.min() >= first_char and len(cats.ids) == 3
+    doc = f.encode(["cat dog"])
+    chars = doc.ids >= first_char
+    words, grams = doc.weights[~chars], doc.weights[chars]
+    assert len(words) == 2 and len(grams) == 2 * 5  # "<ca" "cat" "at>" "<cat" "cat>", likewise for dog
+    # each block L2-normalized, then both weigh the same: the ~10 n-grams of a word don't drown it
+    assert (words ** 2).sum() == pytest.approx(0.5) and (grams ** 2).sum() == pytest.approx(0.5)
+    assert (cats.weights ** 2).sum() == pytest.approx(1.0)  # one block only: the whole norm
+
+
+def test_character_ngrams_respect_max_tokens_and_documents():
+    f = Featurizer.fit(["ab cd", "ef"], ngrams=1, buckets=1000, chars=(2, 2), max_tokens=1)
+    ab, abcd = f.encode(["ab"]), f.encode(["ab cd"])  # "cd" is past max_tokens: none of its n-grams count
+    assert ab.ids.tolist() == abcd.ids.tolist() and ab.counts.tolist() == abcd.counts.tolist()
+    both = f.encode(["ab", "ef"])  # a document's n-grams stay its own
+    assert both.ids[: both.offsets[1]].tolist() == ab.ids.tolist()
+    assert both.ids[both.offsets[1]:].tolist() == f.encode(["ef"]).ids.tolist()
+
+
+def test_character_ngram_counts_add_up_over_the_words():
+    f, enc = Featurizer.fit_encode(["aa aa aab"], ngrams=1, buckets=1000, chars=(2, 2), weighting="mean")
+    chars = f.columns_[enc.ids] >= f.char_base
+    assert sorted(enc.counts[~chars].tolist()) == [1, 2]  # aab, aa
+    # "<aa>" twice and "<aab>" once: "<a" 3, "aa" 3, "a>" 2, "ab" 1, "b>" 1
+    assert sorted(enc.counts[chars].tolist()) == [1, 1, 2, 3, 3]

@@ -181,7 +181,8 @@ def load(path: str | Path, device: str = "auto", encoder: str | Path | None = No
                                       "it was written by another version of doccat: train it again")
     target = tuple(state.pop("target.mean_std", torch.tensor([0.0, 1.0])).tolist())
     featurizer = Featurizer(Vocab(run["vocab"]), cfg.model.ngrams, cfg.model.buckets, cfg.model.max_tokens,
-                            cfg.model.weighting, columns.numpy(), None if idf_ is None else idf_.numpy())
+                            cfg.model.weighting, columns.numpy(), None if idf_ is None else idf_.numpy(),
+                            cfg.model.char_ngrams)
     loss = Loss(cfg.data.task, cfg.train.loss, threshold=cfg.model.threshold,
                 scale=float(state.pop("loss.scale", torch.tensor(1.0))))
     encoder_ = _saved_encoder(path, cfg, run["encoder"], encoder, device) if cfg.model.encoder else None
@@ -270,9 +271,11 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
         log(f"data: {splits.summary()} docs, " + (f"{len(splits.classes)} {'labels' if splits.task == 'multilabel' else 'classes'}"
                                                   if splits.task != "regression" else "a regression target"))
         t0 = time.perf_counter()
+        chars, char_max_tokens = resolve_chars(m)
         featurizer, train_data = Featurizer.fit_encode(
             splits.train.texts, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,
-            max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df)
+            max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df, chars=chars,
+            char_max_tokens=char_max_tokens)
         clf, y_train = _classifier(cfg, splits, featurizer, _encoder(cfg, log) if m.encoder else None)
         if clf.config.model.nb:  # the bag's weights are (features, outputs): the scale's shape
             clf.model.scale = nb_scale(train_data, y_train, *clf.model.bag.weight.shape, clf.config.model.nb)
@@ -285,7 +288,10 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
 
         def evaluate(name: str) -> dict:
             return clf.evaluate(getattr(splits, name).texts, getattr(splits, name).labels)
-    log(f"features: vocabulary {len(featurizer.vocab)}, n-grams up to {m.ngrams} in {m.buckets} buckets")
+    log(f"features: vocabulary {len(featurizer.vocab)}, n-grams up to {m.ngrams} in {m.buckets} buckets"
+        + (f", character {featurizer.chars[0]}-{featurizer.chars[1]}-grams in {m.buckets} more" if featurizer.chars
+           else "")
+        + f": {featurizer.num_features} seen in training")
     clf.model.to(device)
     if out is not None and _checkpoints is None:
         _checkpoints = Checkpoints.start(out, config_mod.to_dict(clf.config), overwrite)
@@ -316,6 +322,17 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
 def is_linear(m) -> bool:
     """Whether the model config describes a linear model: the bag's class scores, nothing else."""
     return m.embed_dim == 0 and not m.hidden and not m.encoder and m.bag
+
+
+AUTO_CHARS, AUTO_CHAR_TOKENS = [3, 5], 500_000  # model.char_ngrams None (see config.ModelConfig)
+
+
+def resolve_chars(m) -> tuple[list[int] | None, int | None]:
+    """model.char_ngrams resolved before the training split is read: the character n-gram lengths, and the
+    most training tokens they are used for (None: any)."""
+    if m.char_ngrams is None:
+        return (AUTO_CHARS, AUTO_CHAR_TOKENS) if is_linear(m) else (None, None)
+    return m.char_ngrams or None, None
 
 
 def resolve_train(cfg: Config, task: str, num_classes: int, train_docs: int) -> TrainConfig:
@@ -349,7 +366,8 @@ def _classifier(cfg: Config, splits: Splits, featurizer: Featurizer, encoder=Non
     train = resolve_train(cfg, splits.task, len(splits.classes), train_docs or len(splits.train))
     kind = train.loss
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, task=splits.task), train=train,
-                              model=dataclasses.replace(cfg.model, nb=resolve_nb(cfg, splits.task)))
+                              model=dataclasses.replace(cfg.model, nb=resolve_nb(cfg, splits.task),
+                                                        char_ngrams=list(featurizer.chars or [])))
     target = (0.0, 1.0)
     if splits.task == "regression":
         values = np.asarray(splits.train.labels, dtype=np.float64)

@@ -51,6 +51,12 @@ class ModelConfig:
     embed_dim: int = 0  # 0: no embedding, the bag holds one weight per class (a linear model)
     ngrams: int = 2  # word n-grams up to this n, hashed into `buckets`
     buckets: int = 2_000_000  # only the buckets training uses become columns: few collisions, little memory
+    # character n-grams of every word (unknown ones too), lengths [low, high], marked at the word's ends
+    # ("<wo", "ord>"), hashed into `buckets` of their own, weighed as a block beside the words; [] = none.
+    # None: [3, 5] for a linear model whose training split has at most 500,000 tokens (the default recipe, chosen
+    # on held-out training data), else none: a word brings ~10 character n-grams, which on a larger corpus cost
+    # several times the featurizing and fitting time for little gain (bench/SELECTION.md)
+    char_ngrams: list[int] | None = None
     min_freq: int = 1  # a word needs this many occurrences in the training split to enter the vocabulary
     min_df: int = 2  # a feature (word or n-gram) needs this many training documents to be a column
     max_vocab: int | None = 2_000_000  # the most frequent tokens kept; None = all
@@ -330,6 +336,10 @@ def validate(cfg: Config) -> None:
          f"must be <= {MAX_BUCKETS:,} (2**26): each bucket is a row of the embedding table in memory"),
         ("model.max_vocab", cfg.model.max_vocab is None or cfg.model.max_vocab >= 1, "must be >= 1"),
         ("model.max_tokens", cfg.model.max_tokens is None or cfg.model.max_tokens >= 1, "must be >= 1"),
+        ("model.char_ngrams", not cfg.model.char_ngrams or (len(cfg.model.char_ngrams) == 2
+                                                            and 1 <= cfg.model.char_ngrams[0] <= cfg.model.char_ngrams[1] <= 20),
+         "must be [] (none) or two lengths [low, high] with 1 <= low <= high <= 20, e.g. [3, 5]"),
+
         ("model.min_freq", cfg.model.min_freq >= 1, "must be >= 1"),
         ("model.min_df", cfg.model.min_df >= 1, "must be >= 1"),
         ("model.dropout", 0.0 <= cfg.model.dropout < 1.0, "must be in [0, 1)"),

@@ -20,7 +20,9 @@ import numpy as np
 import torch
 
 from .model import Features
-from .text import UNK, Encoded, hash_ngrams, tokenize, truncate
+import pyarrow as pa
+
+from .text import UNK, Encoded, _buckets, char_ngram_hashes, hash_ngrams, tokenize, truncate
 from .train import predict_logits
 
 
@@ -37,12 +39,13 @@ def explain(clf, text: str, top: int = 10) -> dict:
     ids, _ = truncate(ids, np.array([len(ids)]), f.max_tokens)  # what the model sees
     tokens = tokens[: len(ids)]
     ngrams = _ngrams(f, tokens, ids)
+    char_ngrams = _char_ngrams(f, tokens)
 
     words = sorted(set(tokens), key=tokens.index)  # distinct, in order of first appearance
     # with an encoder: its embeddings of the text, of its tokens re-joined, and of each word's variant
     emb = None if clf.encoder_ is None else clf.encoder_.encode(
         [text, " ".join(tokens)] + [" ".join(t for t in tokens if t != w) for w in words])
-    enc = f.encode_ids(ids, np.array([len(ids)]))
+    enc = f.encode_tokens(tokens, np.array([len(tokens)]))
     out = predict_logits(clf.model, _inputs(clf, enc, emb, 0, 1))
     logits = (clf.loss_.logits(out) if clf.task == "classify" else out)[0]  # classify: softmax gives probs
     probs = _as_probs(clf, out)[0]
@@ -52,8 +55,8 @@ def explain(clf, text: str, top: int = 10) -> dict:
 
     word_drop = np.zeros(0)
     if words:
-        keep = [ids[[t != w for t in tokens]] for w in words]
-        variants = f.encode_ids(np.concatenate(keep), np.array([len(k) for k in keep], dtype=np.int64))
+        keep = [[t for t in tokens if t != w] for w in words]
+        variants = f.encode_tokens([t for k in keep for t in k], np.array([len(k) for k in keep], dtype=np.int64))
         p_words = p if emb is None else float(_probs(clf, _inputs(clf, enc, emb, 1, 2))[0, chosen])
         word_drop = p_words - _probs(clf, _inputs(clf, variants, emb, 2, len(words) + 2))[:, chosen]
 
@@ -68,7 +71,7 @@ def explain(clf, text: str, top: int = 10) -> dict:
     names = {0: UNK}  # by raw feature id: a vocabulary id, or vocabulary size + bucket
     for tok, i in zip(tokens, ids):
         names.setdefault(int(i), tok)
-    for g in ngrams:  # two n-grams may share a hash bucket: name both
+    for g in ngrams + char_ngrams:  # two n-grams may share a hash bucket: name both
         names[g["id"]] = g["ngram"] if g["id"] not in names or names[g["id"]] == g["ngram"] else \
             f"{names[g['id']]} / {g['ngram']}"
     raw = f.columns_[feats]
@@ -79,6 +82,7 @@ def explain(clf, text: str, top: int = 10) -> dict:
         "tokens": [{"token": t, "id": int(i), "unknown": bool(i == 0), "in_model": bool(f.column(i) >= 0)}
                    for t, i in zip(tokens, ids)],
         "ngrams": ngrams,
+        "char_ngrams": char_ngrams,
         "logits": {c: round(float(v), 6) for c, v in zip(names_out, logits)},
         "probs": {c: round(float(v), 6) for c, v in zip(names_out, probs)},
         "label": names_out[chosen],
@@ -97,6 +101,23 @@ def _ngrams(f, tokens: list[str], ids: np.ndarray) -> list[dict]:
     spans = [(i, n) for n in range(2, f.ngrams + 1) for i in range(len(tokens) - n + 1)]
     return [{"ngram": " ".join(tokens[i:i + n]), "id": int(len(f.vocab) + b), "bucket": int(b),
              "in_model": bool(f.column(len(f.vocab) + b) >= 0)} for (i, n), b in zip(spans, buckets)]
+
+
+def _char_ngrams(f, tokens: list[str]) -> list[dict]:
+    """The character n-grams of one document's distinct words, "<" and ">" marking a word's ends,
+    in the order `char_ngram_hashes` makes them (by word, then n, then position)."""
+    if not f.chars:
+        return []
+    words = sorted(set(tokens), key=tokens.index)
+    low, high = f.chars
+    names = []
+    for w in words:
+        marked = ["<", *w, ">"]
+        names += ["".join(marked[i:i + n]) for n in range(low, high + 1) for i in range(len(marked) - n + 1)
+                  if n > 1 or 0 < i < len(marked) - 1]  # a lone mark is no n-gram
+    buckets = _buckets(char_ngram_hashes(pa.array(words, pa.large_string()), low, high)[0], f.buckets)
+    return [{"ngram": g, "id": int(f.char_base + b), "bucket": int(b), "in_model": bool(f.column(f.char_base + b) >= 0)}
+            for g, b in zip(names, buckets)]
 
 
 def _inputs(clf, enc: Encoded, emb: np.ndarray | None, start: int = 0, stop: int | None = None):
@@ -137,6 +158,11 @@ def format_text(e: dict) -> str:
         lines.append("  " + " | ".join(f"{g['ngram']}[{g['id']}{'' if g['in_model'] else ' unseen'}]"
                                        for g in e["ngrams"][:40])
                      + (" ..." if len(e["ngrams"]) > 40 else ""))
+    if e["char_ngrams"]:
+        lines += ["character n-grams (id = vocabulary size + word n-gram buckets + bucket):"]
+        lines.append("  " + " | ".join(f"{g['ngram']}[{g['id']}{'' if g['in_model'] else ' unseen'}]"
+                                       for g in e["char_ngrams"][:40])
+                     + (" ..." if len(e["char_ngrams"]) > 40 else ""))
     lines += ["", f"{'class':20s} {'logit':>10s} {'prob':>8s}"]
     for c in sorted(e["probs"], key=e["probs"].get, reverse=True):
         lines.append(f"{c[:20]:20s} {e['logits'][c]:10.4f} {e['probs'][c]:8.4f}" + ("  <- argmax" if c == e["label"]

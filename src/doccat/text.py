@@ -200,6 +200,52 @@ def hash_ngrams(ids: np.ndarray, lengths: np.ndarray, n: int, buckets: int) -> t
     return np.concatenate(out_ids), np.concatenate(out_doc)
 
 
+def _utf8(words: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes of Arrow strings back to back, and where each string starts (W+1,), zero-copy."""
+    words = words.cast(pa.large_string())
+    _, offsets, data = words.buffers()
+    offsets = np.frombuffer(offsets, np.int64)[words.offset: words.offset + len(words) + 1]
+    data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return data[offsets[0]: offsets[-1]], offsets - offsets[0]
+
+
+def char_ngram_hashes(words: pa.Array, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of the character n-grams (n = low..high) of each of `words`, every word marked at both
+    ends (scikit-learn's char_wb analyzer, fastText's subwords "<wo", "ord>"), grouped by word.
+
+    Returns (hashes (H,) uint64 spread as _window_hashes spreads them, offsets (W+1,) where each
+    word's hashes start). Characters are code points: a multi-byte UTF-8 character is one symbol.
+    """
+    data, offsets = _utf8(words)
+    lead = (data & 0xC0) != 0x80  # bytes that start a character (not 10xxxxxx)
+    first = np.flatnonzero(lead)
+    code = data.astype(np.uint64)
+    if len(first) < len(data):  # multi-byte characters: one code per character, from all its bytes
+        place = np.arange(len(data)) - first[np.cumsum(lead) - 1]  # of each byte in its character
+        code = np.add.reduceat(code << (place.astype(np.uint64) * np.uint64(8)), first)
+    word = np.searchsorted(offsets, first, side="right") - 1  # of each character
+    # one symbol sequence: a boundary (1) before every word and after the last; characters are code + 2
+    seq = np.ones(len(first) + len(words) + 1, dtype=np.uint64)
+    seq[np.arange(len(first)) + word + 1] = code + np.uint64(2)
+    bounds = np.concatenate([[0], np.cumsum(seq == 1)])  # boundaries in seq[:i]
+    hashes, owners, h = [], [], np.zeros(len(seq), dtype=np.uint64)
+    for n in range(1, min(high, len(seq)) + 1):
+        h = h[: len(seq) - n + 1] * np.uint64(116049371) + seq[n - 1:]
+        if n < low:
+            continue
+        start = np.arange(len(h))
+        # within one word and its marks: no boundary strictly inside the window (n = 1: not a boundary)
+        ok = seq[: len(h)] != 1 if n == 1 else bounds[start + n - 1] == bounds[start + 1]
+        hashes.append(h[ok] * np.uint64(0x9E3779B97F4A7C15))
+        owners.append(bounds[start[ok] + 1] - 1)
+    if not hashes:
+        return np.zeros(0, np.uint64), np.zeros(len(words) + 1, np.int64)
+    owner = np.concatenate(owners)
+    order = np.argsort(owner, kind="stable")
+    counts = np.bincount(owner, minlength=len(words))
+    return np.concatenate(hashes)[order], np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
 @dataclass
 class Encoded:
     """A corpus as an EmbeddingBag input: each document's distinct features, counts and weights.
@@ -251,9 +297,11 @@ def _concat(parts: list[Encoded]) -> Encoded:
 
 
 class Featurizer:
-    """Texts -> Encoded features: vocabulary ids and hashed n-gram ids, then their weights.
+    """Texts -> Encoded features: vocabulary ids, hashed word n-gram and character n-gram ids, then their weights.
 
-    A raw feature id is a vocabulary id, or vocabulary size + n-gram bucket. Only the raw features
+    A raw feature id is a vocabulary id, or vocabulary size + word n-gram bucket, or after those a
+    character n-gram bucket (`chars` (low, high): the n-grams of every word, unknown words too; None:
+    none). Only the raw features
     seen in the training split become columns of the model (`columns_`, sorted): a bucket no
     training document hashes to would only hold an untrained row, so it costs nothing to drop.
 
@@ -263,8 +311,10 @@ class Featurizer:
     """
 
     def __init__(self, vocab: Vocab, ngrams: int = 2, buckets: int = 500_000, max_tokens: int | None = None,
-                 weighting: str = "tfidf", columns: np.ndarray | None = None, idf: np.ndarray | None = None):
+                 weighting: str = "tfidf", columns: np.ndarray | None = None, idf: np.ndarray | None = None,
+                 chars: tuple[int, int] | None = None):
         self.vocab, self.ngrams, self.buckets, self.weighting = vocab, ngrams, buckets, weighting
+        self.chars = tuple(chars) if chars and buckets > 0 else None
         self.max_tokens = max_tokens  # bounds the work and memory a pathologically long document costs
         self.columns_, self.idf_ = None, idf  # learned from the training split by fit_encode
         self._column = None  # raw feature id -> column, -1 for a feature training never saw
@@ -277,15 +327,19 @@ class Featurizer:
 
     @classmethod
     def fit_encode(cls, texts: list[str], *, ngrams=2, buckets=500_000, min_freq=1, max_vocab=None, max_tokens=None,
-                   weighting="tfidf", min_df=1):
+                   weighting="tfidf", min_df=1, chars=None, char_max_tokens=None):
         """Learn the vocabulary, columns and idf from `texts` and encode them, tokenizing once.
 
         min_freq: a word needs this many occurrences to enter the vocabulary; min_df: a feature (word
-        or n-gram) needs this many training documents to become a column.
+        or n-gram) needs this many training documents to become a column; chars: character n-gram
+        lengths (low, high), used only if `texts` have at most `char_max_tokens` tokens (None: any).
         """
         parts = parallel_map(_tokens, _chunks(list(texts)))
-        f = cls(Vocab.build([t for t, _ in parts], min_freq, max_vocab), ngrams, buckets, max_tokens, weighting)
-        raw = parallel_map(lambda part: f._count(f.vocab.lookup(part[0]), part[1]), parts)  # no columns yet
+        if char_max_tokens is not None and sum(int(n.sum()) for _, n in parts) > char_max_tokens:
+            chars = None
+        f = cls(Vocab.build([t for t, _ in parts], min_freq, max_vocab), ngrams, buckets, max_tokens, weighting,
+                chars=chars)
+        raw = parallel_map(lambda part: f._count(*part), parts)  # no columns yet
         f.fit_columns(sum(np.bincount(e.ids, minlength=f.raw_features) for e in raw), len(texts), min_df)
 
         def finish(e: Encoded) -> Encoded:
@@ -297,8 +351,7 @@ class Featurizer:
     def document_frequencies(self, texts: list[str]) -> np.ndarray:
         """(raw_features,) in how many of `texts` each raw feature occurs; before `fit_columns`."""
         def count(chunk):
-            tokens, lengths = _tokens(chunk)
-            ids = self._count(self.vocab.lookup(tokens), lengths).ids  # distinct within each document
+            ids = self._count(*_tokens(chunk)).ids  # distinct within each document
             return np.bincount(ids, minlength=self.raw_features)
         return sum(parallel_map(count, _chunks(list(texts))), np.zeros(self.raw_features, dtype=np.int64))
 
@@ -316,6 +369,11 @@ class Featurizer:
 
     @property
     def raw_features(self) -> int:
+        return self.char_base + (self.buckets if self.chars else 0)
+
+    @property
+    def char_base(self) -> int:
+        """The raw id of character n-gram bucket 0."""
         return len(self.vocab) + (self.buckets if self.ngrams > 1 else 0)
 
     @property
@@ -331,25 +389,26 @@ class Featurizer:
         return _concat(parallel_map(self._encode_chunk, _chunks(list(texts))))
 
     def _encode_chunk(self, texts: list[str]) -> Encoded:
-        tokens, lengths = _tokens(texts)
-        return self.encode_ids(self.vocab.lookup(tokens), lengths)
+        return self.encode_tokens(*_tokens(texts))
 
-    def encode_ids(self, ids: np.ndarray, lengths: np.ndarray) -> Encoded:
-        """Encode documents given as vocabulary ids (T,) with lengths (D,), weights included."""
-        enc = self._count(ids, lengths)
+    def encode_tokens(self, tokens, lengths: np.ndarray) -> Encoded:
+        """Encode documents given as their tokens back to back (strings) with lengths (D,), weights included."""
+        enc = self._count(tokens, lengths)
         enc.weights = self.weigh(enc)
         return enc
 
-    def _count(self, ids: np.ndarray, lengths: np.ndarray) -> Encoded:
+    def _count(self, tokens, lengths: np.ndarray) -> Encoded:
         """Each document's distinct features and their counts, by one sort of (document, feature) keys.
 
         Fitted (columns known): features are columns, and those that are not are dropped before the sort.
         """
-        ids, lengths = truncate(ids, lengths, self.max_tokens)
+        tokens = tokens if isinstance(tokens, pa.Array) else pa.array(tokens, pa.large_string())
+        chars, per_token = self._char_features(tokens, lengths) if self.chars else (np.zeros(0, np.int64), None)
+        ids, lengths = truncate(self.vocab.lookup(tokens), lengths, self.max_tokens)
         doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths) << 32
         hashes = _window_hashes(ids, self.ngrams) if self.ngrams > 1 and self.buckets > 0 else []
         # one array written in place: a concatenation would copy it, and fresh pages cost more than the sort
-        key = np.empty(len(ids) + sum(map(len, hashes)), dtype=np.int64)
+        key = np.empty(len(ids) + sum(map(len, hashes)) + len(chars), dtype=np.int64)
         self._keys(doc, ids, key[: len(ids)])  # feature ids < 2**32 (config caps buckets); shifts undo it
         start = len(ids)
         for k, h in enumerate(hashes, start=2):
@@ -359,6 +418,8 @@ class Featurizer:
             self._keys(doc[: len(raw)], raw, out)
             out[doc[: len(raw)] != doc[k - 1:]] = _DROP  # a window across two documents is no n-gram
             start += len(raw)
+        if len(chars):
+            self._keys(np.repeat(doc, per_token), chars, key[start:])
         key.sort()
         key = key[: np.searchsorted(key, _DROP)]
         first = np.ones(len(key), dtype=bool)
@@ -368,6 +429,18 @@ class Featurizer:
         key = key[starts]
         offsets = np.searchsorted(key, np.arange(len(lengths) + 1, dtype=np.int64) << 32)  # documents' first keys
         return Encoded(key & 0xFFFFFFFF, offsets, counts)
+
+    def _char_features(self, tokens: pa.Array, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw ids of every kept token's character n-grams, back to back (C,), and how many each token has (T,)."""
+        words = pc.dictionary_encode(tokens)  # each distinct word's n-grams are hashed once, not per occurrence
+        which, _ = truncate(words.indices.to_numpy().astype(np.int64), lengths, self.max_tokens)
+        hashes, offsets = char_ngram_hashes(words.dictionary, *self.chars)
+        raw = _buckets(hashes, self.buckets)
+        raw += self.char_base
+        per_token = np.diff(offsets)[which]
+        ends = np.cumsum(per_token)
+        gather = np.repeat(offsets[which] - (ends - per_token), per_token) + np.arange(ends[-1] if len(ends) else 0)
+        return raw[gather], per_token
 
     def _keys(self, doc: np.ndarray, raw: np.ndarray, out: np.ndarray) -> None:
         """out = (document << 32) | feature for raw feature ids; features that are no column become _DROP."""
@@ -388,19 +461,41 @@ class Featurizer:
         return Encoded(ids[kept], offsets, enc.counts[kept])
 
     def weigh(self, enc: Encoded) -> np.ndarray:
-        """Per-feature weights of each document's bag, (N,) float32."""
+        """Per-feature weights of each document's bag, (N,) float32.
+
+        With character n-grams, the words (and word n-grams) and the character n-grams are weighed as two
+        blocks, each normalized on its own and then weighing equally (scikit-learn's TF-IDF of words and of
+        characters side by side): a word has ~10 character n-grams, which would otherwise drown it.
+        """
         lengths = np.diff(enc.offsets)
         if self.weighting == "tfidf":
             w = np.log(enc.counts)
             w += 1
             w *= self.idf_[enc.ids]
-            norm = np.sqrt(_doc_sums(w * w, enc.offsets))
+            mass = w * w
         else:
             w = enc.counts.copy()
-            norm = _doc_sums(w, enc.offsets)
+            mass = w
+        if not self.chars:
+            norm = _doc_sums(mass, enc.offsets)
+            norm = np.sqrt(norm) if self.weighting == "tfidf" else norm
+            norm[norm == 0] = 1
+            w *= np.repeat((1 / norm).astype(np.float32), lengths)
+            return w
+        block = np.repeat(np.arange(len(enc), dtype=np.int64) * 2, lengths)
+        block += enc.ids >= self._first_char_column
+        sums = np.bincount(block, weights=mass, minlength=2 * len(enc)).reshape(-1, 2)
+        norm = np.sqrt(sums) if self.weighting == "tfidf" else sums
+        blocks = (sums > 0).sum(1, keepdims=True)  # a document's blocks that have features
+        norm *= np.sqrt(blocks) if self.weighting == "tfidf" else blocks
         norm[norm == 0] = 1
-        w *= np.repeat((1 / norm).astype(np.float32), lengths)
+        w *= (1 / norm).astype(np.float32).ravel()[block]
         return w
+
+    @property
+    def _first_char_column(self) -> int:
+        """Columns (or before fitting, raw ids) from this one on are character n-grams: theirs come last."""
+        return self.char_base if self.columns_ is None else int(np.searchsorted(self.columns_, self.char_base))
 
 
 def _doc_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:

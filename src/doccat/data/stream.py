@@ -138,6 +138,7 @@ class Survey:
     """What the first pass learns of one split, in memory that does not grow with it."""
 
     documents: int = 0
+    tokens: int = 0
     labels: Counter = field(default_factory=Counter)  # documents per class (multilabel: per label)
     target_sum: float = 0.0  # regression: sum and sum of squares of the targets
     target_squares: float = 0.0
@@ -145,6 +146,7 @@ class Survey:
     digest: str = ""
 
     def add(self, lengths: np.ndarray, labels: list, task: str, rng: np.random.Generator) -> None:
+        self.tokens += int(lengths.sum())
         if task == "regression":
             y = np.asarray(labels, dtype=np.float64)
             self.target_sum, self.target_squares = self.target_sum + y.sum(), self.target_squares + (y * y).sum()
@@ -178,7 +180,7 @@ class Corpus:
     made for it (untrained): featurizer, classes, loss."""
 
     def __init__(self, cfg: Config, log=print):
-        from ..classifier import _classifier, biases_at_the_prior
+        from ..classifier import _classifier, biases_at_the_prior, resolve_chars
         self.parts, self.data = parts(cfg.data), cfg.data
         self.task = "classify" if cfg.data.task == "auto" else cfg.data.task
         m = cfg.model
@@ -187,7 +189,9 @@ class Corpus:
                         for name, part in self.parts.items()}
         train = self.surveys["train"]
         vocab = Vocab.from_counts(counts.table, m.min_freq, m.max_vocab)
-        featurizer = Featurizer(vocab, m.ngrams, m.buckets, m.max_tokens, m.weighting)
+        chars, most = resolve_chars(m)
+        chars = chars if most is None or train.tokens <= most else None
+        featurizer = Featurizer(vocab, m.ngrams, m.buckets, m.max_tokens, m.weighting, chars=chars)
         df = sum((featurizer.document_frequencies([t for t, _ in chunk])
                   for chunk in chunked(documents(self.parts["train"], self.data, self.task), BLOCK)),
                  np.zeros(featurizer.raw_features, dtype=np.int64))
