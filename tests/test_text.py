@@ -349,3 +349,24 @@ def test_character_ngram_counts_add_up_over_the_words():
     assert sorted(enc.counts[~chars].tolist()) == [1, 2]  # aab, aa
     # "<aa>" twice and "<aab>" once: "<a" 3, "aa" 3, "a>" 2, "ab" 1, "b>" 1
     assert sorted(enc.counts[chars].tolist()) == [1, 1, 2, 3, 3]
+
+
+def test_the_character_block_is_scikit_learns_char_wb_tfidf():
+    sklearn_text = pytest.importorskip("sklearn.feature_extraction.text")
+    docs = ["the pizza pizza beer", "the burger beer", "pizza and a coke", "coke coke burger beer", "x"]
+    f, enc = Featurizer.fit_encode(docs, ngrams=1, buckets=1 << 24, chars=(3, 5))  # buckets: no collisions
+    X = sklearn_text.TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit_transform(docs)
+    assert len(f.columns_) - len(f.vocab) + 1 == X.shape[1]  # every char_wb n-gram is a column (<unk> is none)
+    for d in range(len(docs)):
+        ids, w = enc.ids[enc.offsets[d]:enc.offsets[d + 1]], enc.weights[enc.offsets[d]:enc.offsets[d + 1]]
+        chars = f.columns_[ids] >= f.char_base
+        # both blocks normalized, then each weighs 1/sqrt(2) of the document's norm
+        np.testing.assert_allclose(np.sort(w[chars] * np.sqrt(2)), np.sort(X[d].data), rtol=1e-5)
+
+
+def test_fitting_and_encoding_the_same_texts_agree_with_character_ngrams():
+    texts = [d for d in DOCS if tokenize(d)] * 2
+    f, enc = Featurizer.fit_encode(texts, ngrams=2, buckets=5000, chars=(2, 4), max_tokens=4, min_df=2)
+    again = f.encode(texts)  # fitted: unseen n-grams are dropped per distinct word, before counting
+    for a, b in zip(enc.parts() + [enc.weights], again.parts() + [again.weights]):
+        np.testing.assert_array_equal(a, b)

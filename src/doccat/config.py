@@ -319,6 +319,10 @@ def _pretrained_checks(cfg: Config) -> list[tuple[str, bool, str]]:
     ]
 
 
+def _char_lengths_ok(lengths: list[int] | None) -> bool:
+    return not lengths or (len(lengths) == 2 and 1 <= lengths[0] <= lengths[1] <= 20)
+
+
 def validate(cfg: Config) -> None:
     for key, allowed in CHOICES.items():
         section, name = key.split(".")
@@ -336,10 +340,8 @@ def validate(cfg: Config) -> None:
          f"must be <= {MAX_BUCKETS:,} (2**26): each bucket is a row of the embedding table in memory"),
         ("model.max_vocab", cfg.model.max_vocab is None or cfg.model.max_vocab >= 1, "must be >= 1"),
         ("model.max_tokens", cfg.model.max_tokens is None or cfg.model.max_tokens >= 1, "must be >= 1"),
-        ("model.char_ngrams", not cfg.model.char_ngrams or (len(cfg.model.char_ngrams) == 2
-                                                            and 1 <= cfg.model.char_ngrams[0] <= cfg.model.char_ngrams[1] <= 20),
+        ("model.char_ngrams", _char_lengths_ok(cfg.model.char_ngrams),
          "must be [] (none) or two lengths [low, high] with 1 <= low <= high <= 20, e.g. [3, 5]"),
-
         ("model.min_freq", cfg.model.min_freq >= 1, "must be >= 1"),
         ("model.min_df", cfg.model.min_df >= 1, "must be >= 1"),
         ("model.dropout", 0.0 <= cfg.model.dropout < 1.0, "must be in [0, 1)"),

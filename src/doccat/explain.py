@@ -17,12 +17,11 @@ word's, not the re-joining's). An encoder-only model (bag false) has no bag: no 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import torch
 
 from .model import Features
-import pyarrow as pa
-
-from .text import UNK, Encoded, _buckets, char_ngram_hashes, hash_ngrams, tokenize, truncate
+from .text import UNK, Encoded, hash_ngrams, tokenize, truncate
 from .train import predict_logits
 
 
@@ -105,7 +104,7 @@ def _ngrams(f, tokens: list[str], ids: np.ndarray) -> list[dict]:
 
 def _char_ngrams(f, tokens: list[str]) -> list[dict]:
     """The character n-grams of one document's distinct words, "<" and ">" marking a word's ends,
-    in the order `char_ngram_hashes` makes them (by word, then n, then position)."""
+    in the order `Featurizer.char_ids` gives them (by word, then n, then position)."""
     if not f.chars:
         return []
     words = sorted(set(tokens), key=tokens.index)
@@ -115,9 +114,9 @@ def _char_ngrams(f, tokens: list[str]) -> list[dict]:
         marked = ["<", *w, ">"]
         names += ["".join(marked[i:i + n]) for n in range(low, high + 1) for i in range(len(marked) - n + 1)
                   if n > 1 or 0 < i < len(marked) - 1]  # a lone mark is no n-gram
-    buckets = _buckets(char_ngram_hashes(pa.array(words, pa.large_string()), low, high)[0], f.buckets)
-    return [{"ngram": g, "id": int(f.char_base + b), "bucket": int(b), "in_model": bool(f.column(f.char_base + b) >= 0)}
-            for g, b in zip(names, buckets)]
+    ids, _ = f.char_ids(pa.array(words, pa.large_string()))
+    return [{"ngram": g, "id": int(i), "bucket": int(i - f.char_base), "in_model": bool(f.column(i) >= 0)}
+            for g, i in zip(names, ids)]
 
 
 def _inputs(clf, enc: Encoded, emb: np.ndarray | None, start: int = 0, stop: int | None = None):

@@ -419,7 +419,7 @@ class Featurizer:
             out[doc[: len(raw)] != doc[k - 1:]] = _DROP  # a window across two documents is no n-gram
             start += len(raw)
         if len(chars):
-            self._keys(np.repeat(doc, per_token), chars, key[start:])
+            np.bitwise_or(np.repeat(doc, per_token), chars, out=key[start:])
         key.sort()
         key = key[: np.searchsorted(key, _DROP)]
         first = np.ones(len(key), dtype=bool)
@@ -431,16 +431,32 @@ class Featurizer:
         return Encoded(key & 0xFFFFFFFF, offsets, counts)
 
     def _char_features(self, tokens: pa.Array, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Raw ids of every kept token's character n-grams, back to back (C,), and how many each token has (T,)."""
-        words = pc.dictionary_encode(tokens)  # each distinct word's n-grams are hashed once, not per occurrence
+        """The features of every kept token's character n-grams, back to back (C,), and how many each token has (T,).
+
+        Features are raw ids, or once fitted columns (an n-gram that is none is dropped). Both are found
+        once per distinct word, not per occurrence.
+        """
+        words = pc.dictionary_encode(tokens)
         which, _ = truncate(words.indices.to_numpy().astype(np.int64), lengths, self.max_tokens)
-        hashes, offsets = char_ngram_hashes(words.dictionary, *self.chars)
-        raw = _buckets(hashes, self.buckets)
-        raw += self.char_base
+        feats, offsets = self.char_ids(words.dictionary)
+        if self._column is not None:
+            col = self._column[feats]
+            kept = col >= 0
+            feats = col[kept].astype(np.int64)
+            per_word = np.bincount(np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))[kept],
+                                   minlength=len(offsets) - 1)
+            offsets = np.concatenate([[0], np.cumsum(per_word)])
         per_token = np.diff(offsets)[which]
         ends = np.cumsum(per_token)
         gather = np.repeat(offsets[which] - (ends - per_token), per_token) + np.arange(ends[-1] if len(ends) else 0)
-        return raw[gather], per_token
+        return feats[gather], per_token
+
+    def char_ids(self, words: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """Raw feature ids of the character n-grams of each of `words` (C,), and where each word's start (W+1,)."""
+        hashes, offsets = char_ngram_hashes(words, *self.chars)
+        ids = _buckets(hashes, self.buckets)
+        ids += self.char_base
+        return ids, offsets
 
     def _keys(self, doc: np.ndarray, raw: np.ndarray, out: np.ndarray) -> None:
         """out = (document << 32) | feature for raw feature ids; features that are no column become _DROP."""
