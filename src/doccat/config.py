@@ -55,7 +55,7 @@ class ModelConfig:
     # ("<wo", "ord>"), hashed into `buckets` of their own, weighed as a block beside the words; [] = none.
     # None: [3, 5] for a linear model whose training split has at most 500,000 tokens (the default recipe, chosen
     # on held-out training data), else none: a word brings ~10 character n-grams, which on a larger corpus cost
-    # several times the featurizing and fitting time for little gain (bench/SELECTION.md)
+    # 3-5x the training time for a gain of -0.2 to +0.7 points (bench/SELECTION.md)
     char_ngrams: list[int] | None = None
     min_freq: int = 1  # a word needs this many occurrences in the training split to enter the vocabulary
     min_df: int = 2  # a feature (word or n-gram) needs this many training documents to be a column
