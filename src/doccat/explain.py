@@ -146,6 +146,11 @@ def _ranked(items: list[dict], drop: np.ndarray, top: int) -> list[dict]:
     return [{**items[i], "drop": round(float(drop[i]), 6)} for i in order]
 
 
+def _ngram_line(grams: list[dict], most: int = 40) -> str:
+    return "  " + " | ".join(f"{g['ngram']}[{g['id']}{'' if g['in_model'] else ' unseen'}]" for g in grams[:most]) \
+        + (" ..." if len(grams) > most else "")
+
+
 def format_text(e: dict) -> str:
     """A readable version of `explain`'s result, for the terminal."""
     lines = [f"text: {e['text']}", "", "tokens (id; ? = unknown, counted as <unk> id 0):"]
@@ -154,14 +159,10 @@ def format_text(e: dict) -> str:
     lines.append("  " + " ".join(f"{t['token']}[{t['id']}{'?' if t['unknown'] else ''}]" for t in e["tokens"]))
     if e["ngrams"]:
         lines += ["n-grams (id = vocabulary size + bucket; unseen = no training text had it: not in the model):"]
-        lines.append("  " + " | ".join(f"{g['ngram']}[{g['id']}{'' if g['in_model'] else ' unseen'}]"
-                                       for g in e["ngrams"][:40])
-                     + (" ..." if len(e["ngrams"]) > 40 else ""))
+        lines.append(_ngram_line(e["ngrams"]))
     if e["char_ngrams"]:
-        lines += ["character n-grams (id = vocabulary size + word n-gram buckets + bucket):"]
-        lines.append("  " + " | ".join(f"{g['ngram']}[{g['id']}{'' if g['in_model'] else ' unseen'}]"
-                                       for g in e["char_ngrams"][:40])
-                     + (" ..." if len(e["char_ngrams"]) > 40 else ""))
+        lines += ["character n-grams (id = vocabulary size + word n-gram buckets + bucket):",
+                  _ngram_line(e["char_ngrams"])]
     lines += ["", f"{'class':20s} {'logit':>10s} {'prob':>8s}"]
     for c in sorted(e["probs"], key=e["probs"].get, reverse=True):
         lines.append(f"{c[:20]:20s} {e['logits'][c]:10.4f} {e['probs'][c]:8.4f}" + ("  <- argmax" if c == e["label"]

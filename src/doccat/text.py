@@ -492,20 +492,18 @@ class Featurizer:
         else:
             w = enc.counts.copy()
             mass = w
-        if not self.chars:
-            norm = _doc_sums(mass, enc.offsets)
-            norm = np.sqrt(norm) if self.weighting == "tfidf" else norm
-            norm[norm == 0] = 1
-            w *= np.repeat((1 / norm).astype(np.float32), lengths)
-            return w
-        block = np.repeat(np.arange(len(enc), dtype=np.int64) * 2, lengths)
-        block += enc.ids >= self._first_char_column
-        sums = np.bincount(block, weights=mass, minlength=2 * len(enc)).reshape(-1, 2)
+        if self.chars:  # (document, block) sums: block 0 the words, 1 the character n-grams
+            block = np.repeat(np.arange(len(enc), dtype=np.int64) * 2, lengths)
+            block += enc.ids >= self._first_char_column
+            sums = np.bincount(block, weights=mass, minlength=2 * len(enc)).reshape(-1, 2)
+        else:
+            sums = _doc_sums(mass, enc.offsets)[:, None]
         norm = np.sqrt(sums) if self.weighting == "tfidf" else sums
         blocks = (sums > 0).sum(1, keepdims=True)  # a document's blocks that have features
         norm *= np.sqrt(blocks) if self.weighting == "tfidf" else blocks
         norm[norm == 0] = 1
-        w *= (1 / norm).astype(np.float32).ravel()[block]
+        scale = (1 / norm).astype(np.float32).ravel()
+        w *= scale[block] if self.chars else np.repeat(scale, lengths)
         return w
 
     @property
