@@ -80,6 +80,6 @@ def test_cli_train_seeds(hard_files, tmp_path, capsys):
     assert [r["run_dir"] for r in summary["runs"]] == [str(tmp_path / "s" / f"seed-{s}") for s in (0, 1)]
     # a taken folder is refused before any training; --seed with --seeds is ambiguous
     assert cli.main(["train", "--seeds", "0,1", *flags, "--out", str(tmp_path / "s"), "--quiet"]) == 2
-    assert "seed-0: already exists" in capsys.readouterr().err
+    assert "s: already exists" in capsys.readouterr().err
     assert cli.main(["train", "--seeds", "2", "--seed", "4", *flags, "--out", str(tmp_path / "t")]) == 2
     assert "either seed" in capsys.readouterr().err

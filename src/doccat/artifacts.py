@@ -6,6 +6,9 @@
 from __future__ import annotations
 
 import csv
+import ctypes
+import errno
+import glob
 import hashlib
 import io
 import json
@@ -39,11 +42,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)  # make the rename itself durable
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync_dir(path.parent)  # make the rename itself durable
 
 
 def rows_csv(history: list[dict]) -> bytes:
@@ -55,13 +54,136 @@ def rows_csv(history: list[dict]) -> bytes:
     return buf.getvalue().encode()
 
 
+# what doccat itself puts in a run directory beside the files its manifest lists
+UNLISTED = {"report.html"}
+
+
+def is_run(path: Path) -> bool:
+    """Whether `path` is a doccat run directory: a real directory with a manifest.json that lists
+    every file in it (report.html aside). Only such a directory may be replaced by --overwrite."""
+    return _foreign(Path(path)) is None
+
+
+def _foreign(path: Path) -> str | None:
+    """Why `path` is not a doccat run directory, or None when it is one."""
+    manifest = path / "manifest.json"
+    if path.is_symlink() or not path.is_dir():
+        return "is not a directory" if not path.is_symlink() else "is a symbolic link"
+    if manifest.is_symlink() or not manifest.is_file():
+        return "has no manifest.json (it is not a doccat run directory)"
+    try:
+        files = json.loads(manifest.read_bytes()).get("files")
+    except (OSError, ValueError, AttributeError):
+        files = None
+    if not isinstance(files, dict):
+        return "has a manifest.json that is not a doccat manifest"
+    for entry in path.iterdir():
+        if entry.name not in files and entry.name not in UNLISTED | {"manifest.json"}:
+            return f"holds {entry.name!r}, which is not part of a doccat run"
+        if entry.is_symlink() or not entry.is_file():
+            return f"holds {entry.name!r}, which is not a plain file"
+    return None
+
+
+def claim(out: Path, overwrite: bool) -> Path:
+    """Check that a run may be written to `out`: nothing there, or (with `overwrite`) a doccat run
+    directory, which is then replaced. Anything else is refused and left untouched. Leftovers of a
+    write that was killed are cleaned first (see `recover`)."""
+    out = Path(out)
+    if not out.name or out.name in (".", ".."):
+        raise ArtifactError(f"{str(out) or repr(str(out))}: not a directory name a run can be written to; "
+                            "give --out a new directory, e.g. runs/my-run")
+    for parent in out.absolute().parents:
+        if parent.exists() and not parent.is_dir():
+            raise ArtifactError(f"{out}: {parent} is a file, not a directory; choose another --out")
+    recover(out)
+    if not os.path.lexists(out):
+        return out
+    if Path.cwd().resolve().is_relative_to(out.resolve()):
+        raise ArtifactError(f"{out}: is the current directory or holds it; choose another --out")
+    if not overwrite:
+        raise ArtifactError(f"{out}: already exists; choose another directory or pass --overwrite")
+    why = None if _empty_dir(out) else _foreign(out)
+    if why is not None:
+        raise ArtifactError(f"{out}: {why}; --overwrite replaces only a doccat run directory, so it was left "
+                            "untouched: choose another --out (or move it away yourself)")
+    return out
+
+
+def claim_folder(out: Path, overwrite: bool, ours: set[str]) -> None:
+    """Check that a command that writes several files and runs into the folder `out` may use it: new,
+    or (with `overwrite`) holding only the names in `ours` (and their temporary copies)."""
+    out = Path(out)
+    if not os.path.lexists(out) or _empty_dir(out):
+        return
+    if not overwrite:
+        raise ArtifactError(f"{out}: already exists; choose another directory or pass --overwrite")
+    if out.is_symlink() or not out.is_dir():
+        foreign = [out.name]
+    else:
+        foreign = [e.name for e in out.iterdir()
+                   if e.name not in ours and not any(e.name.startswith(f".{name}.") for name in ours)]
+    if foreign:
+        raise ArtifactError(f"{out}: holds {', '.join(map(repr, sorted(foreign)[:3]))}, which doccat did not write "
+                            "there; --overwrite left it untouched: choose another --out (or move it away yourself)")
+
+
+def recover(out: Path) -> None:
+    """Finish or undo a write of `out` that was killed, and remove its leftovers.
+
+    A run is written into `.NAME.tmp-*` beside `out` and swapped in at once; the old run, if any, is
+    then in `.NAME.old-*` until it is removed. Killed between the two renames of a system without an
+    atomic exchange, `out` is missing: the new run is put in place if it is complete, else the old one
+    goes back. Only directories holding nothing but a run's files are touched.
+    """
+    out = Path(out)
+    debris = {kind: sorted((p for p in out.parent.glob(f".{glob.escape(out.name)}.{kind}-*") if _leftover(p)),
+                          key=lambda p: p.stat().st_mtime)
+              for kind in ("tmp", "old")}
+    if not os.path.lexists(out):
+        complete = [p for p in debris["tmp"] if (p / "manifest.json").is_file()]
+        if debris["old"] and complete:
+            os.replace(complete[-1], out)
+        elif debris["old"]:
+            os.replace(debris["old"][-1], out)
+    for leftover in debris["tmp"] + debris["old"]:
+        if leftover.exists():
+            shutil.rmtree(leftover)
+
+
+def _empty_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+
+
+def _leftover(path: Path) -> bool:
+    """A directory of plain files only, as a run's temporary or old copy is."""
+    return (path.is_dir() and not path.is_symlink()
+            and all(e.is_file() and not e.is_symlink() for e in path.iterdir()))
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # the file system can't
+        return False
+    err = ctypes.get_errno()
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def write_run(out: Path, config: dict, state: dict[str, torch.Tensor], vocab: list[str], labels: list[str],
               metrics: dict, history: list[dict], overwrite: bool = False,
               extra: dict[str, bytes] | None = None) -> Path:
-    """Write the run directory atomically: into a temporary sibling, then renamed into place."""
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise ArtifactError(f"{out}: already exists; choose another directory or pass --overwrite")
+    """Write the run directory atomically: into a temporary sibling, then swapped into place.
+
+    At every instant `out` holds either the old run (with `overwrite`) or the new one, complete."""
+    out = claim(Path(out), overwrite)
     files = {
         "config.json": _json(config),
         "model.safetensors": save_safetensors({k: v.contiguous() for k, v in state.items()}),
@@ -75,19 +197,30 @@ def write_run(out: Path, config: dict, state: dict[str, torch.Tensor], vocab: li
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
-    for name, data in files.items():
+    for name, data in files.items():  # manifest.json last: a temporary copy with one is complete
         with open(tmp / name, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-    if out.exists():  # --overwrite: swap the old directory out only once the new one is complete
+    if not os.path.lexists(out):
+        os.replace(tmp, out)
+    elif _exchange(tmp, out):  # the old run is now at `tmp`
+        shutil.rmtree(tmp)
+    else:  # two renames; `recover` repairs a kill between them
         old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
         os.replace(out, old)
         os.replace(tmp, out)
         shutil.rmtree(old)
-    else:
-        os.replace(tmp, out)
+    _fsync_dir(out.parent)
     return out
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_run(path: Path) -> dict:
@@ -96,6 +229,8 @@ def read_run(path: Path) -> dict:
     Nothing is unpickled: weights are safetensors, the rest JSON, each checked against the manifest.
     """
     path = Path(path)
+    if not os.path.lexists(path):
+        recover(path)  # a write killed mid-swap: the complete run goes back in place
     if not (path / "manifest.json").is_file():
         if path.with_name(path.name + ".partial").is_dir():
             raise ArtifactError(f"{path}: the run has not finished (it is training, or was killed: "

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import torch
 from safetensors.torch import load as load_safetensors, save as save_safetensors
 
 from . import distributed
-from .artifacts import ArtifactError, write_atomic
+from .artifacts import ArtifactError, claim, write_atomic
 
 FORMAT = "doccat-checkpoint-1"
 CHECKPOINT = "checkpoint.safetensors"
@@ -50,14 +51,16 @@ class Checkpoints:
 
     @staticmethod
     def check(out: str | Path, overwrite: bool = False) -> None:
-        """Refuse an existing run or an unfinished one in `out` unless `overwrite`."""
-        out = Path(out)
+        """Refuse an existing run or an unfinished one in `out` unless `overwrite`; refuse anything
+        there that is not doccat's (a run directory, an in-progress directory) even with it."""
+        out = claim(Path(out), overwrite)
         partial = partial_dir(out)
-        if out.exists() and not overwrite:
-            raise ArtifactError(f"{out}: already exists; choose another directory or pass --overwrite")
-        if partial.exists() and not overwrite:
+        if os.path.lexists(partial) and not overwrite:
             raise ArtifactError(f"{partial}: holds an unfinished run; continue it with "
                                 f"`doccat train --resume {out}` or start over with --overwrite")
+        if os.path.lexists(partial) and not _is_partial(partial):
+            raise ArtifactError(f"{partial}: is not a doccat in-progress directory (it holds other files); "
+                                "--overwrite left it untouched: choose another --out (or move it away yourself)")
 
     @classmethod
     def start(cls, out: str | Path, config: dict, overwrite: bool = False) -> "Checkpoints":
@@ -192,6 +195,14 @@ def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
                     tensors[f"optim.{pid}.{key}.indices"], tensors[f"optim.{pid}.{key}.values"],
                     value["sparse_size"], is_coalesced=value["coalesced"])
     return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _is_partial(path: Path) -> bool:
+    """Whether `path` holds only what a run in progress writes (see the module's docstring)."""
+    return (path.is_dir() and not path.is_symlink() and all(
+        e.is_file() and not e.is_symlink()
+        and (e.name in ("RUNNING", "run.json", CHECKPOINT) or e.name.startswith((".run.json.tmp-", f".{CHECKPOINT}.tmp-")))
+        for e in path.iterdir()))
 
 
 def _lock(partial: Path):

@@ -64,7 +64,7 @@ def cmd_train(args) -> int:
         clf = resume(out, log=log, progress=progress)
     else:
         name = overrides.get("dataset") or "run"
-        out = args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = args.out if args.out is not None else f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         clf = train(config=args.config, out=out, overwrite=args.overwrite, log=log, progress=progress, **overrides)
     from .distributed import is_main
     if not is_main():  # under torchrun, rank 0 says how it went
@@ -82,7 +82,7 @@ def _train_seeds(args, overrides: dict, log, progress) -> int:
     if args.resume:
         raise ConfigError("--resume continues one run: it takes no --seeds")
     name = overrides.get("dataset") or "run"
-    out = args.out or f"runs/{name}-seeds-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = args.out if args.out is not None else f"runs/{name}-seeds-{time.strftime('%Y%m%d-%H%M%S')}"
     summary = train_seeds(args.seeds, config=args.config, out=out, overwrite=args.overwrite, log=log,
                           progress=progress, **overrides)
     print(json.dumps({"out": str(out), **summary}, indent=2))
@@ -94,7 +94,7 @@ def cmd_tune(args) -> int:
     overrides = config_overrides(args)
     log = (lambda *a, **k: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     name = overrides.get("dataset") or "run"
-    out = args.out or f"runs/tune-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = args.out if args.out is not None else f"runs/tune-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     result = tune(config=args.config, out=out, trials=args.trials, timeout=args.timeout, space=args.space,
                   overwrite=args.overwrite, log=log, progress=False if args.quiet else None, **overrides)
     print(json.dumps(result.summary, indent=2))

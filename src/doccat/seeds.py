@@ -7,6 +7,7 @@ only `train.seed` changes.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from pathlib import Path
 
@@ -77,8 +78,10 @@ def train_seeds(seeds: int | str | list[int], texts: list[str] | None = None, la
     seeds = seed_list(seeds)
     cfg = classifier.resolve_config(config, overrides)
     out = Path(out) if out is not None else None
-    if out is not None:
-        for s in seeds:  # refuse a taken directory before the first run, not after it
+    if out is not None:  # refuse a taken directory before the first run, not after it
+        runs = {e.name for e in out.iterdir() if re.fullmatch(r"seed-\d+(\.partial)?", e.name)} if out.is_dir() else set()
+        artifacts.claim_folder(out, overwrite, {SUMMARY} | runs)
+        for s in seeds:
             Checkpoints.check(out / f"seed-{s}", overwrite)
     splits = classifier._in_memory_splits(cfg, texts, labels) if texts is not None else load_splits(cfg.data)
     rows, task = [], None

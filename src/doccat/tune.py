@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import artifacts, classifier, config as config_mod
-from .artifacts import ArtifactError
+from .checkpoint import Checkpoints
 from .config import Config, ConfigError
 from .data import Splits, load_splits
 from .loss import SCORES
@@ -288,8 +288,9 @@ def _best_trial(study, optuna):
 
 
 def _claim(out: Path, overwrite: bool) -> Path:
-    if out.exists() and not overwrite:
-        raise ArtifactError(f"{out}: already exists; choose another directory or pass --overwrite")
+    """`out` for a search: new, or (with `overwrite`) one that an earlier `doccat tune` wrote."""
+    artifacts.claim_folder(out, overwrite, {"best.toml", "trials.csv", "tune.json", "best", "best.partial"})
+    Checkpoints.check(out / "best", overwrite)
     out.mkdir(parents=True, exist_ok=True)
     return out
 
