@@ -121,7 +121,7 @@ def test_the_default_recipe_is_a_linear_svm_with_calibrated_probabilities(corpus
 def test_character_ngrams_auto_by_corpus_size_explicit_or_off(corpus_files, tmp_path, monkeypatch):
     train, _ = corpus_files
     quiet = dict(log=lambda *a: None, epochs=2)
-    monkeypatch.setattr(doccat.classifier, "AUTO_CHAR_TOKENS", 10)  # the corpus is "large" now: none
+    monkeypatch.setattr(doccat.recipe, "AUTO_CHAR_TOKENS", 10)  # the corpus is "large" now: none
     large = doccat.train(train=str(train), out=tmp_path / "run", **quiet)
     assert large.config.model.char_ngrams == [] and large.featurizer.chars is None
     assert doccat.load(tmp_path / "run").featurizer.chars is None  # the resolved choice is what is saved

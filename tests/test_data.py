@@ -12,6 +12,8 @@ from doccat.config import DataConfig
 from doccat.data import DataError, load_splits, readers, registry
 from doccat.data.split import stratified_split
 
+from conftest import make_corpus
+
 DATA_DIR = registry.default_data_dir()  # $DOCCAT_DATA_DIR, else ../shared/datasets beside the checkout
 needs_real = lambda name: pytest.mark.skipif(  # noqa: E731
     not DATA_DIR.joinpath(name).is_dir(), reason=f"real {name} not in {DATA_DIR}")
@@ -295,3 +297,17 @@ def test_real_movie_review_polarity():
     assert Counter(s.test.labels)["neg"] == Counter(s.test.labels)["pos"]
     # valid is then carved (10%) from what is left of train
     assert abs(len(s.valid) - 0.1 * (10662 - len(s.test))) <= 2 and set(s.valid.labels) == {"neg", "pos"}
+
+
+def test_in_memory_texts_get_the_checks_and_splits_files_get():
+    from doccat.config import DataConfig
+    from doccat.data import from_memory
+    texts, labels = make_corpus(30)
+    with pytest.raises(DataError, match="at least 2 classes"):
+        from_memory(DataConfig(), texts, ["sports"] * len(texts))
+    with pytest.raises(DataError, match="90 texts but 89 labels"):
+        from_memory(DataConfig(), texts, labels[:-1])
+    splits = from_memory(DataConfig(test_fraction=0.2), texts, labels)
+    assert splits.test is not None and len(splits.test) == 18 and len(splits.train) + len(splits.valid) == 72
+    numbers = from_memory(DataConfig(), texts, [{"sports": 10, "business": 9, "science": 100}[x] for x in labels])
+    assert numbers.classes == ["9", "10", "100"]  # numeric labels in numeric order, as files' are

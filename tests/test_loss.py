@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from doccat.loss import Loss, LossError, class_weights, num_outputs, resolve
+from doccat.loss import Loss, LossError, check, class_weights, num_outputs
 
 
 def _batch(seed=0, n=7, k=4):
@@ -79,14 +79,15 @@ def test_regression_losses():
 
 def test_balanced_class_weights_as_scikit_learn():
     y = np.array([0, 0, 0, 1, 2, 2])
-    w = class_weights("balanced", y, "classify", 3)
+    counts = np.bincount(y).tolist()  # training documents per class, as the data's statistics hold them
+    w = class_weights("balanced", counts, len(y), "classify")
     torch.testing.assert_close(w, torch.tensor([6 / (3 * 3), 6 / (3 * 1), 6 / (3 * 2)]))
     sk = pytest.importorskip("sklearn.utils.class_weight")
     np.testing.assert_allclose(w.numpy(), sk.compute_class_weight("balanced", classes=np.arange(3), y=y), rtol=1e-6)
-    torch.testing.assert_close(class_weights("1,2,3", y, "classify", 3), torch.tensor([1.0, 2.0, 3.0]))
+    torch.testing.assert_close(class_weights("1,2,3", counts, len(y), "classify"), torch.tensor([1.0, 2.0, 3.0]))
     with pytest.raises(LossError, match="2 values for 3 classes"):
-        class_weights("1,2", y, "classify", 3)
-    pos = class_weights("balanced", np.array([[1, 0], [1, 0], [0, 1], [1, 0]], dtype=np.float32), "multilabel", 2)
+        class_weights("1,2", counts, len(y), "classify")
+    pos = class_weights("balanced", [3, 1], 4, "multilabel")  # per label: documents with it, of 4
     torch.testing.assert_close(pos, torch.tensor([1 / 3, 3 / 1]))  # negatives / positives per label
 
 
@@ -97,17 +98,14 @@ def test_weighted_cross_entropy_is_the_weighted_mean():
     torch.testing.assert_close(Loss(weight=w)(z, y), (w[y] * per_doc).sum() / w[y].sum())
 
 
-def test_resolve_and_outputs():
-    assert resolve("classify", "auto", 5) == "cross_entropy" and resolve("multilabel", "auto", 9) == "bce"
-    assert resolve("classify", "auto", 5, linear=True) == "squared_hinge"  # the default recipe: a linear SVM
-    assert resolve("multilabel", "auto", 5, linear=True) == "bce" and resolve("classify", "nll", 5, linear=True) == "nll"
-    assert resolve("regression", "auto", 0) == "mse" and resolve("classify", "bce", 2) == "bce"
+def test_check_and_outputs():
+    assert check("classify", "nll", 5) == "nll" and check("classify", "bce", 2) == "bce"
     assert num_outputs("classify", "bce", 2) == 1 and num_outputs("classify", "nll", 3) == 3
     assert num_outputs("multilabel", "bce", 9) == 9 and num_outputs("regression", "l1", 0) == 1
     with pytest.raises(LossError, match="needs two classes"):
-        resolve("classify", "bce", 3)
+        check("classify", "bce", 3)
     with pytest.raises(LossError, match="does not fit a regression task"):
-        resolve("regression", "cross_entropy", 0)
+        check("regression", "cross_entropy", 0)
 
 
 def test_one_full_batch_sgd_step_is_the_mean_of_the_per_example_gradients():

@@ -97,7 +97,8 @@ def test_the_streamed_featurizer_equals_the_in_memory_one(tmp_path):
     cfg = doccat.classifier.resolve_config(None, dict(train=str(write_csv(tmp_path / "t.csv", texts, labels)),
                                                       valid=str(write_csv(tmp_path / "v.csv", *valid)),
                                                       streaming=True, batch_size=16, optimizer="adagrad"))
-    streamed = Corpus(cfg, log=lambda *a: None).classifier.featurizer
+    corpus = Corpus(cfg, log=lambda *a: None)
+    streamed = corpus.fit_featurizer(doccat.recipe.resolve(cfg, corpus.stats).model)
     m = cfg.model
     assert streamed.chars == (3, 5)  # the default recipe's character n-grams: a linear model on a small corpus
     memory = Featurizer.fit(texts, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,

@@ -4,9 +4,10 @@ import torch
 from torch import nn
 
 from doccat.config import ModelConfig, TrainConfig
+from doccat.inputs import Encoded, batches, to_docs
+from doccat.loss import Loss
 from doccat.model import BagClassifier
-from doccat.text import Encoded
-from doccat.train import batches, build_optimizer, build_scheduler, clip_grad_norm, fit, to_docs
+from doccat.train import Hooks, InMemory, Trainer, build_optimizer, build_scheduler, clip_grad_norm
 
 
 def _enc(docs):
@@ -82,9 +83,16 @@ def test_each_optimizer_learns_a_separable_task(optimizer):
     cfg = TrainConfig(optimizer=optimizer, lr=lr, epochs=5, batch_size=0 if optimizer == "lbfgs" else 4,
                       scheduler="none", patience=0, momentum=0.9 if optimizer == "sgd" else 0.0, weight_decay=0.0)
     model = BagClassifier(ModelConfig(embed_dim=8, init="xavier"), 10, 2, sparse=optimizer in ("sgd", "adagrad"))
-    history = fit(model, enc, y, enc, y, cfg, log=lambda *a: None)
+    history = _fit(model, enc, y, cfg).run.history
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert max(r["val_score"] for r in history) == 1.0
+
+
+def _fit(model, enc, y, cfg, progress=None) -> Trainer:
+    """Train on the documents `enc`, validated on themselves; the trainer keeps the history and batch rows."""
+    trainer = Trainer(model, Loss(), cfg, hooks=Hooks(lambda *a: None, progress))
+    trainer.fit(InMemory(enc, y, cfg.batch_size, cfg.shuffle), InMemory(enc, y))
+    return trainer
 
 
 def test_batch_log_and_progress_bar(capsys, monkeypatch):
@@ -96,12 +104,10 @@ def test_batch_log_and_progress_bar(capsys, monkeypatch):
     y = np.array([0, 0, 1, 1] * 10)
     enc = _enc(docs)
     cfg = TrainConfig(optimizer="adagrad", lr=0.5, epochs=2, batch_size=8, scheduler="none", patience=0, weight_decay=0)
-    rows = []
-    fit(BagClassifier(ModelConfig(embed_dim=8), 10, 2, sparse=True), enc, y, enc, y, cfg, log=lambda *a: None,
-        batch_log=rows, progress=True)
+    rows = _fit(BagClassifier(ModelConfig(embed_dim=8), 10, 2, sparse=True), enc, y, cfg, progress=True).run.batches
     assert [r["step"] for r in rows] == list(range(1, 11)) and [r["epoch"] for r in rows] == [1] * 5 + [2] * 5
     assert all(r["grad_norm"] > 0 and r["lr"] == 0.5 for r in rows)  # recorded though clipping is off
     bar = capsys.readouterr().err
     assert "epoch 2/2" in bar and "doc/s" in bar and "loss" in bar and "acc" in bar and "lr 0.5" in bar
-    fit(BagClassifier(ModelConfig(embed_dim=8), 10, 2, sparse=True), enc, y, enc, y, cfg, log=lambda *a: None)
+    _fit(BagClassifier(ModelConfig(embed_dim=8), 10, 2, sparse=True), enc, y, cfg)
     assert capsys.readouterr().err == ""  # stderr is not a terminal here: no bar by default

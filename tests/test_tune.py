@@ -53,25 +53,25 @@ def search(tmp_path_factory):
     train = write_csv(root / "train.csv", *make_corpus(60, seed=1, signal=1, noise=6))
     test = write_csv(root / "test.csv", *make_corpus(30, seed=2, signal=1, noise=6))
     calls = []  # per training: whether it was given a test split, and whether it scored one
-    real_load, real_train = tune_mod.load_splits, classifier.train
+    real_load, real_fit = tune_mod.load_splits, classifier.fit_data
 
     def load_sealed(cfg):
         splits = real_load(cfg)
         splits.test = Sealed(splits.test)
         return splits
 
-    def train_recorded(*args, _splits=None, **kwargs):
-        call = {"given_test": _splits.test is not None, "scored_test": False}
+    def train_recorded(splits, *args, **kwargs):
+        call = {"given_test": splits.test is not None, "scored_test": False}
         calls.append(call)
-        if _splits.test is not None:
-            _splits.test.open = True
-        clf = real_train(*args, _splits=_splits, **kwargs)  # a pruned trial raises here
+        if splits.test is not None:
+            splits.test.open = True
+        clf = real_fit(splits, *args, **kwargs)  # a pruned trial raises here
         call["scored_test"] = "test" in clf.metrics_
         return clf
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(tune_mod, "load_splits", load_sealed)
-        mp.setattr(classifier, "train", train_recorded)
+        mp.setattr(classifier, "fit_data", train_recorded)
         result = doccat.tune(train=str(train), test=str(test), out=root / "out", trials=TRIALS, space=SPACE,
                              seed=0, log=lambda *a: None, **BASE)
     return result, root / "out", calls

@@ -158,12 +158,12 @@ def bag_rows(clf, words):
 def record_initial_bag(monkeypatch) -> list:
     """[the model, its bag as `fit` receives it]: the init, vectors included, before any step."""
     seen = []
-    real_fit = classifier.fit
+    real_init = classifier.Trainer.__init__
 
-    def recording_fit(model, *args, **kw):
+    def recording_init(self, model, *args, **kw):
         seen[:] = [model, model.bag.weight.detach().clone()]
-        return real_fit(model, *args, **kw)
-    monkeypatch.setattr(classifier, "fit", recording_fit)
+        return real_init(self, model, *args, **kw)
+    monkeypatch.setattr(classifier.Trainer, "__init__", recording_init)
     return seen
 
 

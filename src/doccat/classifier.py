@@ -1,28 +1,35 @@
-"""The public API: train a classifier, then predict / evaluate / save / load it."""
+"""The public API: train a classifier, then predict / evaluate / save / load it.
+
+One path, whatever the data:
+
+    doccat.data (files, in-memory texts, or a stream) --> Splits / Corpus, and their Stats
+    recipe.resolve(config, stats) --> the resolved config (nothing left "auto")
+    build(config, stats, featurizer) --> an untrained Classifier
+    train.Trainer(...).fit(train, valid) --> the trained Classifier, its metrics, saved with `out`
+"""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import artifacts, config as config_mod, distributed
+from . import artifacts, config as config_mod, distributed, recipe
 from .checkpoint import Checkpoints
-from .config import Config, TrainConfig
-from .data import DataError, Split, Splits, load_splits
-from .data.split import random_split, stratified_split
-from .loss import SCORES, Loss, LossError, class_weights, num_outputs, resolve as resolve_loss
+from .config import Config
+from .data import DataError, Splits, from_memory, load_splits
+from .data.stream import Corpus, evaluate as evaluate_streamed
+from .data.summary import Stats, data_summary
+from .loss import SCORES, Loss, class_weights, num_outputs
 from .metrics import classification_report, multilabel_report, regression_report
-from .model import BagClassifier, build_model, encoder_features, nb_scale
-from .text import Featurizer, Vocab
-from .report import data_summary
+from .model import BagClassifier, build_model, encoder_features, nb_scale, predict_logits
+from .text import Featurizer, Tokens, Vocab
+from .train import Hooks, InMemory, Trainer, kept_epoch, peak_memory_mib, uses_sparse_grads
 from .vectors import load_into_bag
-from .train import fit, kept_epoch, peak_memory_mib, predict_logits, uses_sparse_grads
 
 
 @dataclass
@@ -64,8 +71,19 @@ class Classifier:
         return enc if self.encoder_ is None else encoder_features(self.encoder_, self.config.model, enc, texts, cache)
 
     def predict_proba(self, texts: str | list[str]) -> np.ndarray:
-        """Probabilities, (n_texts, n_classes), columns in `classes_` order: softmax for classify (rows sum
-        to 1), one sigmoid per label for multilabel. Regression has none: use `predict`."""
+        """Probabilities of each class for each text.
+
+        Parameters
+        ----------
+        texts : str or list of str
+            A single string counts as a list of one text.
+
+        Returns
+        -------
+        ndarray of shape (n_texts, n_classes)
+            Columns in `classes_` order: softmax for classify (rows sum to 1), one sigmoid per label for
+            multilabel. Regression has none (DataError): use `predict`.
+        """
         if self.task == "regression":
             raise DataError("a regression model predicts values, not probabilities: use predict")
         return self.loss_.proba(self._outputs(texts)).numpy()
@@ -75,11 +93,22 @@ class Classifier:
         return self.loss_.log_proba(self._outputs(texts)).numpy()
 
     def predict(self, texts: str | list[str], k: int | None = None, threshold: float | None = None) -> list[Prediction]:
-        """One Prediction per text (a single string counts as a list of one text).
+        """The most probable classes of each text, with their probabilities.
 
-        classify: the top-`k` classes (default 1) with probabilities, those below `threshold` (default
-        0) dropped. multilabel: the labels whose probability reaches `threshold` (default: the model's,
-        0.5), at most `k`. regression: `value`, the predicted number.
+        Parameters
+        ----------
+        texts : str or list of str
+            A single string counts as a list of one text.
+        k : int, optional
+            classify: the top-k classes (default 1); multilabel: at most k labels (default all).
+        threshold : float, optional
+            Drop classes whose probability is below it (classify default 0; multilabel default the
+            model's ``threshold``, 0.5).
+
+        Returns
+        -------
+        list of Prediction
+            One per text: ``labels`` and ``probs``, most probable first; regression: ``value``, the number.
         """
         out = self._outputs(texts)
         if self.task == "regression":
@@ -116,8 +145,20 @@ class Classifier:
         return self.targets(labels, where)
 
     def evaluate(self, texts: list[str], labels: list) -> dict:
-        """Metrics by task, with the loss: classify: accuracy, macro-F1, per class, confusion matrix;
-        multilabel: micro/macro-F1, subset accuracy, hamming loss, per label; regression: MAE, RMSE, R^2."""
+        """Score the model on labeled texts.
+
+        Parameters
+        ----------
+        texts : list of str
+        labels : list
+            Class names (classify), lists of labels (multilabel) or numbers (regression), as in training.
+
+        Returns
+        -------
+        dict
+            With the loss: classify: accuracy, macro-F1, per class, confusion matrix; multilabel:
+            micro/macro-F1, subset accuracy, hamming loss, per label; regression: MAE, RMSE, R^2.
+        """
         y = torch.from_numpy(self.targets(labels))
         return self.evaluate_outputs(self._outputs(list(texts), cache=True), y, labels if self.task == "regression" else None)
 
@@ -167,22 +208,39 @@ class Classifier:
 
 def load(path: str | Path, device: str = "auto", encoder: str | Path | None = None) -> Classifier:
     """Load a run directory written by `train(..., out=...)` or `Classifier.save`; checksums verified.
-    `device`: where the model runs, "cpu", "cuda" or "auto" (a GPU when there is one).
 
-    A run trained with a pretrained encoder needs that very encoder (its files' sha256 are checked):
-    found at `encoder` (a folder), else where it was at training, else installed under its known name.
-    Raises ArtifactError when it is missing or differs."""
+    Parameters
+    ----------
+    path : path
+        The run directory.
+    device : str
+        Where the model runs: "cpu", "cuda" or "auto" (a GPU when there is one).
+    encoder : path, optional
+        A run trained with a pretrained encoder needs that very encoder (its files' sha256 are checked):
+        found here (a folder), else where it was at training, else installed under its known name.
+
+    Returns
+    -------
+    Classifier
+
+    Raises
+    ------
+    ArtifactError
+        The run is missing, incomplete or altered, or its encoder is missing or differs.
+    """
     run = artifacts.read_run(Path(path))
-    cfg = config_mod.from_dict(run["config"])
+    try:
+        cfg = recipe.resolve(config_mod.from_dict(run["config"]), None)  # resolved when it was trained: checked
+    except config_mod.ConfigError as e:
+        raise artifacts.ArtifactError(f"{path}/config.json: {e}") from None
     state = dict(run["state"])
     idf_, columns = state.pop("featurizer.idf", None), state.pop("featurizer.columns", None)
     if columns is None or (idf_ is None) != (cfg.model.weighting != "tfidf"):
         raise artifacts.ArtifactError(f"{path}: model.safetensors lacks the featurizer's columns or idf; "
                                       "it was written by another version of doccat: train it again")
     target = tuple(state.pop("target.mean_std", torch.tensor([0.0, 1.0])).tolist())
-    featurizer = Featurizer(Vocab(run["vocab"]), cfg.model.ngrams, cfg.model.buckets, cfg.model.max_tokens,
-                            cfg.model.weighting, columns.numpy(), None if idf_ is None else idf_.numpy(),
-                            cfg.model.char_ngrams)
+    featurizer = Featurizer.from_config(cfg.model, Vocab(run["vocab"]), columns.numpy(),
+                                        None if idf_ is None else idf_.numpy())
     loss = Loss(cfg.data.task, cfg.train.loss, threshold=cfg.model.threshold,
                 scale=float(state.pop("loss.scale", torch.tensor(1.0))))
     encoder_ = _saved_encoder(path, cfg, run["encoder"], encoder, device) if cfg.model.encoder else None
@@ -210,179 +268,174 @@ def resolve_config(config: Config | dict | str | Path | None, overrides: dict) -
     return config_mod.load(config, nested)
 
 
-def _in_memory_splits(cfg: Config, texts, labels) -> Splits:
-    """Splits of in-memory data; task auto: lists of labels are multilabel, floats regression."""
-    labels = list(labels)
-    task = cfg.data.task
-    if task == "auto":
-        task = "multilabel" if all(isinstance(x, (list, tuple, set)) for x in labels) else \
-            "regression" if all(isinstance(x, float) for x in labels) else "classify"
-    if task == "multilabel":
-        train = Split(list(texts), [sorted({str(x) for x in row}) for row in labels])
-        classes = sorted({x for row in train.labels for x in row})
-    elif task == "regression":
-        train, classes = Split(list(texts), [float(x) for x in labels]), []
-    else:
-        train = Split(list(texts), [str(x) for x in labels])
-        classes = sorted(set(train.labels))
-    if task == "classify":
-        kept, carved = stratified_split(train.labels, cfg.data.valid_fraction, cfg.data.split_seed + 1)
-    else:
-        kept, carved = random_split(len(train), cfg.data.valid_fraction, cfg.data.split_seed + 1)
-    return Splits(train.take(kept), train.take(carved), None, classes, task)
+@dataclass
+class RunOptions:
+    """How a run is driven, beside its config: where it is saved, and where it reports."""
+
+    out: str | Path | None = None  # the run directory; checkpointed meanwhile into <out>.partial/
+    overwrite: bool = False  # replace a doccat run already at `out`
+    hooks: Hooks = field(default_factory=Hooks)
+    checkpoints: Checkpoints | None = None  # a killed run's, claimed again (see `resume`); else made for `out`
 
 
 def train(texts: list[str] | None = None, labels: list | None = None, *, config=None, out=None,
           overwrite: bool = False, log=print, progress: bool | None = None, on_epoch=None,
-          _checkpoints: Checkpoints | None = None, _splits: Splits | None = None,
           **overrides) -> Classifier:
     """Train a classifier and evaluate it on the validation and test splits.
 
-    Data comes from `texts`/`labels` (a validation split is carved from them) or from the config's
-    data section (a registry `dataset=` or `train=`/`valid=`/`test=` files). Any config key may be
-    given as a keyword (`epochs=5`, `lr=0.1`, `dataset="trec"`). With `out`, the run is saved there,
-    checkpointed meanwhile into `<out>.partial/` (see `resume`). `progress`: a live bar on stderr
-    (None: only at a terminal, unless DOCCAT_QUIET is set). `on_epoch(row)`: called after each epoch with
-    its history row (epoch, train_loss, val_loss, val_score, lr, seconds); raising in it stops training.
+    Parameters
+    ----------
+    texts, labels : list, optional
+        In-memory training data (a validation split, and with ``test_fraction`` a test split, are carved
+        from it). Without them the config's data section names the data: a registry ``dataset=`` or
+        ``train=``/``valid=``/``test=`` files.
+    config : Config, dict or path, optional
+        A config object, a nested dict or a TOML file; keyword overrides apply on top.
+    out : path, optional
+        Save the run directory there, checkpointed meanwhile into ``<out>.partial/`` (see `resume`).
+    overwrite : bool
+        Replace a doccat run directory already at `out` (nothing else is ever replaced).
+    log : callable
+        Receives one line per event (default: print).
+    progress : bool, optional
+        A live bar on stderr; None: only at a terminal, unless DOCCAT_QUIET is set.
+    on_epoch : callable, optional
+        Called after each epoch with its history row (epoch, train_loss, val_loss, val_score, lr, seconds);
+        raising in it stops training.
+    **overrides
+        Any config key (``epochs=5``, ``lr=0.1``, ``dataset="trec"``), documented beside its field in
+        `doccat.config`: {keys}
+
+    Returns
+    -------
+    Classifier
+        Trained, with ``metrics_`` (valid and test), ``history_`` and the resolved ``config``.
     """
     cfg = resolve_config(config, overrides)
     distributed.setup()  # under torchrun: join the other ranks; only rank 0 logs and writes
-    log, progress = distributed.main_only(log), progress if distributed.is_main() else False
-    device = distributed.device(cfg.train.device)
-    if out is not None and _checkpoints is None:
+    options = RunOptions(out, overwrite, Hooks(log, progress, on_epoch))
+    if out is not None:
         Checkpoints.check(out, overwrite)  # refuse a taken `out` now, not after hours of training
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    m = cfg.model
-    if cfg.data.streaming:  # nothing is loaded: passes over the files (doccat/data/stream.py)
+    return fit_data(load_data(cfg, texts, labels, distributed.main_only(log)), cfg, options)
+
+
+train.__doc__ = train.__doc__.replace("{keys}", "; ".join(
+    f"[{section}] " + ", ".join(f.name for f in dataclasses.fields(cls)) for section, cls in config_mod.SECTION_TYPES.items()))
+
+
+def load_data(cfg: Config, texts=None, labels=None, log=print) -> Splits | Corpus:
+    """The data of a run: in-memory `texts`/`labels`, the files or registry dataset the config names, or
+    with data.streaming a Corpus read from its files at every pass."""
+    if cfg.data.streaming:
         if texts is not None:
             raise DataError("streaming reads files (train=...); train on in-memory texts without it")
-        from .data.stream import Corpus, evaluate as evaluate_streamed
-        t0 = time.perf_counter()
-        corpus = Corpus(cfg, log)
-        clf, featurizer, y_train, y_valid = corpus.classifier, corpus.classifier.featurizer, None, None
-        pretrained = {}
-        train_data, valid_data = corpus.stream("train", cfg.train.batch_size, cfg.train.shuffle), corpus.stream("valid")
-        sizes, summarize = corpus.sizes(), corpus.summary
-        evaluate = functools.partial(evaluate_streamed, clf)
-    else:
-        splits = _splits if _splits is not None else (  # _splits: loaded once by a caller that trains many times
-            _in_memory_splits(cfg, texts, labels) if texts is not None else load_splits(cfg.data))
-        log(f"data: {splits.summary()} docs, " + (f"{len(splits.classes)} {'labels' if splits.task == 'multilabel' else 'classes'}"
-                                                  if splits.task != "regression" else "a regression target"))
-        t0 = time.perf_counter()
-        chars, char_max_tokens = resolve_chars(m)
-        featurizer, train_data = Featurizer.fit_encode(
-            splits.train.texts, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,
-            max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df, chars=chars,
-            char_max_tokens=char_max_tokens)
-        clf, y_train = _classifier(cfg, splits, featurizer, _encoder(cfg, log) if m.encoder else None)
-        if clf.config.model.nb:  # the bag's weights are (features, outputs): the scale's shape
-            clf.model.scale = nb_scale(train_data, y_train, *clf.model.bag.weight.shape, clf.config.model.nb)
-        pretrained = {"vectors": _load_vectors(clf, log)} if m.vectors else {}
-        y_valid = clf.targets(splits.valid.labels, "valid")
-        valid_data = featurizer.encode(splits.valid.texts)
-        if m.encoder:  # the fit's inputs: with the encoder's part
-            train_data, valid_data, pretrained["encoder"] = _encode(clf, splits, train_data, valid_data, log)
-        sizes, summarize = splits.summary(), functools.partial(data_summary, splits)
+        return Corpus(cfg, log)
+    splits = from_memory(cfg.data, texts, labels) if texts is not None else load_splits(cfg.data)
+    log(f"data: {splits.summary()} docs, " + (f"{len(splits.classes)} {'labels' if splits.task == 'multilabel' else 'classes'}"
+                                              if splits.task != "regression" else "a regression target"))
+    return splits
 
-        def evaluate(name: str) -> dict:
-            return clf.evaluate(getattr(splits, name).texts, getattr(splits, name).labels)
+
+def fit_data(data: Splits | Corpus, cfg: Config, options: RunOptions) -> Classifier:
+    """Train on loaded data (see `train`): resolve the recipe, build the classifier, fit it, score it, save it."""
+    distributed.setup()
+    hooks = dataclasses.replace(options.hooks, log=distributed.main_only(options.hooks.log),
+                                progress=options.hooks.progress if distributed.is_main() else False)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    t0 = time.perf_counter()
+    clf, train_data, valid_data, pretrained = (_prepare_stream if isinstance(data, Corpus) else _prepare)(data, cfg, hooks.log)
+    clf.model.to(distributed.device(cfg.train.device))
+    checkpoints = options.checkpoints
+    if checkpoints is None and options.out is not None:
+        checkpoints = Checkpoints.start(options.out, config_mod.to_dict(clf.config), options.overwrite)
+    trainer = Trainer(clf.model, clf.loss_, clf.config.train, checkpoints, hooks)
+    try:
+        clf.history_ = trainer.fit(train_data, valid_data)
+    except BaseException:
+        if checkpoints is not None:
+            checkpoints.abandon()
+        raise
+    clf.batches_ = trainer.run.batches
+    if clf.config.model.nb:
+        clf.model.fold_scale()  # the scale into the weights: a plain linear bag again
+    clf.metrics_ = {"train_seconds": time.perf_counter() - t0, **_metrics(clf, data, pretrained)}
+    if checkpoints is not None:
+        if distributed.is_main():
+            clf.save(checkpoints.out, options.overwrite)
+        checkpoints.finish()
+    distributed.barrier()  # ranks leave together: one leaving the group while another still used it aborted (torchrun, streaming)
+    return clf
+
+
+def _prepare(splits: Splits, cfg: Config, log) -> tuple:
+    """In memory: the resolved recipe's classifier, and its training and validation data (InMemory)."""
+    tokens = Tokens.of(splits.train.texts)  # once: the recipe reads their count, the featurizer the tokens
+    stats = Stats.of(splits, tokens.count)
+    cfg = recipe.resolve(cfg, stats)
+    m = cfg.model
+    featurizer, train_enc = Featurizer.fit_encode(
+        tokens, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,
+        max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df, chars=m.char_ngrams or None)
+    _log_features(featurizer, m, log)
+    clf = build(cfg, stats, featurizer, _encoder(cfg, log) if m.encoder else None)
+    y_train, y_valid = clf.targets(splits.train.labels, "train"), clf.targets(splits.valid.labels, "valid")
+    if m.nb:  # the bag's weights are (features, outputs): the scale's shape
+        clf.model.scale = nb_scale(train_enc, y_train, *clf.model.bag.weight.shape, m.nb)
+    pretrained = {"vectors": _load_vectors(clf, log)} if m.vectors else {}
+    valid_enc = featurizer.encode(splits.valid.texts)
+    if m.encoder:  # the fit's inputs: with the encoder's part
+        train_enc, valid_enc, pretrained["encoder"] = _encode(clf, splits, train_enc, valid_enc, log)
+    t = cfg.train
+    return clf, InMemory(train_enc, y_train, t.batch_size, t.shuffle), InMemory(valid_enc, y_valid), pretrained
+
+
+def _prepare_stream(corpus: Corpus, cfg: Config, log) -> tuple:
+    """Streamed: the same, the featurizer fitted and the data read by passes over the files."""
+    cfg = recipe.resolve(cfg, corpus.stats)
+    featurizer = corpus.fit_featurizer(cfg.model)
+    _log_features(featurizer, cfg.model, log)
+    clf = build(cfg, corpus.stats, featurizer)
+    t = cfg.train
+    return clf, corpus.stream("train", clf, t.batch_size, t.shuffle), corpus.stream("valid", clf), {}
+
+
+def _log_features(featurizer: Featurizer, m, log) -> None:
     log(f"features: vocabulary {len(featurizer.vocab)}, n-grams up to {m.ngrams} in {m.buckets} buckets"
         + (f", character {featurizer.chars[0]}-{featurizer.chars[1]}-grams in {m.buckets} more" if featurizer.chars
            else "")
         + f": {featurizer.num_features} seen in training")
-    clf.model.to(device)
-    if out is not None and _checkpoints is None:
-        _checkpoints = Checkpoints.start(out, config_mod.to_dict(clf.config), overwrite)
-    try:
-        clf.history_ = fit(clf.model, train_data, y_train, valid_data, y_valid, clf.config.train, clf.loss_, log=log,
-                           checkpoints=_checkpoints, batch_log=clf.batches_, progress=progress, on_epoch=on_epoch)
-    except BaseException:
-        if _checkpoints is not None:
-            _checkpoints.abandon()
-        raise
-    if clf.config.model.nb:
-        clf.model.fold_scale()
-    train_seconds = time.perf_counter() - t0  # featurizing and fitting; the report's data summary comes after
-    clf.metrics_ = {"train_seconds": train_seconds, "kept_epoch": kept_epoch(clf.history_, cfg.train.keep)["epoch"],
-                    "sizes": sizes,
-                    "peak_memory_mib": round(peak_memory_mib(), 1), "data": summarize(), "valid": evaluate("valid"),
-                    **pretrained}
+
+
+def _metrics(clf: Classifier, data: Splits | Corpus, pretrained: dict) -> dict:
+    """What metrics.json records besides the training time: kept epoch, sizes, memory, data summary, scores
+    (and what the pretrained representations reported)."""
+    streamed = isinstance(data, Corpus)
+    sizes = data.sizes() if streamed else data.summary()
+
+    def evaluate(name: str) -> dict:
+        split = None if streamed else getattr(data, name)
+        return evaluate_streamed(clf, name) if streamed else clf.evaluate(split.texts, split.labels)
+    out = {"kept_epoch": kept_epoch(clf.history_, clf.config.train.keep)["epoch"], "sizes": sizes,
+           "peak_memory_mib": round(peak_memory_mib(), 1), "data": data.summary() if streamed else data_summary(data),
+           "valid": evaluate("valid"), **pretrained}
     if "test" in sizes:
-        clf.metrics_["test"] = evaluate("test")
-    if out is not None:
-        if distributed.is_main():
-            clf.save(out, overwrite)
-        _checkpoints.finish()
-    distributed.barrier()  # ranks leave together: one leaving the group while another still uses it aborted (torchrun, streaming)
-    return clf
+        out["test"] = evaluate("test")
+    return out
 
 
-def is_linear(m) -> bool:
-    """Whether the model config describes a linear model: the bag's class scores, nothing else."""
-    return m.embed_dim == 0 and not m.hidden and not m.encoder and m.bag
-
-
-AUTO_CHARS, AUTO_CHAR_TOKENS = [3, 5], 500_000  # model.char_ngrams None (see config.ModelConfig)
-
-
-def resolve_chars(m) -> tuple[list[int] | None, int | None]:
-    """model.char_ngrams resolved before the training split is read: the character n-gram lengths, and the
-    most training tokens they are used for (None: any)."""
-    if m.char_ngrams is None:
-        return (AUTO_CHARS, AUTO_CHAR_TOKENS) if is_linear(m) else (None, None)
-    return m.char_ngrams or None, None
-
-
-def resolve_train(cfg: Config, task: str, num_classes: int, train_docs: int) -> TrainConfig:
-    """cfg.train with the loss resolved (auto: by the task and the model) and weight_decay None resolved by
-    the loss, each default chosen on held-out training data: squared_hinge 1 / training docs, else 3e-6."""
-    kind = resolve_loss(task, cfg.train.loss, num_classes, is_linear(cfg.model))
-    if kind == "squared_hinge" and cfg.train.label_smoothing:
-        raise LossError("train.label_smoothing smooths probabilities: squared_hinge has none to smooth "
-                        "(use cross_entropy, or label_smoothing 0)")
-    wd = cfg.train.weight_decay
-    if wd is None:
-        wd = 1.0 / max(train_docs, 1) if kind == "squared_hinge" else 3e-6
-    return dataclasses.replace(cfg.train, loss=kind, weight_decay=wd)
-
-
-def resolve_nb(cfg: Config, task: str) -> float:
-    """model.nb resolved: None is 0.5 for a linear classifier fit full batch (the default recipe), else 0
-    (mini-batches, streaming among them, keep the bag's sparse gradients, which the scale would make dense)."""
-    if cfg.model.nb is None:
-        return 0.5 if is_linear(cfg.model) and task != "regression" and cfg.train.batch_size == 0 else 0.0
-    if cfg.model.nb and task == "regression":
-        raise config_mod.ConfigError("model.nb scales features by how they tell classes apart: a regression "
-                                     "has no classes (set nb 0)")
-    return cfg.model.nb
-
-
-def _classifier(cfg: Config, splits: Splits, featurizer: Featurizer, encoder=None,
-                train_docs: int | None = None) -> tuple[Classifier, np.ndarray]:
-    """The untrained classifier for these splits (task, loss and weight decay resolved into its config), and
-    its targets. `train_docs`: the training split's size when `splits.train` does not hold it (streaming)."""
-    train = resolve_train(cfg, splits.task, len(splits.classes), train_docs or len(splits.train))
-    kind = train.loss
-    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, task=splits.task), train=train,
-                              model=dataclasses.replace(cfg.model, nb=resolve_nb(cfg, splits.task),
-                                                        char_ngrams=list(featurizer.chars or [])))
-    target = (0.0, 1.0)
-    if splits.task == "regression":
-        values = np.asarray(splits.train.labels, dtype=np.float64)
-        target = (float(values.mean()), float(values.std()) or 1.0)
-    torch.manual_seed(cfg.train.seed)  # the initial weights are part of what the seed fixes
-    model = build_model(cfg.model, featurizer.num_features, num_outputs(splits.task, kind, len(splits.classes)),
-                        sparse=uses_sparse_grads(cfg.train) and not cfg.model.nb, encoder=encoder)
-    clf = Classifier(cfg, featurizer, splits.classes, model, Loss(splits.task, kind, threshold=cfg.model.threshold),
-                     target, encoder)
-    y_train = clf.targets(splits.train.labels, "train")
-    clf.loss_.label_smoothing = cfg.train.label_smoothing
-    clf.loss_.weight = class_weights(cfg.train.class_weights, y_train, splits.task, len(splits.classes))
-    if kind == "squared_hinge" and len(y_train):  # (streaming: the Corpus, from its counts)
-        biases_at_the_prior(model.head.bias, np.bincount(y_train, minlength=len(splits.classes)))
-    return clf, y_train
+def build(cfg: Config, stats: Stats, featurizer: Featurizer, encoder=None) -> Classifier:
+    """The untrained classifier that a resolved config (see doccat.recipe) describes for data with these
+    statistics: its network (seeded by train.seed), loss with class weights, biases at the class priors."""
+    t, m = cfg.train, cfg.model
+    torch.manual_seed(t.seed)  # the initial weights are part of what the seed fixes
+    model = build_model(m, featurizer.num_features, num_outputs(stats.task, t.loss, len(stats.classes)),
+                        sparse=uses_sparse_grads(t) and not m.nb, encoder=encoder)
+    weight = class_weights(t.class_weights, stats.class_counts, stats.documents, stats.task)
+    loss = Loss(stats.task, t.loss, label_smoothing=t.label_smoothing, weight=weight, threshold=m.threshold)
+    if t.loss == "squared_hinge" and stats.documents:
+        biases_at_the_prior(model.head.bias, np.array(stats.class_counts))
+    return Classifier(cfg, featurizer, stats.classes, model, loss, (stats.target_mean, stats.target_std), encoder)
 
 
 @torch.no_grad()
@@ -398,12 +451,25 @@ def resume(out: str | Path, texts: list[str] | None = None, labels: list | None 
            progress: bool | None = None) -> Classifier:
     """Continue a killed `train(..., out=out)` from its last checkpoint, with the config it saved.
 
-    The result equals that of an uninterrupted run. A run trained on `texts`/`labels` needs them again.
+    Parameters
+    ----------
+    out : path
+        The run directory the killed run was writing (or its ``.partial`` folder).
+    texts, labels : list, optional
+        A run trained on in-memory data needs them again.
+    log, progress
+        As in `train`.
+
+    Returns
+    -------
+    Classifier
+        Equal to what the uninterrupted run would have given.
     """
     distributed.setup()  # rank 0 reads the run's files and hands them to the others
     checkpoints, run = Checkpoints.reopen(out)
-    return train(texts, labels, config=run["config"], out=checkpoints.out, overwrite=run["overwrite"], log=log,
-                 progress=progress, _checkpoints=checkpoints)
+    cfg = resolve_config(run["config"], {})
+    options = RunOptions(checkpoints.out, run["overwrite"], Hooks(log, progress), checkpoints)
+    return fit_data(load_data(cfg, texts, labels, distributed.main_only(log)), cfg, options)
 
 
 # pretrained representations: word vectors, a sentence encoder (README: "Pretrained representations")
@@ -412,7 +478,7 @@ def _load_vectors(clf: Classifier, log) -> dict:
     """model.vectors into the bag's word rows; returns the coverage report kept in metrics.json."""
     m, f = clf.config.model, clf.featurizer
     words = f.columns_[f.columns_ < len(f.vocab)]  # the model's word columns: the bag's first rows
-    report = load_into_bag(clf.model.bag.weight, f.vocab.itos, words, m.vectors, scale_init=m.init == "auto")
+    report = load_into_bag(clf.model.bag.weight, f.vocab.itos, words, m.vectors, scale_init=m.init == "vectors")
     log(f"vectors: {report['found']:,} of the model's {report['vocab_words']:,} words found in {report['name']} "
         f"({report['coverage']:.1%}; {report['lowercase']:,} by lowercase); missing e.g. "
         f"{', '.join(report['missing_examples'][:5]) or '-'}; the other rows "

@@ -70,7 +70,9 @@ class ModelConfig:
     hidden: list[int] = field(default_factory=list)  # sizes of the hidden layers between the bag and the output
     activation: str = "relu"  # relu | tanh | sigmoid | hardtanh | gelu
     dropout: float = 0.0
-    init: str = "auto"  # auto (zeros for a linear model, else uniform) | uniform | xavier | kaiming | normal | zeros | default
+    # auto (zeros for a linear model; with word vectors, "vectors": uniform at their scale; else uniform) |
+    # uniform | vectors | xavier | kaiming | normal | zeros | default (PyTorch's own per layer)
+    init: str = "auto"
     init_range: float = 0.5
     # pretrained representations (README: "Pretrained representations")
     vectors: str | None = None  # word vectors (GloVe .txt, fastText/word2vec .vec, .gz) for the bag's word rows
@@ -145,7 +147,7 @@ def set_type(tp):
     return tp
 
 
-def _coerce(value, tp, key):
+def coerce(value, tp, key):
     """Check `value` against the annotated type `tp`; ints are accepted where floats are."""
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
@@ -156,7 +158,7 @@ def _coerce(value, tp, key):
             if arg is type(None):
                 continue
             try:
-                return _coerce(value, arg, key)
+                return coerce(value, arg, key)
             except ConfigError:
                 pass
         raise ConfigError(f"{key}: {value!r} is not a {_type_name(tp)}")
@@ -164,7 +166,7 @@ def _coerce(value, tp, key):
         (item,) = typing.get_args(tp)
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
-        return [_coerce(v, item, key) for v in value]
+        return [coerce(v, item, key) for v in value]
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if tp is str and isinstance(value, int) and not isinstance(value, bool):
@@ -201,7 +203,7 @@ def merge(cfg: Config, overrides: dict) -> Config:
         for key, value in values.items():
             if key not in hints:
                 raise ConfigError(f"unknown key {section}.{key} (known: {', '.join(hints)})")
-            current[key] = _coerce(value, hints[key], f"{section}.{key}")
+            current[key] = coerce(value, hints[key], f"{section}.{key}")
         setattr(out, section, cls(**current))
     validate(out)
     return out
@@ -269,7 +271,7 @@ CHOICES = {
     "data.on_bad_row": {"error", "skip", "warn"},
     "model.activation": {"relu", "tanh", "sigmoid", "hardtanh", "gelu"},
     "model.weighting": {"mean", "tfidf"},
-    "model.init": {"auto", "uniform", "xavier", "kaiming", "normal", "zeros", "default"},
+    "model.init": {"auto", "uniform", "vectors", "xavier", "kaiming", "normal", "zeros", "default"},
     "model.encoder_mode": {"frozen", "finetune"},
     "model.encoder_long_docs": {"truncate", "chunk"},
     "train.optimizer": {"sgd", "adam", "adamw", "adagrad", "rmsprop", "lbfgs"},
@@ -323,66 +325,83 @@ def _char_lengths_ok(lengths: list[int] | None) -> bool:
     return not lengths or (len(lengths) == 2 and 1 <= lengths[0] <= lengths[1] <= 20)
 
 
+def _model_checks(cfg: Config) -> list[tuple[str, bool, str]]:
+    m, d = cfg.model, cfg.data
+    return [
+        ("model.embed_dim", m.embed_dim >= 0, "must be >= 0"),
+        ("model.hidden", m.embed_dim > 0 or m.encoder or not m.hidden,
+         "needs an embedding (embed_dim > 0, or an encoder); embed_dim 0 is a linear model"),
+        ("model.init", m.init != "vectors" or m.vectors,
+         "vectors draws the rows at the scale of word vectors: it needs --vectors"),
+        ("model.ngrams", m.ngrams >= 1, "must be >= 1"),
+        ("model.buckets", m.buckets >= 0, "must be >= 0"),
+        ("model.buckets", m.buckets <= MAX_BUCKETS,
+         f"must be <= {MAX_BUCKETS:,} (2**26): each bucket is a row of the embedding table in memory"),
+        ("model.max_vocab", m.max_vocab is None or m.max_vocab >= 1, "must be >= 1"),
+        ("model.max_tokens", m.max_tokens is None or m.max_tokens >= 1, "must be >= 1"),
+        ("model.char_ngrams", _char_lengths_ok(m.char_ngrams),
+         "must be [] (none) or two lengths [low, high] with 1 <= low <= high <= 20, e.g. [3, 5]"),
+        ("model.min_freq", m.min_freq >= 1, "must be >= 1"),
+        ("model.min_df", m.min_df >= 1, "must be >= 1"),
+        ("model.dropout", 0.0 <= m.dropout < 1.0, "must be in [0, 1)"),
+        ("model.nb", m.nb is None or m.nb >= 0, "must be >= 0 (0: off)"),
+        ("model.nb", not m.nb or (m.embed_dim == 0 and not m.encoder),
+         "scales a linear model's weights: it needs embed_dim 0 and no encoder (or nb 0)"),
+        ("model.nb", not (m.nb and d.streaming),
+         "counts the training split's documents per class in memory: with streaming set nb 0"),
+        ("model.hidden", all(h >= 1 for h in m.hidden), "sizes must be >= 1"),
+        ("model.threshold", 0.0 < m.threshold < 1.0, "must be in (0, 1)"),
+        ("model.bag", m.bag or m.encoder, "false leaves no input: only with an encoder (--encoder)"),
+        ("model.embed_dim", m.bag or m.embed_dim == 0, "is the bag's width: with bag false there is none"),
+    ]
+
+
+def _train_checks(cfg: Config) -> list[tuple[str, bool, str]]:
+    t = cfg.train
+    return [
+        ("train.epochs", t.epochs >= 1, "must be >= 1"),
+        ("train.batch_size", t.batch_size >= 0, "must be >= 0 (0: full batch)"),
+        ("train.batch_size", t.optimizer != "lbfgs" or t.batch_size == 0,
+         "must be 0 (full batch) with optimizer lbfgs (the default): its line search needs the same objective "
+         "every call; for mini-batches choose another optimizer, e.g. --optimizer adam"),
+        ("train.lr", t.lr > 0, "must be > 0"),
+        ("train.tol", t.tol >= 0, "must be >= 0"),
+        ("train.label_smoothing", 0.0 <= t.label_smoothing < 1.0, "must be in [0, 1)"),
+        ("train.clip_norm", t.clip_norm >= 0, "must be >= 0"),
+        ("train.clip_value", t.clip_value >= 0, "must be >= 0"),
+        ("train.class_weights", _weights_spec_ok(t.class_weights),
+         'must be "none", "balanced" or comma-separated positive numbers, one per class'),
+        ("train.checkpoint_every", t.checkpoint_every >= 0, "must be >= 0"),
+        ("train.checkpoint_minutes", t.checkpoint_minutes >= 0, "must be >= 0"),
+    ]
+
+
+def _data_checks(cfg: Config) -> list[tuple[str, bool, str]]:
+    m, t, d = cfg.model, cfg.train, cfg.data
+    return [
+        ("data.label_sep", d.label_sep != "", "must not be empty (e.g. \",\" or \"|\")"),
+        # a separator with one label per document would silently split class names
+        ("data.label_sep", d.label_sep is None or d.task == "multilabel",
+         "splits a field into several labels: it needs task = \"multilabel\""),
+        ("data.valid_fraction", 0.0 <= d.valid_fraction < 1.0, "must be in [0, 1)"),
+        ("data.streaming", not d.streaming or t.batch_size > 0,
+         "trains on mini-batches read from disk; the full batch (batch_size 0, L-BFGS: the default) would read "
+         "and featurize the whole corpus at every step of its line search: give a mini-batch recipe, e.g. "
+         "--optimizer adagrad --lr 0.5 --batch-size 1024 --weight-decay 0"),
+        ("data.shuffle_buffer", d.shuffle_buffer >= 1, "must be >= 1"),
+        ("data.streaming", not (d.streaming and (m.encoder or m.vectors)),
+         "cannot be used with a pretrained encoder or word vectors (they need the corpus in memory)"),
+        ("data.test_fraction", d.test_fraction is None or 0.0 < d.test_fraction < 1.0,
+         "must be in (0, 1)"),
+    ]
+
+
 def validate(cfg: Config) -> None:
     for key, allowed in CHOICES.items():
         section, name = key.split(".")
         value = getattr(getattr(cfg, section), name)
         if value not in allowed:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(sorted(allowed))}")
-    checks = [
-        ("model.embed_dim", cfg.model.embed_dim >= 0, "must be >= 0"),
-        ("model.hidden", cfg.model.embed_dim > 0 or cfg.model.encoder or not cfg.model.hidden,
-         "needs an embedding (embed_dim > 0, or an encoder); embed_dim 0 is a linear model"),
-        *_pretrained_checks(cfg),
-        ("model.ngrams", cfg.model.ngrams >= 1, "must be >= 1"),
-        ("model.buckets", cfg.model.buckets >= 0, "must be >= 0"),
-        ("model.buckets", cfg.model.buckets <= MAX_BUCKETS,
-         f"must be <= {MAX_BUCKETS:,} (2**26): each bucket is a row of the embedding table in memory"),
-        ("model.max_vocab", cfg.model.max_vocab is None or cfg.model.max_vocab >= 1, "must be >= 1"),
-        ("model.max_tokens", cfg.model.max_tokens is None or cfg.model.max_tokens >= 1, "must be >= 1"),
-        ("model.char_ngrams", _char_lengths_ok(cfg.model.char_ngrams),
-         "must be [] (none) or two lengths [low, high] with 1 <= low <= high <= 20, e.g. [3, 5]"),
-        ("model.min_freq", cfg.model.min_freq >= 1, "must be >= 1"),
-        ("model.min_df", cfg.model.min_df >= 1, "must be >= 1"),
-        ("model.dropout", 0.0 <= cfg.model.dropout < 1.0, "must be in [0, 1)"),
-        ("model.nb", cfg.model.nb is None or cfg.model.nb >= 0, "must be >= 0 (0: off)"),
-        ("model.nb", not cfg.model.nb or (cfg.model.embed_dim == 0 and not cfg.model.encoder),
-         "scales a linear model's weights: it needs embed_dim 0 and no encoder (or nb 0)"),
-        ("model.nb", not (cfg.model.nb and cfg.data.streaming),
-         "counts the training split's documents per class in memory: with streaming set nb 0"),
-        ("model.hidden", all(h >= 1 for h in cfg.model.hidden), "sizes must be >= 1"),
-        ("train.epochs", cfg.train.epochs >= 1, "must be >= 1"),
-        ("train.batch_size", cfg.train.batch_size >= 0, "must be >= 0 (0: full batch)"),
-        ("train.batch_size", cfg.train.optimizer != "lbfgs" or cfg.train.batch_size == 0,
-         "must be 0 (full batch) with optimizer lbfgs (the default): its line search needs the same objective "
-         "every call; for mini-batches choose another optimizer, e.g. --optimizer adam"),
-        ("train.lr", cfg.train.lr > 0, "must be > 0"),
-        ("train.tol", cfg.train.tol >= 0, "must be >= 0"),
-        ("train.label_smoothing", 0.0 <= cfg.train.label_smoothing < 1.0, "must be in [0, 1)"),
-        ("train.clip_norm", cfg.train.clip_norm >= 0, "must be >= 0"),
-        ("train.clip_value", cfg.train.clip_value >= 0, "must be >= 0"),
-        ("train.class_weights", _weights_spec_ok(cfg.train.class_weights),
-         'must be "none", "balanced" or comma-separated positive numbers, one per class'),
-        ("model.threshold", 0.0 < cfg.model.threshold < 1.0, "must be in (0, 1)"),
-        ("train.checkpoint_every", cfg.train.checkpoint_every >= 0, "must be >= 0"),
-        ("train.checkpoint_minutes", cfg.train.checkpoint_minutes >= 0, "must be >= 0"),
-        ("data.label_sep", cfg.data.label_sep != "", "must not be empty (e.g. \",\" or \"|\")"),
-        # a separator with one label per document would silently split class names
-        ("data.label_sep", cfg.data.label_sep is None or cfg.data.task == "multilabel",
-         "splits a field into several labels: it needs task = \"multilabel\""),
-        ("data.valid_fraction", 0.0 <= cfg.data.valid_fraction < 1.0, "must be in [0, 1)"),
-        ("data.streaming", not cfg.data.streaming or cfg.train.batch_size > 0,
-         "trains on mini-batches read from disk; the full batch (batch_size 0, L-BFGS: the default) would read "
-         "and featurize the whole corpus at every step of its line search: give a mini-batch recipe, e.g. "
-         "--optimizer adagrad --lr 0.5 --batch-size 1024 --weight-decay 0"),
-        ("data.shuffle_buffer", cfg.data.shuffle_buffer >= 1, "must be >= 1"),
-        ("model.bag", cfg.model.bag or cfg.model.encoder, "false leaves no input: only with an encoder (--encoder)"),
-        ("model.embed_dim", cfg.model.bag or cfg.model.embed_dim == 0, "is the bag's width: with bag false there is none"),
-        ("data.streaming", not (cfg.data.streaming and (cfg.model.encoder or cfg.model.vectors)),
-         "cannot be used with a pretrained encoder or word vectors (they need the corpus in memory)"),
-        ("data.test_fraction", cfg.data.test_fraction is None or 0.0 < cfg.data.test_fraction < 1.0,
-         "must be in (0, 1)"),
-    ]
-    for key, ok, why in checks:
+    for key, ok, why in [*_model_checks(cfg), *_pretrained_checks(cfg), *_train_checks(cfg), *_data_checks(cfg)]:
         if not ok:
             raise ConfigError(f"{key} {why}")

@@ -20,9 +20,10 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from .model import Features
-from .text import UNK, Encoded, hash_ngrams, tokenize, truncate
-from .train import predict_logits
+from .inputs import Features
+from .model import predict_logits
+from .inputs import Encoded
+from .text import UNK, hash_ngrams, tokenize, truncate
 
 
 def explain(clf, text: str, top: int = 10) -> dict:
@@ -52,27 +53,10 @@ def explain(clf, text: str, top: int = 10) -> dict:
     chosen = int(probs.argmax())  # regression: the one output, the predicted value
     p = float(probs[chosen])
 
-    word_drop = np.zeros(0)
-    if words:
-        keep = [[t for t in tokens if t != w] for w in words]
-        variants = f.encode_tokens([t for k in keep for t in k], np.array([len(k) for k in keep], dtype=np.int64))
-        p_words = p if emb is None else float(_probs(clf, _inputs(clf, enc, emb, 1, 2))[0, chosen])
-        word_drop = p_words - _probs(clf, _inputs(clf, variants, emb, 2, len(words) + 2))[:, chosen]
-
+    word_drop = _word_drops(clf, tokens, words, enc, emb, chosen, p)
     feats = enc.ids  # the columns of the document's bag: its distinct features seen in training, (F,)
-    feat_drop = np.zeros(0)
-    if len(feats) and clf.config.model.bag:  # no bag, no features
-        rest = np.concatenate([np.delete(np.arange(len(feats)), i) for i in range(len(feats))])  # F bags of F-1
-        variants = Encoded(feats[rest], np.arange(len(feats) + 1, dtype=np.int64) * (len(feats) - 1),
-                           enc.counts[rest])
-        variants.weights = f.weigh(variants)  # renormalized without the feature
-        feat_drop = p - _probs(clf, _inputs(clf, variants, None if emb is None else emb[[0] * len(feats)]))[:, chosen]
-    names = {0: UNK}  # by raw feature id: a vocabulary id, or vocabulary size + bucket
-    for tok, i in zip(tokens, ids):
-        names.setdefault(int(i), tok)
-    for g in ngrams + char_ngrams:  # two n-grams may share a hash bucket: name both
-        names[g["id"]] = g["ngram"] if g["id"] not in names or names[g["id"]] == g["ngram"] else \
-            f"{names[g['id']]} / {g['ngram']}"
+    feat_drop = _feature_drops(clf, enc, emb, chosen, p)
+    names = _feature_names(tokens, ids, ngrams + char_ngrams)
     raw = f.columns_[feats]
 
     return {
@@ -90,6 +74,39 @@ def explain(clf, text: str, top: int = 10) -> dict:
         "features": _ranked([{"feature": names[int(i)], "id": int(i), "count": int(c)}
                              for i, c in zip(raw, enc.counts)], feat_drop, top),
     }
+
+
+def _word_drops(clf, tokens: list[str], words: list[str], enc: Encoded, emb, chosen: int, p: float) -> np.ndarray:
+    """Per distinct word: the chosen output's probability minus what it is with every occurrence of the word left out."""
+    if not words:
+        return np.zeros(0)
+    keep = [[t for t in tokens if t != w] for w in words]
+    variants = clf.featurizer.encode_tokens([t for k in keep for t in k],
+                                            np.array([len(k) for k in keep], dtype=np.int64))
+    p_words = p if emb is None else float(_probs(clf, _inputs(clf, enc, emb, 1, 2))[0, chosen])
+    return p_words - _probs(clf, _inputs(clf, variants, emb, 2, len(words) + 2))[:, chosen]
+
+
+def _feature_drops(clf, enc: Encoded, emb, chosen: int, p: float) -> np.ndarray:
+    """Per feature of the document's bag: the same, the bag renormalized without the feature."""
+    feats = enc.ids
+    if not len(feats) or not clf.config.model.bag:  # no bag, no features
+        return np.zeros(0)
+    rest = np.concatenate([np.delete(np.arange(len(feats)), i) for i in range(len(feats))])  # F bags of F-1
+    variants = Encoded(feats[rest], np.arange(len(feats) + 1, dtype=np.int64) * (len(feats) - 1), enc.counts[rest])
+    variants.weights = clf.featurizer.weigh(variants)
+    return p - _probs(clf, _inputs(clf, variants, None if emb is None else emb[[0] * len(feats)]))[:, chosen]
+
+
+def _feature_names(tokens: list[str], ids: np.ndarray, ngrams: list[dict]) -> dict[int, str]:
+    """By raw feature id (a vocabulary id, or vocabulary size + bucket): the word or n-gram(s) it stands for."""
+    names = {0: UNK}
+    for tok, i in zip(tokens, ids):
+        names.setdefault(int(i), tok)
+    for g in ngrams:  # two n-grams may share a hash bucket: name both
+        names[g["id"]] = g["ngram"] if g["id"] not in names or names[g["id"]] == g["ngram"] else \
+            f"{names[g['id']]} / {g['ngram']}"
+    return names
 
 
 def _ngrams(f, tokens: list[str], ids: np.ndarray) -> list[dict]:

@@ -34,12 +34,10 @@ class LossError(ConfigError):
     """A loss that doesn't fit the task."""
 
 
-def resolve(task: str, loss: str, num_classes: int, linear: bool = False) -> str:
-    """The loss a config asks for, checked against the task. "auto": the task's usual one; for a
-    classifier that is a linear model (`linear`), squared_hinge: the default recipe is a linear SVM."""
-    kind = ("squared_hinge" if linear and task == "classify" else LOSSES[task][0]) if loss == "auto" else loss
+def check(task: str, kind: str, num_classes: int) -> str:
+    """`kind` (train.loss, resolved: see doccat.recipe), checked against the task; returns it."""
     if kind not in LOSSES[task]:
-        raise LossError(f"train.loss {loss!r} does not fit a {task} task (use one of: {', '.join(LOSSES[task])})")
+        raise LossError(f"train.loss {kind!r} does not fit a {task} task (use one of: {', '.join(LOSSES[task])})")
     if task == "classify" and kind == "bce" and num_classes != 2:
         raise LossError(f"train.loss 'bce' needs two classes (one sigmoid output); this task has {num_classes}: "
                         "use cross_entropy, or task multilabel")
@@ -51,23 +49,22 @@ def num_outputs(task: str, kind: str, num_classes: int) -> int:
     return 1 if one else num_classes
 
 
-def class_weights(spec: str, y: np.ndarray, task: str, num_classes: int) -> torch.Tensor | None:
-    """Per-class weights from "none", "balanced" (n / (K * count), as scikit-learn's) or "w1,w2,...".
+def class_weights(spec: str, counts: list[int], documents: int, task: str) -> torch.Tensor | None:
+    """Per-class weights from "none", "balanced" (n / (K * count), as scikit-learn's) or "w1,w2,...";
+    `counts`: the training documents per class (multilabel: per label) of `documents`.
 
-    For bce (binary or multilabel) they weigh each output's positive examples (pos_weight), and
-    "balanced" gives negatives / positives per output.
+    For multilabel's bce they weigh each output's positive examples (pos_weight), and "balanced"
+    gives negatives / positives per output.
     """
     if spec == "none" or task == "regression":
         return None
     if spec != "balanced":
         w = np.array([float(x) for x in spec.split(",")], dtype=np.float32)
-        if len(w) != num_classes:
-            raise LossError(f"train.class_weights has {len(w)} values for {num_classes} classes "
+        if len(w) != len(counts):
+            raise LossError(f"train.class_weights has {len(w)} values for {len(counts)} classes "
                             "(give one per class, in class order)")
         return torch.from_numpy(w)
-    bce = y.ndim == 2 or y.dtype.kind == "f"  # bce targets: 0/1 per output
-    return balanced_weights(y.reshape(len(y), -1).sum(0) if bce else np.bincount(y, minlength=num_classes),
-                            len(y), bce)
+    return balanced_weights(np.asarray(counts, dtype=np.int64), documents, task == "multilabel")
 
 
 def balanced_weights(counts: np.ndarray, n: int, bce: bool) -> torch.Tensor:

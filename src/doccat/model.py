@@ -6,76 +6,15 @@
 """
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 from torch import nn
 
 from .config import ModelConfig
-from .text import Encoded
-
-# CSR tensors are "beta" in torch; the two products used here are long stable
-warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+from .inputs import Batch, Docs, Encoded, Features, batches
+from .recipe import init_scheme
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "hardtanh": nn.Hardtanh, "gelu": nn.GELU}
-
-
-@dataclass(eq=False)
-class Docs:
-    """A batch of B documents for the bag: a sparse (B, num_features) matrix in CSR form.
-
-    ids, weights: (N,) each document's distinct feature ids and their weights, back to back;
-    offsets: (B+1,) where each document starts. The CSR matrix and its transpose (which the backward
-    pass needs) are made once per batch and kept, so a batch reused every epoch (full batch) pays once.
-    """
-
-    ids: torch.Tensor
-    offsets: torch.Tensor
-    weights: torch.Tensor
-    _cache: dict = field(default_factory=dict, repr=False)
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def csr(self, num_features: int) -> torch.Tensor:
-        if ("csr", num_features) not in self._cache:
-            self._cache["csr", num_features] = _csr(self.offsets, self.ids, self.weights, (len(self), num_features))
-        return self._cache["csr", num_features]
-
-    def csr_t(self, num_features: int) -> torch.Tensor:
-        """The (num_features, B) transpose in CSR form, sorted by one radix-friendly key sort (on the CPU)."""
-        if ("csr_t", num_features) not in self._cache:
-            ids = self.ids.cpu().numpy()
-            key = np.sort((ids.astype(np.int64) << 32) | np.arange(len(ids)))  # feature, then position
-            pos = key & 0xFFFFFFFF
-            row = np.repeat(np.arange(len(self), dtype=np.int32), np.diff(self.offsets.cpu().numpy()))[pos]
-            offsets = np.zeros(num_features + 1, dtype=np.int64)
-            np.cumsum(np.bincount(ids, minlength=num_features), out=offsets[1:])
-            device = self.ids.device
-            self._cache["csr_t", num_features] = _csr(
-                torch.from_numpy(offsets).to(device), torch.from_numpy(row).to(device),
-                self.weights[torch.from_numpy(pos).to(device)], (num_features, len(self)))
-        return self._cache["csr_t", num_features]
-
-    @classmethod
-    def from_encoded(cls, enc: Encoded) -> "Docs":
-        """The Featurizer's encoded documents as a batch (sharing their memory)."""
-        return cls(torch.from_numpy(enc.ids), torch.from_numpy(enc.offsets), torch.from_numpy(enc.weights))
-
-    def to(self, device: torch.device) -> "Docs":
-        """The batch on `device` (itself when it is there already, its cached CSR forms kept)."""
-        if self.ids.device == torch.device(device):
-            return self
-        return Docs(self.ids.to(device), self.offsets.to(device), self.weights.to(device))
-
-
-def _csr(offsets, ids, values, size) -> torch.Tensor:
-    # int32 indices halve the memory the products stream through: twice as fast as int64 here.
-    # The invariants hold by construction; checking them would cost a pass over the batch.
-    dtype = torch.int32 if max(len(ids), *size) < 2**31 else torch.int64
-    return torch.sparse_csr_tensor(offsets.to(dtype), ids.to(dtype), values, size=size, check_invariants=False)
 
 
 class _SparseMatmul(torch.autograd.Function):
@@ -130,9 +69,7 @@ class BagClassifier(nn.Module):
         self.bag = nn.EmbeddingBag(num_features, num_classes if linear else cfg.embed_dim, mode="sum", sparse=sparse)
         self.hidden, width = mlp(cfg, cfg.embed_dim)
         self.head = Bias(num_classes) if linear else nn.Linear(width, num_classes)
-        # a linear model starts at zero, as logistic regression does; an embedding needs symmetry broken
-        init = cfg.init if cfg.init != "auto" else ("zeros" if linear else "uniform")
-        init_weights(self, init, cfg.init_range)
+        init_weights(self, init_scheme(cfg), cfg.init_range)
         self.unfreeze_after = freeze_bag(self.bag, cfg)
         # model.nb: while training, the linear bag's weights are used as weight * scale (see `nb_scale`);
         # not in the state dict (training recomputes it, `fold_scale` removes it) nor synced by DDP (equal on all ranks)
@@ -209,14 +146,17 @@ class Bias(nn.Module):
 
 
 def init_weights(model: nn.Module, scheme: str, init_range: float = 0.5) -> None:
-    """Initialize embedding and linear weights by `scheme`; biases start at zero."""
+    """Initialize embedding and linear weights by `scheme` (model.init, resolved: see doccat.recipe); biases
+    start at zero. "vectors" draws as "uniform" does: the word vectors' loader then rescales the draw."""
     if scheme == "default":  # PyTorch's own per-layer defaults
         return
+    if scheme not in ("uniform", "vectors", "xavier", "kaiming", "normal", "zeros"):
+        raise ValueError(f"init {scheme!r}: not a scheme (\"auto\" is decided by doccat.recipe.resolve)")
     for module in model.modules():
         if not isinstance(module, (nn.Linear, nn.EmbeddingBag)):
             continue
         w = module.weight
-        if scheme == "uniform":  # the classic tutorial: U(-r, r)
+        if scheme in ("uniform", "vectors"):  # the classic tutorial: U(-r, r)
             nn.init.uniform_(w, -init_range, init_range)
         elif scheme == "xavier":
             nn.init.xavier_uniform_(w)
@@ -228,52 +168,6 @@ def init_weights(model: nn.Module, scheme: str, init_range: float = 0.5) -> None
             nn.init.zeros_(w)
         if getattr(module, "bias", None) is not None:
             nn.init.zeros_(module.bias)
-
-
-@dataclass(eq=False)
-class Batch:
-    """A batch for EncoderClassifier: the bag's Docs (None without a bag), and the encoder's part:
-    embeddings (B, H) computed by a frozen encoder, or the texts a fine-tuned encoder reads."""
-
-    docs: Docs | None
-    emb: torch.Tensor | None = None
-    texts: list[str] | None = None
-
-    def to(self, device: torch.device) -> "Batch":
-        return Batch(None if self.docs is None else self.docs.to(device),
-                     None if self.emb is None else self.emb.to(device), self.texts)
-
-
-@dataclass(eq=False)
-class Features:
-    """EncoderClassifier's inputs for N documents, which `fit` batches as it does an Encoded:
-    bag (the Featurizer's, None without a bag), and emb (N, H) float32 or texts (N)."""
-
-    bag: Encoded | None
-    emb: np.ndarray | None = None
-    texts: list[str] | None = None
-
-    def __len__(self) -> int:
-        return len(self.emb) if self.emb is not None else len(self.texts)
-
-    def take(self, idx: np.ndarray) -> "Features":
-        return Features(None if self.bag is None else self.bag.take(idx),
-                        None if self.emb is None else self.emb[idx],
-                        None if self.texts is None else [self.texts[i] for i in idx])
-
-    def slice(self, start: int, stop: int) -> "Features":
-        return Features(None if self.bag is None else self.bag.slice(start, stop),
-                        None if self.emb is None else self.emb[start:stop],
-                        None if self.texts is None else self.texts[start:stop])
-
-    def batch(self) -> Batch:
-        docs = None if self.bag is None else Docs.from_encoded(self.bag)
-        return Batch(docs, None if self.emb is None else torch.from_numpy(self.emb), self.texts)
-
-    def parts(self) -> list:
-        """What identifies these documents (train's fingerprint hashes it): arrays, and texts as bytes."""
-        return (([] if self.bag is None else self.bag.parts()) + ([] if self.emb is None else [self.emb])
-                + [text.encode("utf-8", "surrogatepass") + b"\0" for text in self.texts or ()])
 
 
 class EncoderClassifier(nn.Module):
@@ -298,13 +192,8 @@ class EncoderClassifier(nn.Module):
                                    sparse=sparse) if cfg.bag else None
         self.hidden, width = mlp(cfg, (cfg.embed_dim if cfg.bag else 0) + encoder.dim)
         self.head = nn.Linear(width, num_classes)
-        # a linear model starts at zero, as logistic regression does; hidden layers need symmetry broken
-        init = cfg.init if cfg.init != "auto" else ("zeros" if self.wide or not cfg.bag and not cfg.hidden
-                                                    else "uniform")
-        init_weights(nn.ModuleList([m for m in (self.bag, self.hidden, self.head) if m is not None]), init,
-                     cfg.init_range)  # never the pretrained encoder's own weights
-        if self.wide and cfg.init == "auto":
-            nn.init.zeros_(self.bag.weight)
+        init_weights(nn.ModuleList([m for m in (self.bag, self.hidden, self.head) if m is not None]),
+                     init_scheme(cfg), cfg.init_range)  # never the pretrained encoder's own weights
         self.unfreeze_after = freeze_bag(self.bag, cfg) if self.bag is not None else 0
         self.encoder = None
         if cfg.encoder_mode == "finetune":
@@ -348,3 +237,13 @@ def encoder_features(encoder, cfg: ModelConfig, bag: Encoded, texts: list[str], 
         return Features(bag, texts=list(texts))
     emb = encoder.encode_cached(list(texts), cfg.encoder_cache) if cache else encoder.encode(list(texts))
     return Features(bag, emb=emb)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, enc: Encoded | list[Docs], batch_size: int = 8192) -> torch.Tensor:
+    """The model's outputs for `enc`, (n, outputs), on the CPU whatever the model's device."""
+    model.eval()
+    device = next(model.parameters()).device
+    docs = enc if isinstance(enc, list) else [d for _, d in batches(enc, batch_size)]
+    out = [model(d.to(device)).cpu() for d in docs]
+    return torch.cat(out) if out else torch.zeros(0, model.head.out_features)

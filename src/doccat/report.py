@@ -17,49 +17,10 @@ import numpy as np
 from .artifacts import ArtifactError
 from .loss import SCORES
 from .metrics import HEADLINE
-from .text import count_tokens
 
 METRIC_ROWS = [f"{split}.{key}" for split in ("test", "valid") for key in dict.fromkeys(k for keys in HEADLINE.values()
                                                                                        for k in keys)]
 METRIC_ROWS += ["kept_epoch", "train_seconds"]
-
-
-def data_summary(splits) -> dict:
-    """Per split: documents per class (per label; the target's spread for regression) and the
-    document length in tokens (quantiles, histogram).
-
-    Computed at training time and kept in metrics.json, so a report needs no access to the data.
-    """
-    return {name: split_summary(len(split), count_tokens(split.texts), split.labels, splits.task)
-            for name in ("train", "valid", "test") if (split := getattr(splits, name)) is not None}
-
-
-def split_summary(documents: int, lengths: np.ndarray, labels: list, task: str) -> dict:
-    """One split's entry of the data summary, from its documents' lengths in tokens and labels."""
-    lengths = lengths if len(lengths) else np.zeros(1, dtype=int)
-    top = max(int(np.percentile(lengths, 99)), 1)  # the long tail would squash every other bin
-    hist, edges = np.histogram(np.minimum(lengths, top), bins=min(20, top), range=(0, top))
-    return {
-        "documents": documents,
-        **_label_summary(labels, task),
-        "length_tokens": {"min": int(lengths.min()), "median": float(np.median(lengths)),
-                          "mean": round(float(lengths.mean()), 1), "p90": float(np.percentile(lengths, 90)),
-                          "max": int(lengths.max())},
-        "length_histogram": {"edges": [round(float(e), 1) for e in edges], "counts": hist.tolist()},
-    }
-
-
-def _label_summary(labels: list, task: str) -> dict:
-    if task == "regression":
-        y = np.asarray(labels, dtype=float) if labels else np.zeros(1)
-        return {"target": {"min": float(y.min()), "mean": round(float(y.mean()), 4), "median": float(np.median(y)),
-                           "max": float(y.max()), "std": round(float(y.std()), 4)}}
-    flat = [x for row in labels for x in row] if task == "multilabel" else labels
-    names, counts = np.unique(np.array(flat, dtype=object), return_counts=True) if flat else ([], [])
-    summary = {"per_class": {str(c): int(n) for c, n in zip(names, counts)}}
-    if task == "multilabel":
-        summary["labels_per_document"] = round(len(flat) / max(len(labels), 1), 3)
-    return summary
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -164,40 +125,52 @@ def render_report(run_dir: str | Path) -> str:
     images = {name: (run_dir / name).read_bytes() for name in plots.FIGURES if (run_dir / name).is_file()}
     if not images:  # an older run, or trained without matplotlib: draw them now if we can
         images = plots.render_run(history, batch_rows, m, clf.classes_, clf.loss_.kind, SCORES[clf.task])
-    split = "test" if "test" in m else "valid"
-    parts = [f"<h1>doccat run <code>{html.escape(run_dir.name)}</code></h1>"]
+    parts = [f"<h1>doccat run <code>{html.escape(run_dir.name)}</code></h1>", _cards(clf),
+             "<h2>Config</h2>", _table(["key", "value"], [[k, json.dumps(v)] for k, v in _flat(cfg).items()],
+                                       numeric_from=9),
+             *_data_section(clf), *_curves_section(images, history), *_per_class_section(clf, images),
+             "<h2>Most confident mistakes (test split)</h2>", _mistakes(clf), *_timing_section(m, history)]
+    body = "\n".join(parts)
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>doccat report: {html.escape(run_dir.name)}</title><style>{CSS}</style></head>"
+            f"<body>\n{body}\n</body></html>\n")
 
+
+def _cards(clf) -> str:
+    m = clf.metrics_
     cards = [f"{s} {key} {m[s][key]:.4f}" for s in ("test", "valid") if s in m for key in HEADLINE[clf.task]]
     cards += [f"kept epoch {m.get('kept_epoch', m.get('best_epoch', '?'))}",
               f"{len(clf.classes_)} {'labels' if clf.task == 'multilabel' else 'classes'}" if clf.classes_ else
               "regression"]
-    parts.append('<div class="cards">' + "".join(f"<span>{html.escape(c)}</span>" for c in cards) + "</div>")
+    return '<div class="cards">' + "".join(f"<span>{html.escape(c)}</span>" for c in cards) + "</div>"
 
-    parts.append("<h2>Config</h2>")
-    parts.append(_table(["key", "value"], [[k, json.dumps(v)] for k, v in _flat(cfg).items()], numeric_from=9))
 
-    parts.append("<h2>Data</h2>")
+def _data_section(clf) -> list[str]:
+    parts, m = ["<h2>Data</h2>"], clf.metrics_
     data = m.get("data")
-    if data:
-        names = list(data)
-        if clf.task == "regression":
-            stats = ["min", "mean", "median", "max", "std"]
-            parts.append("<h3>Target per split</h3>" + _table(
-                ["split", "documents"] + stats, [[s, data[s]["documents"]] + [data[s]["target"][x] for x in stats]
-                                                 for s in names]))
-        else:
-            rows = [[c] + [data[s]["per_class"].get(c, 0) for s in names] for c in clf.classes_]
-            rows.append(["all documents"] + [data[s]["documents"] for s in names])
-            parts.append("<h3>Documents per class and split</h3>" + _table(["class"] + names, rows))
-        stats = ["min", "median", "mean", "p90", "max"]
-        parts.append("<h3>Document length (tokens)</h3>" + _table(
-            ["split"] + stats, [[s] + [data[s]["length_tokens"][x] for x in stats] for s in names]))
-        parts.append("<h3>Length distribution, train split</h3>" + _histogram(data["train"]["length_histogram"]))
+    if not data:
+        return parts + ["<p>No data summary in metrics.json (a run saved by an older doccat). Sizes: "
+                        f"{html.escape(json.dumps(m.get('sizes', {})))}</p>"]
+    names = list(data)
+    if clf.task == "regression":
+        stats = ["min", "mean", "median", "max", "std"]
+        parts.append("<h3>Target per split</h3>" + _table(
+            ["split", "documents"] + stats, [[s, data[s]["documents"]] + [data[s]["target"][x] for x in stats]
+                                             for s in names]))
     else:
-        parts.append("<p>No data summary in metrics.json (a run saved by an older doccat). Sizes: "
-                     f"{html.escape(json.dumps(m.get('sizes', {})))}</p>")
+        rows = [[c] + [data[s]["per_class"].get(c, 0) for s in names] for c in clf.classes_]
+        rows.append(["all documents"] + [data[s]["documents"] for s in names])
+        parts.append("<h3>Documents per class and split</h3>" + _table(["class"] + names, rows))
+    stats = ["min", "median", "mean", "p90", "max"]
+    parts.append("<h3>Document length (tokens)</h3>" + _table(
+        ["split"] + stats, [[s] + [data[s]["length_tokens"][x] for x in stats] for s in names]))
+    parts.append("<h3>Length distribution, train split</h3>" + _histogram(data["train"]["length_histogram"]))
+    return parts
 
-    parts.append("<h2>Training curves</h2>")
+
+def _curves_section(images: dict, history: list[dict]) -> list[str]:
+    from . import plots
+    parts = ["<h2>Training curves</h2>"]
     curves = [n for n in plots.FIGURES if n in images and n != "confusion_matrix.png"]
     if curves:
         parts.append('<div class="figs">' + "".join(
@@ -207,8 +180,14 @@ def render_report(run_dir: str | Path) -> str:
     if history:
         keys = ["epoch", "train_loss", "val_loss", "val_score", "lr", "seconds"]
         parts.append(_table(keys, [[int(r["epoch"])] + [r[k] for k in keys[1:]] for r in history]))
+    return parts
 
-    parts.append(f"<h2>Metrics per class ({split} split)</h2>")
+
+def _per_class_section(clf, images: dict) -> list[str]:
+    from . import plots
+    m = clf.metrics_
+    split = "test" if "test" in m else "valid"
+    parts = [f"<h2>Metrics per class ({split} split)</h2>"]
     if split in m and clf.task == "regression":
         parts.append(_table(["metric", "value"], [[k, m[split][k]] for k in ("mae", "rmse", "r2", "n")]))
     elif split in m:
@@ -221,24 +200,18 @@ def render_report(run_dir: str | Path) -> str:
             parts.append(_img(images["confusion_matrix.png"], plots.FIGURES["confusion_matrix.png"]))
         cm = m[split]["confusion_matrix"]
         parts.append(_table(["true \\ predicted"] + clf.classes_, [[c] + row for c, row in zip(clf.classes_, cm)]))
+    return parts
 
-    parts.append("<h2>Most confident mistakes (test split)</h2>")
-    parts.append(_mistakes(clf))
 
-    parts.append("<h2>Timing</h2>")
-    n_train = (data or {}).get("train", {}).get("documents") or m.get("sizes", {}).get("train", 0)
+def _timing_section(m: dict, history: list[dict]) -> list[str]:
+    n_train = (m.get("data") or {}).get("train", {}).get("documents") or m.get("sizes", {}).get("train", 0)
     epoch_seconds = sum(r["seconds"] for r in history)
     timing = [["training (featurize, fit, validate)", f"{m.get('train_seconds', 0):.1f} s"],
               ["epochs run", len(history)],
               ["time in epochs", f"{epoch_seconds:.1f} s"],
               ["training speed", f"{n_train * len(history) / epoch_seconds:,.0f} docs/s" if epoch_seconds else "?"],
               ["peak memory", f"{m.get('peak_memory_mib', '?')} MiB"]]
-    parts.append(_table(["what", "value"], timing, numeric_from=1))
-
-    body = "\n".join(parts)
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>doccat report: {html.escape(run_dir.name)}</title><style>{CSS}</style></head>"
-            f"<body>\n{body}\n</body></html>\n")
+    return ["<h2>Timing</h2>", _table(["what", "value"], timing, numeric_from=1)]
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:

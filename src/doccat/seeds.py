@@ -11,11 +11,12 @@ import re
 import statistics
 from pathlib import Path
 
-from . import artifacts, classifier
+from . import artifacts, classifier, config as config_mod
 from .checkpoint import Checkpoints
 from .config import ConfigError
-from .data import load_splits
+from .data import from_memory, load_splits
 from .metrics import HEADLINE
+from .train import Hooks
 
 SUMMARY = "seeds.json"
 
@@ -83,13 +84,13 @@ def train_seeds(seeds: int | str | list[int], texts: list[str] | None = None, la
         artifacts.claim_folder(out, overwrite, {SUMMARY} | runs)
         for s in seeds:
             Checkpoints.check(out / f"seed-{s}", overwrite)
-    splits = classifier._in_memory_splits(cfg, texts, labels) if texts is not None else load_splits(cfg.data)
+    splits = from_memory(cfg.data, texts, labels) if texts is not None else load_splits(cfg.data)
     rows, task = [], None
     for i, s in enumerate(seeds, 1):
         log(f"seed {s} ({i} of {len(seeds)})")
         run_dir = out / f"seed-{s}" if out is not None else None
-        clf = classifier.train(config=cfg, out=run_dir, overwrite=overwrite, log=log, progress=progress,
-                               _splits=splits, seed=s)
+        seeded = config_mod.merge(cfg, {"train": {"seed": s}})
+        clf = classifier.fit_data(splits, seeded, classifier.RunOptions(run_dir, overwrite, Hooks(log, progress)))
         rows.append({"seed": s, "run_dir": str(run_dir) if run_dir else None, **headline(clf)})
         task = clf.task
     mean, std = mean_std(rows)

@@ -113,25 +113,27 @@ def create_app(run_dir: str | Path, api_key: str | None = None, limits: Limits |
     """
     _require()
     import torch
-    from fastapi import FastAPI, HTTPException, Request
-    from fastapi.concurrency import run_in_threadpool
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse
-    from pydantic import BaseModel, ConfigDict, Field, model_validator
+    from fastapi import FastAPI
 
     from .classifier import load
-    from .config import to_dict
-    from .explain import explain
 
     limits = limits or Limits()
     if threads:
         torch.set_num_threads(threads)
     run_dir = Path(run_dir)
     clf = load(run_dir)  # verifies every file against manifest.json
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    model_info = {"run": run_dir.name, "labels": clf.classes_, "config": to_dict(clf.config),
-                  "metrics": clf.metrics_, "artifacts": manifest["files"]}
-    n_classes = len(clf.classes_)
+    app = FastAPI(title="doccat", version="1", description=f"Document classifier serving run {run_dir.name!r} "
+                  f"({len(clf.classes_)} classes).")
+    app.state.ready = True  # set only after load() above succeeded
+    _add_error_handlers(app)
+    _add_routes(app, clf, run_dir, limits)
+    app.add_middleware(_GuardMiddleware, api_key=api_key or None, max_bytes=limits.max_request_bytes)
+    return app
+
+
+def _schemas():
+    """The request and response bodies (pydantic models, made when the app is)."""
+    from pydantic import BaseModel, ConfigDict, Field, model_validator
 
     class PredictRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -162,28 +164,13 @@ def create_app(run_dir: str | Path, api_key: str | None = None, limits: Limits |
         text: str
         top: int = Field(10, ge=1, le=1000, description="how many words and features to rank")
 
-    def check_texts(texts: list[str]) -> None:
-        if len(texts) > limits.max_texts:
-            raise HTTPException(413, f"{len(texts)} texts in one request; the limit is {limits.max_texts}")
-        for i, t in enumerate(texts):
-            try:
-                size = len(t.encode("utf-8"))
-            except UnicodeEncodeError:  # a lone surrogate escape such as "\ud800"
-                raise HTTPException(422, f"text {i} is not valid Unicode") from None
-            if size > limits.max_text_bytes:
-                raise HTTPException(413, f"text {i} is {size} bytes; the limit is {limits.max_text_bytes}")
+    return PredictRequest, PredictResponse, ExplainRequest
 
-    def _predict(texts, k, threshold):
-        with torch.inference_mode():  # per thread: no autograd bookkeeping
-            return clf.predict(texts, k=k, threshold=threshold)
 
-    def _explain(text, top):
-        with torch.inference_mode():
-            return explain(clf, text, top=top)
-
-    app = FastAPI(title="doccat", version="1", description=f"Document classifier serving run {run_dir.name!r} "
-                  f"({n_classes} classes).")
-    app.state.ready = True  # set only after load() above succeeded
+def _add_error_handlers(app) -> None:
+    from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -197,25 +184,56 @@ def create_app(run_dir: str | Path, api_key: str | None = None, limits: Limits |
         print(f"doccat serve: internal error: {exc!r}", file=sys.stderr)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
+
+def _check_texts(texts: list[str], limits: Limits) -> None:
+    from fastapi import HTTPException
+    if len(texts) > limits.max_texts:
+        raise HTTPException(413, f"{len(texts)} texts in one request; the limit is {limits.max_texts}")
+    for i, t in enumerate(texts):
+        try:
+            size = len(t.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate escape such as "\ud800"
+            raise HTTPException(422, f"text {i} is not valid Unicode") from None
+        if size > limits.max_text_bytes:
+            raise HTTPException(413, f"text {i} is {size} bytes; the limit is {limits.max_text_bytes}")
+
+
+def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
+    import torch
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    from .config import to_dict
+    from .explain import explain
+
+    PredictRequest, PredictResponse, ExplainRequest = _schemas()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    model_info = {"run": run_dir.name, "labels": clf.classes_, "config": to_dict(clf.config),
+                  "metrics": clf.metrics_, "artifacts": manifest["files"]}
+
+    def inference(fn, *args, **kw):
+        with torch.inference_mode():  # per thread: no autograd bookkeeping
+            return fn(*args, **kw)
+
     @app.post("/predict", response_model=PredictResponse)
     async def predict(req: PredictRequest):
         """Top-`k` classes of each text with their softmax probabilities; one batch through the model."""
         texts = req.texts if req.texts is not None else [req.text]
-        check_texts(texts)
-        preds = await run_in_threadpool(_predict, texts, req.k, req.threshold)
+        _check_texts(texts, limits)
+        preds = await run_in_threadpool(inference, clf.predict, texts, k=req.k, threshold=req.threshold)
         return {"predictions": [{"labels": p.labels, "probs": p.probs, "value": p.value} for p in preds]}
 
     @app.post("/explain")
     async def explain_view(req: ExplainRequest) -> dict:
         """Tokens, n-grams, logits, probabilities per class, and the words and features that decided."""
-        check_texts([req.text])
-        return await run_in_threadpool(_explain, req.text, req.top)
+        _check_texts([req.text], limits)
+        return await run_in_threadpool(inference, explain, clf, req.text, top=req.top)
 
     @app.get("/health")
     async def health():
         if not app.state.ready:
             return JSONResponse({"status": "loading"}, status_code=503)
-        return {"status": "ok", "run": run_dir.name, "classes": n_classes}
+        return {"status": "ok", "run": run_dir.name, "classes": len(clf.classes_)}
 
     @app.get("/model")
     async def model() -> dict:
@@ -228,9 +246,6 @@ def create_app(run_dir: str | Path, api_key: str | None = None, limits: Limits |
             # everything is inline; nothing may be fetched from elsewhere
             "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
                                        "style-src 'unsafe-inline'; connect-src 'self'; img-src data:"})
-
-    app.add_middleware(_GuardMiddleware, api_key=api_key or None, max_bytes=limits.max_request_bytes)
-    return app
 
 
 def _app_from_env():

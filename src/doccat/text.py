@@ -8,14 +8,19 @@ into chunks that run on all cores (both libraries release the GIL).
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from .config import ModelConfig
+from .inputs import Encoded
 
 UNK = "<unk>"
 # torchtext's basic_english: lowercase; IMDb's "<br />" is a space; . , ( ) ! ? ' become tokens of
@@ -29,7 +34,8 @@ _DROP = np.iinfo(np.int64).max  # the key of a feature to drop: sorts last
 _CHUNK_CHARS = 1 << 22  # texts per task in the thread pool: about this many characters
 
 
-def _keep_freed_memory() -> None:
+@functools.cache
+def keep_freed_memory() -> None:
     """Ask glibc to keep freed memory for reuse instead of returning it to the OS at once.
 
     Featurizing makes many short-lived arrays of tens of MB. By default glibc maps each one afresh
@@ -45,10 +51,7 @@ def _keep_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 1 << 30)
 
 
-_keep_freed_memory()
-
-
-def _tokens(texts: list[str]) -> tuple[pa.Array, np.ndarray]:
+def split_tokens(texts: list[str]) -> tuple[pa.Array, np.ndarray]:
     """All tokens of `texts` back to back (Arrow strings: no Python object per token), and tokens per text (D,)."""
     try:
         a = pa.array(texts, pa.large_string())
@@ -68,10 +71,10 @@ def _tokens(texts: list[str]) -> tuple[pa.Array, np.ndarray]:
 
 def tokenize(text: str) -> list[str]:
     """The tokens of one text, as every corpus is tokenized."""
-    return _tokens([text])[0].to_pylist()
+    return split_tokens([text])[0].to_pylist()
 
 
-def _chunks(texts: list[str]) -> list[list[str]]:
+def chunks(texts: list[str]) -> list[list[str]]:
     """Consecutive slices of about `_CHUNK_CHARS` characters, at least one per core when large."""
     sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     total = int(sizes.sum())
@@ -97,7 +100,26 @@ def count_tokens(texts: list[str]) -> np.ndarray:
     """Tokens per text, (D,), without building a vocabulary."""
     if not texts:
         return np.zeros(0, dtype=np.int64)
-    return np.concatenate([lengths for _, lengths in parallel_map(_tokens, _chunks(list(texts)))])
+    return np.concatenate([lengths for _, lengths in parallel_map(split_tokens, chunks(list(texts)))])
+
+
+@dataclass
+class Tokens:
+    """A corpus tokenized once: its tokens back to back (Arrow strings) and tokens per text, by chunk."""
+
+    parts: list[tuple[pa.Array, np.ndarray]]
+
+    @classmethod
+    def of(cls, texts: list[str]) -> "Tokens":
+        return cls(parallel_map(split_tokens, chunks(list(texts))))
+
+    def __len__(self) -> int:
+        return sum(len(n) for _, n in self.parts)
+
+    @property
+    def count(self) -> int:
+        """Tokens in all texts."""
+        return sum(int(n.sum()) for _, n in self.parts)
 
 
 @dataclass
@@ -148,7 +170,7 @@ class Vocab:
         """Token ids of all texts back to back (T,), and tokens per text (D,)."""
         if not texts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        parts = parallel_map(lambda chunk: (lambda t, n: (self.lookup(t), n))(*_tokens(chunk)), _chunks(list(texts)))
+        parts = parallel_map(lambda chunk: (lambda t, n: (self.lookup(t), n))(*split_tokens(chunk)), chunks(list(texts)))
         return np.concatenate([ids for ids, _ in parts]), np.concatenate([n for _, n in parts])
 
 
@@ -246,56 +268,6 @@ def char_ngram_hashes(words: pa.Array, low: int, high: int) -> tuple[np.ndarray,
     return np.concatenate(hashes)[order], np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
-@dataclass
-class Encoded:
-    """A corpus as an EmbeddingBag input: each document's distinct features, counts and weights.
-
-    ids, counts, weights: (N,) for all documents back to back; offsets (D+1,) where each starts.
-    """
-
-    ids: np.ndarray
-    offsets: np.ndarray
-    counts: np.ndarray
-    weights: np.ndarray | None = None  # set by Featurizer.encode: what the bag multiplies each vector by
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def parts(self) -> list[np.ndarray]:
-        """What identifies these documents (train's fingerprint hashes it): the weights follow from them."""
-        return [self.ids, self.offsets, self.counts]
-
-    def slice(self, start: int, stop: int) -> "Encoded":
-        """Documents start..stop-1 as views, without copying."""
-        a, b = self.offsets[start], self.offsets[stop]
-        return Encoded(self.ids[a:b], self.offsets[start:stop + 1] - a, self.counts[a:b],
-                       None if self.weights is None else self.weights[a:b])
-
-    def take(self, idx: np.ndarray) -> "Encoded":
-        """Documents `idx` (in that order) as their own Encoded."""
-        starts, lengths = self.offsets[idx], np.diff(self.offsets)[idx]
-        offsets = np.zeros(len(idx) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        gather = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
-        return Encoded(self.ids[gather], offsets, self.counts[gather],
-                       None if self.weights is None else self.weights[gather])
-
-    @staticmethod
-    def concat(parts: list["Encoded"]) -> "Encoded":
-        sizes = [p.offsets[-1] for p in parts]
-        shifts = np.cumsum([0] + sizes[:-1])
-        offsets = np.concatenate([[0]] + [p.offsets[1:] + s for p, s in zip(parts, shifts)]).astype(np.int64)
-        weights = None if any(p.weights is None for p in parts) else np.concatenate([p.weights for p in parts])
-        return Encoded(np.concatenate([p.ids for p in parts]), offsets,
-                       np.concatenate([p.counts for p in parts]), weights)
-
-
-def _concat(parts: list[Encoded]) -> Encoded:
-    if not parts:
-        return Encoded(np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32))
-    return parts[0] if len(parts) == 1 else Encoded.concat(parts)
-
-
 class Featurizer:
     """Texts -> Encoded features: vocabulary ids, hashed word n-gram and character n-gram ids, then their weights.
 
@@ -310,9 +282,9 @@ class Featurizer:
     average of the document's token and n-gram vectors (the classic EmbeddingBag).
     """
 
-    def __init__(self, vocab: Vocab, ngrams: int = 2, buckets: int = 500_000, max_tokens: int | None = None,
-                 weighting: str = "tfidf", columns: np.ndarray | None = None, idf: np.ndarray | None = None,
-                 chars: tuple[int, int] | None = None):
+    def __init__(self, vocab: Vocab, ngrams: int = ModelConfig.ngrams, buckets: int = ModelConfig.buckets,
+                 max_tokens: int | None = ModelConfig.max_tokens, weighting: str = ModelConfig.weighting,
+                 columns: np.ndarray | None = None, idf: np.ndarray | None = None, chars: tuple[int, int] | None = None):
         self.vocab, self.ngrams, self.buckets, self.weighting = vocab, ngrams, buckets, weighting
         self.chars = tuple(chars) if chars and buckets > 0 else None
         self.max_tokens = max_tokens  # bounds the work and memory a pathologically long document costs
@@ -322,38 +294,45 @@ class Featurizer:
             self._set_columns(columns)
 
     @classmethod
+    def from_config(cls, m: ModelConfig, vocab: Vocab, columns: np.ndarray | None = None,
+                    idf: np.ndarray | None = None) -> "Featurizer":
+        """The featurizer a (resolved) model config describes, over `vocab`; fitted when `columns` are given."""
+        return cls(vocab, m.ngrams, m.buckets, m.max_tokens, m.weighting, columns, idf, m.char_ngrams or None)
+
+    @classmethod
     def fit(cls, texts: list[str], **kw) -> "Featurizer":
         return cls.fit_encode(texts, **kw)[0]
 
     @classmethod
-    def fit_encode(cls, texts: list[str], *, ngrams=2, buckets=500_000, min_freq=1, max_vocab=None, max_tokens=None,
-                   weighting="tfidf", min_df=1, chars=None, char_max_tokens=None):
-        """Learn the vocabulary, columns and idf from `texts` and encode them, tokenizing once.
+    def fit_encode(cls, texts: list[str] | Tokens, *, ngrams=ModelConfig.ngrams, buckets=ModelConfig.buckets,
+                   min_freq=ModelConfig.min_freq, max_vocab=None, max_tokens=None, weighting=ModelConfig.weighting,
+                   min_df=1, chars=None):
+        """Learn the vocabulary, columns and idf from `texts` (or their Tokens) and encode them, tokenizing once.
 
         min_freq: a word needs this many occurrences to enter the vocabulary; min_df: a feature (word
         or n-gram) needs this many training documents to become a column; chars: character n-gram
-        lengths (low, high), used only if `texts` have at most `char_max_tokens` tokens (None: any).
+        lengths (low, high), None for none.
         """
-        parts = parallel_map(_tokens, _chunks(list(texts)))
-        if char_max_tokens is not None and sum(int(n.sum()) for _, n in parts) > char_max_tokens:
-            chars = None
+        keep_freed_memory()
+        parts = (texts if isinstance(texts, Tokens) else Tokens.of(texts)).parts
         f = cls(Vocab.build([t for t, _ in parts], min_freq, max_vocab), ngrams, buckets, max_tokens, weighting,
                 chars=chars)
         raw = parallel_map(lambda part: f._count(*part), parts)  # no columns yet
-        f.fit_columns(sum(np.bincount(e.ids, minlength=f.raw_features) for e in raw), len(texts), min_df)
+        f.fit_columns(sum(np.bincount(e.ids, minlength=f.raw_features) for e in raw),
+                      sum(len(e) for e in raw), min_df)
 
         def finish(e: Encoded) -> Encoded:
             e = f._keep_columns(e)
             e.weights = f.weigh(e)
             return e
-        return f, _concat(parallel_map(finish, raw))
+        return f, Encoded.concat(parallel_map(finish, raw))
 
     def document_frequencies(self, texts: list[str]) -> np.ndarray:
         """(raw_features,) in how many of `texts` each raw feature occurs; before `fit_columns`."""
         def count(chunk):
-            ids = self._count(*_tokens(chunk)).ids  # distinct within each document
+            ids = self._count(*split_tokens(chunk)).ids  # distinct within each document
             return np.bincount(ids, minlength=self.raw_features)
-        return sum(parallel_map(count, _chunks(list(texts))), np.zeros(self.raw_features, dtype=np.int64))
+        return sum(parallel_map(count, chunks(list(texts))), np.zeros(self.raw_features, dtype=np.int64))
 
     def fit_columns(self, df: np.ndarray, num_docs: int, min_df: int = 1) -> None:
         """Learn the columns (raw features in at least `min_df` of the `num_docs` training documents) and
@@ -386,10 +365,11 @@ class Featurizer:
         return self._column[raw_ids]
 
     def encode(self, texts: list[str]) -> Encoded:
-        return _concat(parallel_map(self._encode_chunk, _chunks(list(texts))))
+        keep_freed_memory()
+        return Encoded.concat(parallel_map(self._encode_chunk, chunks(list(texts))))
 
     def _encode_chunk(self, texts: list[str]) -> Encoded:
-        return self.encode_tokens(*_tokens(texts))
+        return self.encode_tokens(*split_tokens(texts))
 
     def encode_tokens(self, tokens, lengths: np.ndarray) -> Encoded:
         """Encode documents given as their tokens back to back (strings) with lengths (D,), weights included."""

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import math
 import os
@@ -10,10 +9,10 @@ import resource
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
@@ -22,8 +21,8 @@ from .artifacts import ArtifactError
 from .checkpoint import Checkpoints, flatten_optimizer, unflatten_optimizer
 from .config import TrainConfig
 from .loss import SCORES, Loss
-from .model import Docs, Features
-from .text import Encoded
+from .inputs import Encoded, Features, batches, to_docs
+from .model import predict_logits
 
 SPARSE_OPTIMIZERS = {"sgd", "adagrad"}  # the torch optimizers that take sparse gradients
 # An L-BFGS epoch is this many of its iterations: each step re-evaluates the objective where the last
@@ -39,28 +38,6 @@ def uses_sparse_grads(cfg: TrainConfig) -> bool:
     DDP on GPUs: NCCL can't all-reduce sparse tensors; gloo, on CPUs, can.)"""
     nccl = distributed.world() > 1 and distributed.device(cfg.device).type == "cuda"
     return cfg.optimizer in SPARSE_OPTIMIZERS and cfg.weight_decay == 0 and cfg.batch_size != 0 and not nccl
-
-
-def to_docs(enc: Encoded | Features, idx: np.ndarray | None = None) -> Docs:
-    """The model's input for documents `idx` (all when None)."""
-    part = enc if idx is None else enc.take(idx)
-    if isinstance(part, Features):  # a model with a pretrained encoder (model.EncoderClassifier)
-        return part.batch()
-    return Docs.from_encoded(part)
-
-
-def batches(enc: Encoded, batch_size: int, rng: np.random.Generator | None = None):
-    """Yield (idx, docs); shuffled when a generator is given. batch_size 0: all documents at once."""
-    size = batch_size or max(len(enc), 1)
-    if rng is None:  # in order: each batch is a view of the data, nothing copied
-        for start in range(0, len(enc), size):
-            stop = min(start + size, len(enc))
-            yield np.arange(start, stop), to_docs(enc.slice(start, stop))
-        return
-    order = rng.permutation(len(enc))
-    for start in range(0, len(order), size):
-        idx = order[start:start + size]
-        yield idx, to_docs(enc, idx)
 
 
 class InMemory:
@@ -96,22 +73,6 @@ class InMemory:
 
     def digest(self) -> str:
         return _fingerprint(self.enc, self.y.numpy())
-
-
-@torch.no_grad()
-def predict_logits(model: nn.Module, enc: Encoded | list[Docs], batch_size: int = 8192) -> torch.Tensor:
-    """The model's outputs for `enc`, (n, outputs), on the CPU whatever the model's device."""
-    model.eval()
-    device = next(model.parameters()).device
-    docs = enc if isinstance(enc, list) else [d for _, d in batches(enc, batch_size)]
-    out = [model(d.to(device)).cpu() for d in docs]
-    return torch.cat(out) if out else torch.zeros(0, model.head.out_features)
-
-
-def evaluate_loss_score(model: nn.Module, valid, loss: Loss) -> tuple[float, float]:
-    """Loss and score of `valid` (InMemory or a stream), the same numbers on every rank."""
-    out, y = valid.outputs(model)
-    return loss(out, y).item(), loss.score(out, y)
 
 
 def build_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -220,94 +181,261 @@ class Progress:
     stopped: bool = False
 
 
-def fit(model: nn.Module, train, y_train: np.ndarray | None, valid, y_valid: np.ndarray | None,
-        cfg: TrainConfig, loss: Loss | None = None, log=print, checkpoints: Checkpoints | None = None, batch_log: list | None = None,
-        progress: bool | None = None, on_epoch=None) -> list[dict]:
-    """Train `model` in place (on its device); it ends with its last weights, or with cfg.keep "best" those of
-    the best validation epoch.
+@dataclass
+class Hooks:
+    """Where a run reports, besides what it returns."""
 
-    `train`, `valid`: Encoded documents with their targets `y_train`, `y_valid`; or streams
-    (doccat.data.stream.Stream) with None. Under torchrun every rank calls this with the same data, and
-    trains on its part of each batch (see doccat.distributed).
-    With `checkpoints`, saves a checkpoint every `cfg.checkpoint_every` epochs and `checkpoint_minutes`
-    minutes, and continues from the one there if any (same data order and RNG: same result).
-    `loss` (default: cross-entropy) is the objective and says how outputs score (doccat.loss).
-    Returns the per-epoch history (epoch, train_loss, val_loss, val_score, lr, seconds); per-batch rows
-    (step, epoch, loss, grad_norm, lr) are appended to `batch_log`. `progress`: a live progress bar on
-    stderr; by default only when stderr is a terminal and DOCCAT_QUIET is unset. `on_epoch(row)` is called
-    with each epoch's history row after validation; an exception it raises stops training (a tuner's pruning).
+    log: Callable = print  # one line per epoch and event
+    progress: bool | None = None  # a live bar on stderr; None: only at a terminal, unless DOCCAT_QUIET is set
+    on_epoch: Callable | None = None  # called with each epoch's history row; raising in it stops training
+
+
+class Trainer:
+    """Trains a model in place, on its device: shuffled batches for epochs, validation after each, early
+    stopping, checkpoints (`checkpoints`: saved every cfg.checkpoint_every epochs and checkpoint_minutes
+    minutes, and continued from when one is there: same data order and RNG, same result).
+
+    `fit(train, valid)` takes InMemory data or streams (doccat.data.stream.Stream): anything with `size`,
+    `batches(rng, start, device)`, `outputs(model)` and `digest()`. Under torchrun every rank calls it with the
+    same data and trains on its part of each batch (see doccat.distributed). The model ends with its last
+    weights, or with cfg.keep "best" those of the best validation epoch; `run` holds the history (per epoch:
+    epoch, train_loss, val_loss, val_score, lr, seconds) and the per-batch rows (step, epoch, loss, grad_norm, lr).
     """
-    torch.manual_seed(cfg.seed)
-    torch.sparse.check_sparse_tensor_invariants.disable()  # explicit, so Adagrad doesn't warn about it
-    rng = np.random.default_rng(cfg.seed)
-    loss = loss or Loss()
-    device = next(model.parameters()).device
-    train = train if y_train is None else InMemory(train, y_train, cfg.batch_size, cfg.shuffle)
-    valid = valid if y_valid is None else InMemory(valid, y_valid)
-    opt = build_optimizer(cfg, model)
-    scheduler, per_batch = build_scheduler(cfg, opt, math.ceil(train.size / (cfg.batch_size or max(train.size, 1))))
-    run, best_state, save = _start(model, opt, scheduler, train, valid, checkpoints, rng, log)
-    deterministic = not any(isinstance(m, nn.Dropout) and m.p > 0 for m in model.modules())
-    memo = _LastEvaluation() if cfg.optimizer == "lbfgs" and not cfg.batch_size and deterministic else None
-    step = functools.partial(_step, distributed.wrap(model), model, opt, loss.to(device), cfg, checkpoints, memo)
-    last_save = time.monotonic()
-    while run.epoch <= cfg.epochs and not run.stopped:
-        t0 = time.perf_counter()
+
+    def __init__(self, model: nn.Module, loss: Loss, cfg: TrainConfig, checkpoints: Checkpoints | None = None,
+                 hooks: Hooks | None = None):
+        torch.manual_seed(cfg.seed)
+        torch.sparse.check_sparse_tensor_invariants.disable()  # explicit, so Adagrad doesn't warn about it
+        self.model, self.loss, self.cfg, self.checkpoints, self.hooks = model, loss, cfg, checkpoints, hooks or Hooks()
+        self.device = next(model.parameters()).device
+        self.rng = np.random.default_rng(cfg.seed)
+        self.opt = build_optimizer(cfg, model)
+        self.step = (FullBatchStep if cfg.optimizer == "lbfgs" else Step)(self)
+        self.run, self.best_state, self.data_id = Progress(order_rng=self.rng.bit_generator.state), None, None
+
+    def fit(self, train, valid) -> list[dict]:
+        self.start(train, valid)
+        last_save = time.monotonic()
+        while self.run.epoch <= self.cfg.epochs and not self.run.stopped:
+            t0 = time.perf_counter()
+            last_save = self.epoch(train, last_save)
+            self.validate(valid, time.perf_counter() - t0)
+            self.next_epoch()
+        self.finish(valid)
+        return self.run.history
+
+    def start(self, train, valid) -> None:
+        """The schedule for this data, and where the run starts: from the checkpoint when there is one.
+        Under torchrun, checks that every rank holds the same data."""
+        cfg = self.cfg
+        self.scheduler, self.per_batch = build_scheduler(cfg, self.opt, math.ceil(train.size / (cfg.batch_size or max(train.size, 1))))
+        if self.checkpoints or distributed.world() > 1:
+            self.data_id = hashlib.sha256((train.digest() + valid.digest()).encode()).hexdigest()
+        if distributed.world() > 1:
+            distributed.check_same(self.data_id, "the training and validation data")
+        if self.checkpoints is not None and self.checkpoints.exists():
+            self.restore()
+            self.hooks.log(f"resumed from the checkpoint at epoch {self.run.epoch}, batch {self.run.batch}")
+
+    def epoch(self, train, last_save: float) -> float:
+        """The rest of the epoch under way: a step per batch, a checkpoint when one is due. Returns when the last was saved."""
+        run, cfg = self.run, self.cfg
         if run.batch == 0:
-            run.epoch_lr = opt.param_groups[0]["lr"]
-        rng.bit_generator.state = run.order_rng
-        if hasattr(model, "set_epoch"):  # e.g. word vectors frozen for the first epochs (model.unfreeze_after)
-            model.set_epoch(run.epoch)
-        model.train()
-        bar = _Bar(train.size, run, cfg, loss, progress)
-        for n, docs, y in train.batches(rng, run.batch, device):
-            lr = opt.param_groups[0]["lr"]  # the rate this step uses, before a per-batch scheduler moves it
-            first = step(run, docs, y)
-            if per_batch:
-                scheduler.step()
-            run.objective = first["objective"]
-            run.loss_sum, run.seen, run.batch = run.loss_sum + first["loss"] * n, run.seen + n, run.batch + 1
-            run.batches.append({"step": len(run.batches) + 1, "epoch": run.epoch, "loss": first["loss"],
-                                "grad_norm": first["norm"], "lr": lr})
-            bar.update(n, first["logits"], y, lr)
+            run.epoch_lr = self.opt.param_groups[0]["lr"]
+        self.rng.bit_generator.state = run.order_rng
+        if hasattr(self.model, "set_epoch"):  # e.g. word vectors frozen for the first epochs (model.unfreeze_after)
+            self.model.set_epoch(run.epoch)
+        self.model.train()
+        bar = _Bar(train.size, run, cfg, self.loss, self.hooks.progress)
+        for n, docs, y in train.batches(self.rng, run.batch, self.device):
+            self.batch(n, docs, y, bar)
             due = bool(cfg.checkpoint_minutes) and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes
-            if save and distributed.agree(due):  # rank 0's clock decides for all: saving gathers from every rank
-                save(run, best_state)
+            if self.checkpoints and distributed.agree(due):  # rank 0's clock decides: saving gathers from every rank
+                self.save()
                 last_save = time.monotonic()
         bar.close()
-        best_state = _end_epoch(model, valid, loss, cfg, scheduler, per_batch, run, best_state,
-                                time.perf_counter() - t0, log)
-        if on_epoch is not None:
-            on_epoch(run.history[-1])
+        return last_save
+
+    def batch(self, n: int, docs, y: torch.Tensor, bar: "_Bar") -> None:
+        """One optimizer step on a batch of `n` documents (over all ranks), recorded."""
+        run = self.run
+        lr = self.opt.param_groups[0]["lr"]  # the rate this step uses, before a per-batch scheduler moves it
+        first = self.step(docs, y)
+        if self.per_batch:
+            self.scheduler.step()
+        run.objective = first["objective"]
+        run.loss_sum, run.seen, run.batch = run.loss_sum + first["loss"] * n, run.seen + n, run.batch + 1
+        run.batches.append({"step": len(run.batches) + 1, "epoch": run.epoch, "loss": first["loss"],
+                            "grad_norm": first["norm"], "lr": lr})
+        bar.update(n, first["logits"], y, lr)
+
+    def validate(self, valid, seconds: float) -> None:
+        """Score the validation split, step epoch-wise schedulers, record the epoch, keep the best weights."""
+        run = self.run
+        out, y = valid.outputs(self.model)  # the same on every rank
+        val_loss, val_score = self.loss(out, y).item(), self.loss.score(out, y)
+        self.schedule(val_score)
+        row = {"epoch": run.epoch, "train_loss": run.loss_sum / max(run.seen, 1), "val_loss": val_loss,
+               "val_score": val_score, "lr": run.epoch_lr, "seconds": seconds}
+        run.history.append(row)
+        self.hooks.log(f"epoch {run.epoch:3d} | train loss {row['train_loss']:.4f} | val loss {val_loss:.4f} "
+                       f"| val {SCORES[self.loss.task]} {val_score:.4f} | lr {run.epoch_lr:.3g} | {seconds:.1f}s")
+        if list(best_key(row)) > run.best:  # the weights kept: best score, then lowest loss
+            run.best = list(best_key(row))
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.stop_early(val_score)
+        if self.hooks.on_epoch is not None:
+            self.hooks.on_epoch(row)
+
+    def schedule(self, val_score: float) -> None:
+        cfg, run = self.cfg, self.run
+        if cfg.scheduler == "plateau":
+            self.scheduler.step(val_score)
+        elif cfg.scheduler == "step" and cfg.step_when == "val_drop":
+            if run.history and val_score < run.last_score:  # the classic tutorial decays only when accuracy drops
+                self.scheduler.step()
+            else:
+                run.last_score = val_score
+        elif self.scheduler is not None and not self.per_batch:
+            self.scheduler.step()
+
+    def stop_early(self, val_score: float) -> None:
+        """Patience on the validation score; for a full batch, convergence of the training objective."""
+        cfg, run = self.cfg, self.run
+        run.bad_epochs = 0 if val_score > run.best_score else run.bad_epochs + 1
+        run.best_score = max(run.best_score, val_score)
+        if cfg.patience and run.bad_epochs >= cfg.patience:
+            self.hooks.log(f"early stop: no better validation {SCORES[self.loss.task]} for {run.bad_epochs} epochs")
+            run.stopped = True
+        elif cfg.batch_size == 0 and run.last_objective - run.objective < cfg.tol * abs(run.last_objective):
+            self.hooks.log(f"converged: the training objective fell by less than {cfg.tol:g} of itself in epoch "
+                           f"{run.epoch - 1}")
+            run.stopped = True
+        run.last_objective = run.objective
+
+    def next_epoch(self) -> None:
+        run = self.run
         run.epoch, run.batch, run.loss_sum, run.seen = run.epoch + 1, 0, 0.0, 0
-        run.order_rng = rng.bit_generator.state
-        if save and cfg.checkpoint_every and (run.epoch - 1) % cfg.checkpoint_every == 0:
-            save(run, best_state)
-            last_save = time.monotonic()
-    if cfg.keep == "best":
-        model.load_state_dict(best_state)
-    if loss.kind == "squared_hinge":  # its scores made probabilities, on held-out documents
-        loss.calibrate(*valid.outputs(model))
-    kept = kept_epoch(run.history, cfg.keep)
-    log(f"kept epoch {kept['epoch']} ({cfg.keep}; val {SCORES[loss.task]} {kept['val_score']:.4f}); "
-        f"peak memory {peak_memory_mib():.0f} MiB")
-    if batch_log is not None:
-        batch_log.extend(run.batches)
-    return run.history
+        run.order_rng = self.rng.bit_generator.state
+        if self.checkpoints and self.cfg.checkpoint_every and (run.epoch - 1) % self.cfg.checkpoint_every == 0:
+            self.save()
+
+    def finish(self, valid) -> None:
+        """The weights kept; squared_hinge's scores made probabilities, on held-out documents."""
+        if self.cfg.keep == "best":
+            self.model.load_state_dict(self.best_state)
+        if self.loss.kind == "squared_hinge":
+            self.loss.calibrate(*valid.outputs(self.model))
+        kept = kept_epoch(self.run.history, self.cfg.keep)
+        self.hooks.log(f"kept epoch {kept['epoch']} ({self.cfg.keep}; val {SCORES[self.loss.task]} "
+                       f"{kept['val_score']:.4f}); peak memory {peak_memory_mib():.0f} MiB")
+
+    def save(self) -> None:
+        """Everything needed to continue exactly: weights, optimizer, scheduler, RNG (each rank's), progress.
+        Every rank calls it (the RNG states are gathered); rank 0 writes."""
+        optim_tensors, optim_meta = flatten_optimizer(self.opt.state_dict())
+        tensors = {**{f"model.{k}": v for k, v in self.model.state_dict().items()},
+                   **{f"best.{k}": v for k, v in (self.best_state or {}).items()},
+                   **optim_tensors, **_rng_states()}
+        scheduler = self.scheduler.state_dict() if self.scheduler is not None else None
+        self.checkpoints.save(tensors, {"progress": dataclasses.asdict(self.run), "optimizer": optim_meta,
+                                        "data": self.data_id, "scheduler": scheduler, "world_size": distributed.world()})
+
+    def restore(self) -> None:
+        """The checkpoint into the model, optimizer, scheduler, torch's RNG and the progress."""
+        tensors, meta = self.checkpoints.load()
+        _check_resumable(self.checkpoints, meta, self.data_id)
+        part = {name: {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(name + ".")}
+                for name in ("model", "best")}
+        self.model.load_state_dict(part["model"])
+        self.opt.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(meta["scheduler"])
+        for name, set_state in (("rng.torch", torch.set_rng_state), ("rng.cuda", torch.cuda.set_rng_state)):
+            if name in tensors:
+                # clone: a row of the (ranks, state) tensor is a view, and set_state reads from its storage's start
+                set_state(tensors[name][distributed.rank()].clone() if distributed.world() > 1 else tensors[name])
+        self.run, self.best_state = Progress(**meta["progress"]), part["best"] or None
 
 
-def _start(model, opt, scheduler, train, valid, checkpoints: Checkpoints | None, rng, log):
-    """Where the run starts: (progress, best weights so far, the checkpoint saver or None); from the
-    checkpoint when there is one. Under torchrun, checks that every rank holds the same data."""
-    run, best_state = Progress(order_rng=rng.bit_generator.state), None
-    data_id = _data_id(train, valid) if checkpoints or distributed.world() > 1 else None
-    if distributed.world() > 1:
-        distributed.check_same(data_id, "the training and validation data")
-    if checkpoints is not None and checkpoints.exists():
-        run, best_state = _restore(checkpoints, model, opt, scheduler, data_id)
-        log(f"resumed from the checkpoint at epoch {run.epoch}, batch {run.batch}")
-    save = functools.partial(_save, checkpoints, model, opt, scheduler, data_id) if checkpoints else None
-    return run, best_state, save
+def _check_resumable(checkpoints: Checkpoints, meta: dict, data_id: str) -> None:
+    if meta["data"] != data_id:
+        raise ArtifactError(f"{checkpoints.dir}: the training data changed since the checkpoint; "
+                            "the run cannot be continued on other data")
+    if meta.get("world_size", 1) != distributed.world():
+        raise ArtifactError(f"{checkpoints.dir}: the run was checkpointed with {meta.get('world_size', 1)} "
+                            f"process(es), not {distributed.world()}: resume it with torchrun --nproc-per-node "
+                            "(times --nnodes) as it was started")
+
+
+class Step:
+    """One optimizer step on a batch (this rank's part of it): forward through the model (DDP's wrapper under
+    torchrun), loss, backward, clipping, step. Returns the loss, objective, logits and gradient norm at the
+    weights the step started from."""
+
+    def __init__(self, trainer: Trainer):
+        self.trainer, self.net = trainer, distributed.wrap(trainer.model)
+        self.loss = trainer.loss.to(trainer.device)
+
+    def __call__(self, docs, y: torch.Tensor) -> dict:
+        first, mass = {}, self.loss.mass(y)
+        total = distributed.all_sum(mass)  # the batch's over all ranks
+
+        def closure():  # every optimizer takes a closure; L-BFGS calls it again for its line search
+            objective, value, logits, norm = self.evaluate(docs, y, mass, total)
+            if not first:
+                first.update(loss=value, objective=objective.item(), logits=logits, norm=norm)
+            return objective
+
+        self.trainer.opt.step(closure)
+        return first
+
+    def evaluate(self, docs, y: torch.Tensor, mass: float, total: float) -> tuple:
+        """(objective, loss, logits, gradient norm) at the current weights, gradients in .grad."""
+        trainer = self.trainer
+        trainer.opt.zero_grad(set_to_none=True)
+        logits = self.net(docs)
+        part = self.loss(logits, y) if len(y) else logits.sum() * 0.0  # a rank may get no document
+        batch_loss = distributed.mean(part, mass, total)  # the whole batch's: every rank decides alike
+        if not math.isfinite(value := batch_loss.item()):  # before the step, so the weights stay good
+            raise _diverged(trainer.run, value, trainer.opt, trainer.checkpoints)
+        # DDP averages the ranks' gradients: weighing each part by its share of the batch makes that the
+        # gradient of the batch's mean loss, as in one process
+        (part * (mass * distributed.world() / total if total else 0.0)).backward()
+        penalty = self.penalty()
+        # the norm is recorded for the plots whether or not it is clipped (inf: never clipped)
+        cfg = trainer.cfg
+        norm = clip_grad_norm(self.params(), cfg.clip_norm or math.inf, cfg.clip_value or math.inf)
+        return batch_loss + penalty, value, logits, norm
+
+    def params(self) -> list[nn.Parameter]:
+        return [p for p in self.trainer.model.parameters() if p.requires_grad]
+
+    def penalty(self) -> float:
+        """What the objective adds to the loss: nothing here (the optimizer applies weight decay itself)."""
+        return 0.0
+
+
+class FullBatchStep(Step):
+    """L-BFGS on the full batch: the L2 penalty is part of the objective its line search minimizes, and the
+    first evaluation of each step, at the weights the last one ended on, is read back (_LastEvaluation)."""
+
+    def __init__(self, trainer: Trainer):
+        super().__init__(trainer)
+        deterministic = not any(isinstance(m, nn.Dropout) and m.p > 0 for m in trainer.model.modules())
+        self.memo = _LastEvaluation() if deterministic and not trainer.cfg.batch_size else None
+
+    def evaluate(self, docs, y: torch.Tensor, mass: float, total: float) -> tuple:
+        params = self.params()
+        if self.memo is not None and (kept := self.memo.recall(docs, params)) is not None:
+            return kept
+        objective, value, logits, norm = super().evaluate(docs, y, mass, total)
+        if self.memo is not None:
+            self.memo.keep(docs, params, (objective.detach(), value, logits, norm))
+        return objective, value, logits, norm
+
+    def penalty(self) -> float:
+        return add_l2_penalty(self.trainer.model, self.trainer.cfg.weight_decay)
 
 
 class _LastEvaluation:
@@ -334,47 +462,6 @@ class _LastEvaluation:
         for w, p in zip(self.weights, params):
             w.copy_(p.detach())
         self.docs, self.grads, self.result = docs, [p.grad for p in params], result
-
-
-def _step(net, model, opt, step_loss: Loss, cfg: TrainConfig, checkpoints, memo: _LastEvaluation | None,
-          run: Progress, docs, y) -> dict:
-    """One optimizer step on a batch (this rank's part of it): forward through `net` (DDP's wrapper under
-    torchrun), loss, backward, clipping, step. Returns the loss, objective, logits and gradient norm at the
-    weights the step started from."""
-    first = {}
-    params = [p for p in model.parameters() if p.requires_grad]
-    mass = step_loss.mass(y)
-    total = distributed.all_sum(mass)  # the batch's over all ranks
-
-    def closure():
-        # every optimizer takes a closure; L-BFGS calls it again for its line search
-        if memo is not None and (kept := memo.recall(docs, params)) is not None:
-            objective, value, logits, norm = kept
-        else:
-            objective, value, logits, norm = evaluate()
-            if memo is not None:
-                memo.keep(docs, params, (objective.detach(), value, logits, norm))
-        if not first:
-            first.update(loss=value, objective=objective.item(), logits=logits, norm=norm)
-        return objective
-
-    def evaluate():
-        opt.zero_grad(set_to_none=True)
-        logits = net(docs)
-        part = step_loss(logits, y) if len(y) else logits.sum() * 0.0  # a rank may get no document
-        batch_loss = distributed.mean(part, mass, total)  # the whole batch's: every rank decides alike
-        if not math.isfinite(value := batch_loss.item()):  # before the step, so the weights stay good
-            raise _diverged(run, value, opt, checkpoints)
-        # DDP averages the ranks' gradients: weighing each part by its share of the batch makes that the
-        # gradient of the batch's mean loss, as in one process
-        (part * (mass * distributed.world() / total if total else 0.0)).backward()
-        penalty = add_l2_penalty(model, cfg.weight_decay) if cfg.optimizer == "lbfgs" else 0.0
-        # the norm is recorded for the plots whether or not it is clipped (inf: never clipped)
-        norm = clip_grad_norm(params, cfg.clip_norm or math.inf, cfg.clip_value or math.inf)
-        return batch_loss + penalty, value, logits, norm
-
-    opt.step(closure)
-    return first
 
 
 class _Bar:
@@ -405,38 +492,6 @@ def _progress_bar(total: int, run: Progress, cfg: TrainConfig, show: bool | None
                 unit_scale=True, leave=False, file=sys.stderr, disable=not show, dynamic_ncols=True)
 
 
-def _end_epoch(model, valid, loss, cfg, scheduler, per_batch, run: Progress, best_state, seconds, log):
-    """Validate, step epoch-wise schedulers, record history, keep the best weights, early-stop."""
-    val_loss, val_score = evaluate_loss_score(model, valid, loss)
-    if cfg.scheduler == "plateau":
-        scheduler.step(val_score)
-    elif cfg.scheduler == "step" and cfg.step_when == "val_drop":
-        if run.history and val_score < run.last_score:  # the classic tutorial decays only when accuracy drops
-            scheduler.step()
-        else:
-            run.last_score = val_score
-    elif scheduler is not None and not per_batch:
-        scheduler.step()
-    row = {"epoch": run.epoch, "train_loss": run.loss_sum / max(run.seen, 1), "val_loss": val_loss,
-           "val_score": val_score, "lr": run.epoch_lr, "seconds": seconds}
-    run.history.append(row)
-    log(f"epoch {run.epoch:3d} | train loss {row['train_loss']:.4f} | val loss {val_loss:.4f} "
-        f"| val {SCORES[loss.task]} {val_score:.4f} | lr {run.epoch_lr:.3g} | {seconds:.1f}s")
-    run.bad_epochs = 0 if val_score > run.best_score else run.bad_epochs + 1
-    run.best_score = max(run.best_score, val_score)
-    if list(best_key(row)) > run.best:  # the weights kept: best score, then lowest loss
-        run.best = list(best_key(row))
-        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    if cfg.patience and run.bad_epochs >= cfg.patience:
-        log(f"early stop: no better validation {SCORES[loss.task]} for {run.bad_epochs} epochs")
-        run.stopped = True
-    elif cfg.batch_size == 0 and run.last_objective - run.objective < cfg.tol * abs(run.last_objective):
-        log(f"converged: the training objective fell by less than {cfg.tol:g} of itself in epoch {run.epoch - 1}")
-        run.stopped = True
-    run.last_objective = run.objective
-    return best_state
-
-
 def _diverged(run: Progress, value: float, opt, checkpoints: Checkpoints | None) -> TrainingError:
     kept = (f"the last checkpoint is kept in {checkpoints.dir}" if checkpoints is not None and checkpoints.exists()
             else "no checkpoint was written before it")
@@ -444,18 +499,6 @@ def _diverged(run: Progress, value: float, opt, checkpoints: Checkpoints | None)
         f"the training loss became {value} at epoch {run.epoch}, batch {run.batch + 1}; "
         f"the learning rate ({opt.param_groups[0]['lr']:.3g}) is likely too high: try a smaller --lr, "
         f"or clip the gradients with --clip-norm (e.g. 1.0); {kept}")
-
-
-def _save(checkpoints: Checkpoints, model, opt, scheduler, data_id: str, run: Progress, best_state) -> None:
-    """Everything needed to continue exactly: weights, optimizer, scheduler, RNG (each rank's), progress.
-    Every rank calls it (the RNG states are gathered); rank 0 writes."""
-    optim_tensors, optim_meta = flatten_optimizer(opt.state_dict())
-    tensors = {**{f"model.{k}": v for k, v in model.state_dict().items()},
-               **{f"best.{k}": v for k, v in (best_state or {}).items()},
-               **optim_tensors, **_rng_states()}
-    checkpoints.save(tensors, {"progress": dataclasses.asdict(run), "optimizer": optim_meta, "data": data_id,
-                               "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                               "world_size": distributed.world()})
 
 
 def _rng_states() -> dict[str, torch.Tensor]:
@@ -466,35 +509,6 @@ def _rng_states() -> dict[str, torch.Tensor]:
     if distributed.world() == 1:
         return states
     return {k: distributed.gather(v.unsqueeze(0)) for k, v in states.items()}
-
-
-def _restore(checkpoints: Checkpoints, model, opt, scheduler, data_id: str):
-    """Load the checkpoint into `model`, `opt`, `scheduler` and torch's RNG: (progress, best weights)."""
-    tensors, meta = checkpoints.load()
-    if meta["data"] != data_id:
-        raise ArtifactError(f"{checkpoints.dir}: the training data changed since the checkpoint; "
-                            "the run cannot be continued on other data")
-    if meta.get("world_size", 1) != distributed.world():
-        raise ArtifactError(f"{checkpoints.dir}: the run was checkpointed with {meta.get('world_size', 1)} "
-                            f"process(es), not {distributed.world()}: resume it with torchrun --nproc-per-node "
-                            "(times --nnodes) as it was started")
-    part = {name: {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(name + ".")}
-            for name in ("model", "best")}
-    model.load_state_dict(part["model"])
-    opt.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
-    if scheduler is not None:
-        scheduler.load_state_dict(meta["scheduler"])
-    for name, set_state in (("rng.torch", torch.set_rng_state), ("rng.cuda", torch.cuda.set_rng_state)):
-        if name in tensors:
-            # clone: a row of the (ranks, state) tensor is a view, and set_state reads from its storage's start
-            set_state(tensors[name][distributed.rank()].clone() if distributed.world() > 1 else tensors[name])
-    return Progress(**meta["progress"]), part["best"] or None
-
-
-def _data_id(train, valid) -> str:
-    """A digest of the training and validation data (InMemory or streams), so a run is never continued on
-    different data, and all ranks are checked to hold the same."""
-    return hashlib.sha256((train.digest() + valid.digest()).encode()).hexdigest()
 
 
 def _fingerprint(*arrays) -> str:

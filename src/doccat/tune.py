@@ -23,13 +23,15 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import artifacts, classifier, config as config_mod
+from . import artifacts, classifier, config as config_mod, recipe
 from .checkpoint import Checkpoints
+from .data.summary import Stats
+from .text import Tokens
+from .train import Hooks, TrainingError
 from .config import Config, ConfigError
 from .data import Splits, load_splits
 from .loss import SCORES
 from .seeds import headline
-from .train import TrainingError
 
 # Search spaces by name (--space NAME), else a file (see load_space). Every combination of each is a
 # valid config on top of the default one.
@@ -116,13 +118,13 @@ def _check_spec(name: str, spec) -> None:
             raise ConfigError(f"{where}: choices must be a non-empty list, and alone")
         allowed = config_mod.CHOICES.get(f"{section}.{name}")
         for value in spec["choices"]:
-            config_mod._coerce(value, tp, where)
+            config_mod.coerce(value, tp, where)
             if allowed is not None and value not in allowed:
                 raise ConfigError(f"{where}: {value!r} is not one of {', '.join(sorted(allowed))}")
         return
     if not {"low", "high"} <= set(spec) or tp not in (int, float):
         raise ConfigError(f"{where}: a range needs low and high, and a numeric key (else give choices)")
-    low, high = (config_mod._coerce(spec[k], tp, where) for k in ("low", "high"))
+    low, high = (config_mod.coerce(spec[k], tp, where) for k in ("low", "high"))
     if not low < high or not isinstance(spec.get("log", False), bool) or (spec.get("log") and low <= 0):
         raise ConfigError(f"{where}: needs low < high, and low > 0 with log = true")
 
@@ -179,11 +181,7 @@ def tune(*, config=None, out=None, trials: int | None = None, timeout: float | N
     base = classifier.resolve_config(config, overrides)
     out = _claim(Path(out), overwrite) if out is not None else None
     splits = load_splits(base.data)
-    if base.train.weight_decay is None:  # the value training takes, so that a weight_decay range can hold it
-        wd = classifier.resolve_train(base, splits.task, len(splits.classes), len(splits.train)).weight_decay
-        base = config_mod.merge(base, {"train": {"weight_decay": wd}})
-    if base.model.nb is None and "nb" in space:  # likewise (only then: an explicit nb refuses a network)
-        base = config_mod.merge(base, {"model": {"nb": classifier.resolve_nb(base, splits.task)}})
+    base = _resolve_searched(base, splits, space)
     score = f"valid_{SCORES[splits.task]}"
     if trials is None and timeout is None:
         trials = DEFAULT_TRIALS
@@ -197,8 +195,10 @@ def tune(*, config=None, out=None, trials: int | None = None, timeout: float | N
     if out is not None:
         header = f"# doccat tune: trial {best.number + 1} of {len(rows)}, {score} {best.value:.6g}\n"
         artifacts.write_atomic(out / "best.toml", (header + config_mod.to_toml(best_cfg)).encode())
-    clf = classifier.train(config=best_cfg, out=out / "best" if out else None, overwrite=overwrite, log=log,
-                           progress=progress, _splits=splits)
+    final = classifier.RunOptions(out / "best" if out else None, overwrite, Hooks(log, progress))
+    if final.out is not None:
+        Checkpoints.check(final.out, overwrite)
+    clf = classifier.fit_data(splits, best_cfg, final)
     summary = {"out": str(out) if out else None, "trials": len(rows),
                **{state: sum(r["state"] == state for r in rows) for state in ("complete", "pruned", "fail")},
                "search_seconds": search_seconds, "best_trial": best.number + 1, "best_params": best.params,
@@ -207,6 +207,18 @@ def tune(*, config=None, out=None, trials: int | None = None, timeout: float | N
     if out is not None:
         artifacts.write_atomic(out / "tune.json", (json.dumps(summary, indent=2) + "\n").encode())
     return TuneResult(best_cfg, rows, summary, clf)
+
+
+def _resolve_searched(base: Config, splits: Splits, space: dict) -> Config:
+    """`base` with weight_decay (and, when searched, nb) as training resolves them (doccat.recipe), so that a
+    range can hold the base config's value and the first trial is the base config itself. (Only these: a
+    trial that turns the linear model into a network must still get a network's loss and init.)"""
+    resolved = recipe.resolve(base, Stats.of(splits, Tokens.of(splits.train.texts).count))
+    if base.train.weight_decay is None:
+        base = config_mod.merge(base, {"train": {"weight_decay": resolved.train.weight_decay}})
+    if base.model.nb is None and "nb" in space:  # only then: an explicit nb refuses a network
+        base = config_mod.merge(base, {"model": {"nb": resolved.model.nb}})
+    return base
 
 
 def _search(optuna, base: Config, space: dict, splits: Splits, trials, timeout, log, out: Path | None):
@@ -246,7 +258,8 @@ def _objective(optuna, base: Config, space: dict, splits: Splits, score_key: str
 
         try:
             cfg = trial_config(base, trial, space)
-            clf = classifier.train(config=cfg, log=lambda *a: None, progress=False, on_epoch=on_epoch, _splits=splits)
+            quiet = classifier.RunOptions(hooks=Hooks(lambda *a: None, False, on_epoch))
+            clf = classifier.fit_data(splits, cfg, quiet)
         except (ConfigError, TrainingError) as e:  # a bad combination or a diverging rate: a failed trial
             trial.set_user_attr("error", str(e))
             raise

@@ -1,7 +1,6 @@
 """Labeled corpora in: files or registry datasets -> train / valid / test splits."""
 from __future__ import annotations
 
-import hashlib
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -10,9 +9,10 @@ from pathlib import Path
 from ..config import DataConfig
 from . import readers, registry
 from .readers import DataError
+from .registry import digest
 from .split import random_split, stratified_split
 
-__all__ = ["Split", "Splits", "load_splits", "DataError", "registry", "readers"]
+__all__ = ["Split", "Splits", "load_splits", "from_memory", "resolve_task", "class_order", "digest", "DataError", "registry", "readers"]
 
 
 @dataclass
@@ -41,29 +41,29 @@ class Splits:
         return {name: len(s) for name, s in [("train", self.train), ("valid", self.valid), ("test", self.test)] if s}
 
 
-def digest(path: Path, algo: str = "sha256") -> str:
-    """Hex digest of a file, read in blocks (files may be large archives)."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, algo).hexdigest()
-
-
 def dataset_dir(cfg: DataConfig) -> Path:
     return Path(cfg.data_dir) if cfg.data_dir else registry.default_data_dir()
 
 
-def _task(cfg: DataConfig, dataset_task: str | None = None) -> str:
-    """cfg.task, with auto resolved: the registry dataset's task, else classify."""
-    if cfg.task == "auto":
+def resolve_task(cfg: DataConfig, dataset_task: str | None = None, labels: list | None = None) -> str:
+    """The data's task: cfg.task, or with auto the registry dataset's task, else (in-memory `labels`) what the
+    labels are: lists (tuples, sets) multilabel, floats regression; else classify. Decided where the labels
+    are read, since reading them depends on it; the recipe takes it from the data's statistics."""
+    if cfg.task != "auto":
+        if dataset_task and cfg.task != dataset_task:
+            raise DataError(f"{cfg.dataset} is a {dataset_task} dataset; task {cfg.task!r} does not fit its labels: "
+                            "leave task auto")
+        return cfg.task
+    if dataset_task or labels is None:
         return dataset_task or "classify"
-    if dataset_task and cfg.task != dataset_task:
-        raise DataError(f"{cfg.dataset} is a {dataset_task} dataset; task {cfg.task!r} does not fit its labels: "
-                        "leave task auto")
-    return cfg.task
+    if all(isinstance(x, (list, tuple, set)) for x in labels):
+        return "multilabel"
+    return "regression" if all(isinstance(x, float) for x in labels) else "classify"
 
 
 def _read_registry(cfg: DataConfig) -> tuple[dict[str, Split], dict | None, float | None, str]:
     spec = registry.get(cfg.dataset)
-    task = _task(cfg, spec.task)
+    task = resolve_task(cfg, spec.task)
     folder = dataset_dir(cfg) / spec.folder
     wanted = [cfg.from_split] if cfg.from_split else list(spec.splits)
     if cfg.from_split and cfg.from_split not in spec.splits:
@@ -94,7 +94,7 @@ def _read_files(cfg: DataConfig, task: str) -> dict[str, Split]:
     return out
 
 
-def _class_order(labels: list[str], label_names: dict | None) -> tuple[list[str], dict[str, str]]:
+def class_order(labels: list[str], label_names: dict | None) -> tuple[list[str], dict[str, str]]:
     """Class names in a stable order: the registry's, else numeric or alphabetical."""
     if label_names:
         return list(label_names.values()), label_names
@@ -108,7 +108,7 @@ def _classify_classes(cfg: DataConfig, parts: dict[str, Split], label_names: dic
     if len(set(train.labels)) < 2:
         raise DataError(f"{cfg.train or cfg.dataset}: every training row has the label {train.labels[0]!r}; "
                         "a classifier needs at least 2 classes: add examples of other classes")
-    classes, mapping = _class_order(train.labels, label_names)
+    classes, mapping = class_order(train.labels, label_names)
     for name, split in parts.items():
         unseen = sorted(set(split.labels) - mapping.keys())
         if unseen:
@@ -167,8 +167,30 @@ def load_splits(cfg: DataConfig) -> Splits:
         if cfg.from_split:
             parts = {"train": parts[cfg.from_split]}
     else:
-        task = _task(cfg)
+        task = resolve_task(cfg)
         parts, label_names, test_fraction = _read_files(cfg, task), None, cfg.test_fraction
+    return _splits(cfg, parts, label_names, test_fraction, task)
+
+
+def from_memory(cfg: DataConfig, texts, labels) -> Splits:
+    """Splits of in-memory `texts` and `labels`, checked and carved as files are (see `load_splits`); the
+    labels become class names (str), sorted label lists, or floats (see `resolve_task`)."""
+    texts, labels = list(texts), list(labels)
+    if len(texts) != len(labels):
+        raise DataError(f"{len(texts)} texts but {len(labels)} labels: give one label per text")
+    if not texts:
+        raise DataError("no training data: the list of texts is empty")
+    task = resolve_task(cfg, labels=labels)
+    if task == "multilabel":
+        labels = [sorted({str(x) for x in row}) for row in labels]
+    else:
+        labels = [float(x) for x in labels] if task == "regression" else [str(x) for x in labels]
+    return _splits(cfg, {"train": Split(texts, labels)}, None, cfg.test_fraction, task)
+
+
+def _splits(cfg: DataConfig, parts: dict[str, Split], label_names: dict | None, test_fraction: float | None,
+            task: str) -> Splits:
+    """The splits of what was read: classes found and checked, the missing test and valid splits carved."""
     if task == "classify":
         classes = _classify_classes(cfg, parts, label_names)
     elif task == "multilabel":

@@ -16,9 +16,8 @@ import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import digest
 from .readers import DataError
-from .registry import DatasetSpec, Source
+from .registry import DatasetSpec, Source, digest
 
 
 def fetch(spec: DatasetSpec, folder: Path, missing: list[str]) -> None:

@@ -1,12 +1,19 @@
 """The dataset registry: a plain dict of named corpora, their files, splits and checksums."""
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from . import readers
+
+
+def digest(path: Path, algo: str = "sha256") -> str:
+    """Hex digest of a file, read in blocks (files may be large archives)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, algo).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,12 @@ import pyarrow.compute as pc
 import torch
 
 from .. import distributed
-from ..config import Config, DataConfig
-from ..text import Featurizer, Vocab, _chunks, _tokens, count_tokens, parallel_map
-from . import DataError, Split, Splits, _class_order, readers
+from ..config import Config, DataConfig, ModelConfig
+from ..inputs import to_docs
+from ..model import predict_logits
+from ..text import Featurizer, Vocab, chunks, count_tokens, parallel_map, split_tokens
+from . import DataError, class_order, readers, resolve_task
+from .summary import Stats, split_summary
 
 BLOCK = 8192  # documents read, featurized and scored at a time
 SAMPLE = 10_000  # documents per split whose lengths (and targets) the data summary describes
@@ -166,7 +169,6 @@ class Survey:
 
     def summary(self, task: str) -> dict:
         """The split's entry of the data summary (doccat.report); lengths and regression targets from the sample."""
-        from ..report import split_summary
         out = split_summary(self.documents, np.array([n for n, _ in self.sample]), [y for _, y in self.sample], task)
         if task != "regression":  # the counts themselves, not the sample's
             out["per_class"] = {str(c): n for c, n in sorted(self.labels.items())}
@@ -176,40 +178,32 @@ class Survey:
 
 
 class Corpus:
-    """A streamed corpus: its splits, what the passes over the training file learned, and the classifier
-    made for it (untrained): featurizer, classes, loss."""
+    """A streamed corpus: its splits, and what the first pass over them measured (`stats`, as in memory)."""
 
     def __init__(self, cfg: Config, log=print):
-        from ..classifier import _classifier, biases_at_the_prior, resolve_chars
         self.parts, self.data = parts(cfg.data), cfg.data
-        self.task = "classify" if cfg.data.task == "auto" else cfg.data.task
+        self.task = resolve_task(cfg.data)
         m = cfg.model
-        counts = _TokenCounts(2 * m.max_vocab if m.max_vocab else VOCAB_CAP)  # of the training split's tokens
-        self.surveys = {name: self._survey(part, counts if name == "train" else None)
+        self.counts = _TokenCounts(2 * m.max_vocab if m.max_vocab else VOCAB_CAP)  # of the training split's tokens
+        self.surveys = {name: self._survey(part, self.counts if name == "train" else None)
                         for name, part in self.parts.items()}
-        train = self.surveys["train"]
-        vocab = Vocab.from_counts(counts.table, m.min_freq, m.max_vocab)
-        chars, most = resolve_chars(m)
-        chars = chars if most is None or train.tokens <= most else None
-        featurizer = Featurizer(vocab, m.ngrams, m.buckets, m.max_tokens, m.weighting, chars=chars)
-        df = sum((featurizer.document_frequencies([t for t, _ in chunk])
-                  for chunk in chunked(documents(self.parts["train"], self.data, self.task), BLOCK)),
-                 np.zeros(featurizer.raw_features, dtype=np.int64))
-        featurizer.fit_columns(df, train.documents, m.min_df)
-        classes = self._classes()
-        stub = [train.target_sum / train.documents + s * self._std() for s in (-1, 1)] \
-            if self.task == "regression" else []  # two targets with the training split's mean and std
-        self.classifier, _ = _classifier(cfg, Splits(Split([], stub), Split([], []), None, classes, self.task),
-                                         featurizer, train_docs=train.documents)
-        counts = np.array([train.labels[c] for c in classes])  # training docs per class (or label)
-        if cfg.train.class_weights == "balanced":
-            from ..loss import balanced_weights
-            self.classifier.loss_.weight = balanced_weights(counts, train.documents, self.classifier.loss_.kind == "bce")
-        if self.classifier.loss_.kind == "squared_hinge" and counts.sum():  # as in memory (classifier._classifier)
-            biases_at_the_prior(self.classifier.model.head.bias, counts)
+        train, classes = self.surveys["train"], self._classes()
+        mean = train.target_sum / train.documents if self.task == "regression" else 0.0
+        self.stats = Stats(self.task, classes, train.documents, train.tokens, [train.labels[c] for c in classes],
+                           mean, self._std() if self.task == "regression" else 1.0)
         log(f"data: {self.sizes()} docs streamed from {', '.join(sorted({p.path for p in self.parts.values()}))}, "
             + (f"{len(classes)} {'labels' if self.task == 'multilabel' else 'classes'}" if classes
                else "a regression target"))
+
+    def fit_featurizer(self, m: ModelConfig) -> Featurizer:
+        """The featurizer of the (resolved) model config: the vocabulary from the first pass's counts, the
+        columns and their idf from a second pass over the training split."""
+        featurizer = Featurizer.from_config(m, Vocab.from_counts(self.counts.table, m.min_freq, m.max_vocab))
+        df = sum((featurizer.document_frequencies([t for t, _ in chunk])
+                  for chunk in chunked(documents(self.parts["train"], self.data, self.task), BLOCK)),
+                 np.zeros(featurizer.raw_features, dtype=np.int64))
+        featurizer.fit_columns(df, self.stats.documents, m.min_df)
+        return featurizer
 
     def _survey(self, part: Part, counts: _TokenCounts | None) -> Survey:
         """The first pass over a split: documents, labels, a sample of lengths; train's tokens counted."""
@@ -221,7 +215,7 @@ class Corpus:
             if counts is None:
                 lengths = count_tokens(texts)
             else:
-                tokens = parallel_map(_tokens, _chunks(texts))
+                tokens = parallel_map(split_tokens, chunks(texts))
                 counts.add([t for t, _ in tokens])
                 lengths = np.concatenate([n for _, n in tokens])
             survey.add(lengths, labels, self.task, rng)
@@ -247,7 +241,7 @@ class Corpus:
                 raise DataError(f"{self.parts[name].path}: label(s) {', '.join(map(repr, unseen[:5]))} of the {name} "
                                 "split never occur in the training data; a classifier can't learn them: fix the "
                                 "labels or add training examples")
-        return _class_order(list(train), None)[0] if self.task == "classify" else sorted(train)
+        return class_order(list(train), None)[0] if self.task == "classify" else sorted(train)
 
     def sizes(self) -> dict[str, int]:
         return {name: s.documents for name, s in self.surveys.items()}
@@ -255,8 +249,9 @@ class Corpus:
     def summary(self) -> dict:
         return {name: s.summary(self.task) for name, s in self.surveys.items()}
 
-    def stream(self, name: str, batch_size: int = 0, shuffle: bool = False) -> "Stream":
-        return Stream(self.parts[name], self.data, self.classifier, self.surveys[name], batch_size, shuffle)
+    def stream(self, name: str, clf, batch_size: int = 0, shuffle: bool = False) -> "Stream":
+        """Split `name` as `clf` (doccat.classifier.Classifier) reads it: featurized and with its targets."""
+        return Stream(self.parts[name], self.data, clf, self.surveys[name], batch_size, shuffle)
 
 
 class Stream:
@@ -283,7 +278,6 @@ class Stream:
     def batches(self, rng: np.random.Generator, start: int, device: torch.device):
         """The epoch's batches from number `start` on, as InMemory.batches gives them; the order from `rng`
         through the shuffle buffer. Batches before `start` (a resumed epoch) are read, not featurized."""
-        from ..train import to_docs
         size = self.batch_size
         docs = documents(self.part, self.data, self.clf.task)
         if self.shuffle:
@@ -304,7 +298,6 @@ class Stream:
     def outputs(self, model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
         """Every document's outputs and targets, on the CPU and the same on every rank (each scores its part
         of every block)."""
-        from ..train import predict_logits
         outs, ys = [], []
         for chunk in chunked(documents(self.part, self.data, self.clf.task), BLOCK):
             enc, y = self._encode(distributed.part(chunk))

@@ -1,0 +1,95 @@
+"""The recipe: a config with every "auto" (and every None that means "decide for me") made concrete.
+
+    config (as given) + data statistics (doccat.data.summary.Stats) --resolve--> config (resolved)
+
+This is the one place where such defaults are decided; every module below it reads concrete values.
+Training, streaming, resume, `tune` and `load` call `resolve`, and a run's config.json is its result.
+Each default was chosen on data held out of the training splits (README: "How the default recipe works").
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from .config import Config, ConfigError, ModelConfig
+from .data.summary import Stats
+from .loss import LOSSES, LossError, check as check_loss
+
+# model.char_ngrams None: these lengths, for a linear model on at most this many training tokens
+AUTO_CHARS, AUTO_CHAR_TOKENS = [3, 5], 500_000
+AUTO_WEIGHT_DECAY = 3e-6  # train.weight_decay None, for any loss but squared_hinge (1 / training documents)
+AUTO_NB = 0.5  # model.nb None, for a linear classifier fit full batch
+
+
+def is_linear(m: ModelConfig) -> bool:
+    """Whether the model config describes a linear model: the bag's class scores, nothing else."""
+    return m.embed_dim == 0 and not m.hidden and not m.encoder and m.bag
+
+
+def resolve(cfg: Config, stats: Stats | None) -> Config:
+    """`cfg` with nothing left to decide, by the training split's `stats`.
+
+    data.task auto: the data's task. model.char_ngrams None: [3, 5] for a linear model on at most
+    500,000 training tokens, else []. model.nb None: 0.5 for a linear classifier fit full batch, else 0.
+    model.init auto: zeros where the model is linear in its inputs, "vectors" (uniform at the word
+    vectors' scale) with model.vectors, else uniform. train.loss auto: squared_hinge for a linear
+    classifier, else the task's usual (cross_entropy, bce, mse). train.weight_decay None: 1 / training
+    documents for squared_hinge (scikit-learn's C = 1), else 3e-6.
+
+    `stats` None (a saved run's config, resolved when it was trained): only what needs no data is
+    resolved, and a key that needs data and is still undecided is an error.
+    """
+    if stats is None:
+        undecided = [key for key, value in (("data.task", cfg.data.task == "auto"),
+                                            ("model.char_ngrams", cfg.model.char_ngrams is None),
+                                            ("model.nb", cfg.model.nb is None), ("train.loss", cfg.train.loss == "auto"),
+                                            ("train.weight_decay", cfg.train.weight_decay is None)) if value]
+        if undecided:
+            raise ConfigError(f"{', '.join(undecided)}: undecided in a saved run's config (it needs the training "
+                              "data to be resolved); the run was written by another version of doccat: train it again")
+        return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init=init_scheme(cfg.model)))
+    loss = check_loss(stats.task, _loss(cfg, stats.task), len(stats.classes))
+    if loss == "squared_hinge" and cfg.train.label_smoothing:
+        raise LossError("train.label_smoothing smooths probabilities: squared_hinge has none to smooth "
+                        "(use cross_entropy, or label_smoothing 0)")
+    decay = cfg.train.weight_decay
+    if decay is None:
+        decay = 1.0 / max(stats.documents, 1) if loss == "squared_hinge" else AUTO_WEIGHT_DECAY
+    model = dataclasses.replace(cfg.model, nb=_nb(cfg, stats.task), char_ngrams=_chars(cfg.model, stats.tokens),
+                                init=init_scheme(cfg.model))
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, task=stats.task), model=model,
+                               train=dataclasses.replace(cfg.train, loss=loss, weight_decay=decay))
+
+
+def _loss(cfg: Config, task: str) -> str:
+    """The default recipe is a linear SVM: squared_hinge for a linear classifier, else the task's usual loss."""
+    if cfg.train.loss != "auto":
+        return cfg.train.loss
+    return "squared_hinge" if is_linear(cfg.model) and task == "classify" else LOSSES[task][0]
+
+
+def _chars(m: ModelConfig, tokens: int) -> list[int]:
+    if m.char_ngrams is None:
+        return list(AUTO_CHARS) if is_linear(m) and tokens <= AUTO_CHAR_TOKENS else []
+    return list(m.char_ngrams)
+
+
+def _nb(cfg: Config, task: str) -> float:
+    """Mini-batches (streaming among them) keep the bag's sparse gradients, which the scale would make dense."""
+    if cfg.model.nb is None:
+        return AUTO_NB if is_linear(cfg.model) and task != "regression" and cfg.train.batch_size == 0 else 0.0
+    if cfg.model.nb and task == "regression":
+        raise ConfigError("model.nb scales features by how they tell classes apart: a regression "
+                          "has no classes (set nb 0)")
+    return cfg.model.nb
+
+
+def init_scheme(m: ModelConfig) -> str:
+    """model.init resolved: a linear model starts at zero, as logistic regression does; an embedding needs
+    symmetry broken. (The networks call it too, for a config built by hand and not resolved.)"""
+    if m.init != "auto":
+        return m.init
+    # with an encoder: the bag's class scores beside it, or the encoder alone with no hidden layer
+    linear = (m.bag and m.embed_dim == 0) or (not m.bag and not m.hidden) if m.encoder else m.embed_dim == 0
+    if linear:
+        return "zeros"
+    return "vectors" if m.vectors else "uniform"

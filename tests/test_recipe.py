@@ -1,0 +1,92 @@
+"""The recipe: every "auto" decided in one function, from the data's statistics, whatever the data came from."""
+import dataclasses
+
+import pytest
+
+import doccat
+from doccat import recipe
+from doccat.config import Config, ConfigError, from_dict
+from doccat.data import from_memory, load_splits
+from doccat.data.stream import Corpus
+from doccat.data.summary import Stats
+from doccat.text import Tokens
+
+from conftest import make_corpus, write_csv
+
+SMALL = Stats("classify", ["a", "b", "c"], documents=200, tokens=5_000, class_counts=[50, 50, 100])
+LARGE = dataclasses.replace(SMALL, tokens=recipe.AUTO_CHAR_TOKENS + 1)
+
+
+def _auto_left(cfg: Config) -> list[str]:
+    flat = {f"{s}.{k}": v for s, section in doccat.config.to_dict(cfg).items() for k, v in section.items()}
+    keys = ("data.task", "model.init", "model.char_ngrams", "model.nb", "train.loss", "train.weight_decay")
+    return [k for k in keys if flat[k] in ("auto", None)]
+
+
+def test_the_default_recipe_resolved():
+    cfg = recipe.resolve(Config(), SMALL)
+    assert _auto_left(cfg) == []
+    m, t = cfg.model, cfg.train
+    assert (m.char_ngrams, m.nb, m.init, t.loss, cfg.data.task) == ([3, 5], 0.5, "zeros", "squared_hinge", "classify")
+    assert t.weight_decay == pytest.approx(1 / 200)  # scikit-learn's C = 1
+    assert recipe.resolve(Config(), LARGE).model.char_ngrams == []  # a large corpus: words only
+
+
+def test_a_network_resolves_to_a_network_s_defaults():
+    net = from_dict({"model": {"embed_dim": 16, "hidden": [8]}, "train": {"optimizer": "adam", "batch_size": 32}})
+    cfg = recipe.resolve(net, SMALL)
+    assert (cfg.model.char_ngrams, cfg.model.nb, cfg.model.init) == ([], 0.0, "uniform")
+    assert (cfg.train.loss, cfg.train.weight_decay) == ("cross_entropy", recipe.AUTO_WEIGHT_DECAY)
+    vectors = dataclasses.replace(net, model=dataclasses.replace(net.model, vectors="v.vec"))
+    assert recipe.resolve(vectors, SMALL).model.init == "vectors"
+
+
+def test_the_loss_by_task_and_model():
+    def loss(task, classes, **model):
+        stats = Stats(task, classes, 100, 1000, [50] * len(classes) if task != "regression" else [], 0.0, 1.0)
+        return recipe.resolve(from_dict({"model": model}), stats).train.loss
+    assert loss("classify", ["a", "b", "c"]) == "squared_hinge"  # the default recipe: a linear SVM
+    assert loss("classify", ["a", "b", "c"], embed_dim=8) == "cross_entropy"
+    assert loss("multilabel", ["a", "b"]) == "bce" and loss("regression", []) == "mse"
+
+
+def test_explicit_values_are_kept_and_resolving_twice_changes_nothing():
+    given = from_dict({"model": {"char_ngrams": [2, 4], "nb": 0.0, "init": "xavier"},
+                       "train": {"loss": "cross_entropy", "weight_decay": 1e-4}})
+    cfg = recipe.resolve(given, SMALL)
+    assert (cfg.model.char_ngrams, cfg.model.nb, cfg.model.init) == ([2, 4], 0.0, "xavier")
+    assert (cfg.train.loss, cfg.train.weight_decay) == ("cross_entropy", 1e-4)
+    once = recipe.resolve(Config(), SMALL)
+    assert recipe.resolve(once, SMALL) == once == recipe.resolve(once, None)
+
+
+def test_a_saved_config_must_already_be_resolved():
+    with pytest.raises(ConfigError, match="model.char_ngrams, model.nb, train.loss, train.weight_decay"):
+        recipe.resolve(dataclasses.replace(Config(), data=dataclasses.replace(Config().data, task="classify")), None)
+
+
+def test_bad_combinations_are_refused_where_they_are_resolved():
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        recipe.resolve(from_dict({"train": {"label_smoothing": 0.1}}), SMALL)
+    with pytest.raises(ConfigError, match="regression"):
+        recipe.resolve(from_dict({"model": {"nb": 0.5}}), Stats("regression", [], 100, 1000, [], 3.0, 1.0))
+
+
+def test_files_memory_and_stream_measure_the_same_statistics(tmp_path):
+    texts, labels = make_corpus(40, seed=3)
+    train = write_csv(tmp_path / "train.csv", texts, labels)
+    valid = write_csv(tmp_path / "valid.csv", *make_corpus(10, seed=4))
+    cfg = doccat.classifier.resolve_config(None, dict(train=str(train), valid=str(valid)))
+    files = load_splits(cfg.data)
+    memory = from_memory(dataclasses.replace(cfg.data, train=None, valid=None), texts, labels)
+    stream = Corpus(doccat.classifier.resolve_config(cfg, dict(streaming=True, batch_size=8, optimizer="adam")),
+                    log=lambda *a: None).stats
+    from_files = Stats.of(files, Tokens.of(files.train.texts).count)
+    assert stream == from_files  # the streamed training split is the whole file, as it is from files
+    assert memory.classes == files.classes and Stats.of(memory, 1).documents == len(memory.train)
+
+
+def test_the_saved_config_is_the_resolved_one(tmp_path):
+    texts, labels = make_corpus(30)
+    clf = doccat.train(texts, labels, out=tmp_path / "run", epochs=2, buckets=200, log=lambda *a: None)
+    assert _auto_left(clf.config) == [] and doccat.load(tmp_path / "run").config == clf.config
