@@ -217,3 +217,32 @@ def test_tampered_weights_are_refused(corpus_files, tmp_path):
     weights.write_bytes(bytes(data))
     with pytest.raises(doccat.artifacts.ArtifactError, match="checksum"):
         doccat.load(tmp_path / "run")
+
+
+def test_dataframes_series_arrays_and_datasets_train_and_integer_labels_stay_integers(tmp_path):
+    pd = pytest.importorskip("pandas")
+    texts, labels = make_corpus(20)
+    ids = [{"sports": 0, "business": 1, "science": 2}[x] for x in labels]
+    quiet = dict(epochs=2, buckets=300, log=lambda *a: None)
+    frame = doccat.train(pd.DataFrame({"body": texts, "y": ids}), text_columns=["body"], label_column="y", **quiet)
+    assert frame.classes_ == [0, 1, 2] and frame.predict(texts[:1])[0].labels == [ids[0]]
+    frame.save(tmp_path / "run")
+    assert doccat.load(tmp_path / "run").classes_ == [0, 1, 2]  # labels.json keeps the integers
+    assert doccat.train(pd.Series(texts), pd.Series(labels), **quiet).classes_ == ["business", "science", "sports"]
+    assert doccat.train(np.array(texts), np.array(ids), **quiet).classes_ == [0, 1, 2]
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_dict({"text": texts, "label": ids}).cast_column(
+        "label", datasets.ClassLabel(names=["sports", "business", "science"]))
+    assert sorted(doccat.train(ds, **quiet).classes_) == ["business", "science", "sports"]  # the names
+
+
+def test_what_is_not_texts_and_labels_is_refused_clearly():
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(DataError, match="no labels"):
+        doccat.train(["a b", "c d"])
+    with pytest.raises(DataError, match="expected a list .* got a int"):
+        doccat.train(42, [1])
+    with pytest.raises(DataError, match="text 1 is a float .*missing value"):
+        doccat.train(pd.Series(["a b", None, "c"]).astype(object).where(lambda s: s.notna(), float("nan")), [1, 2, 1])
+    with pytest.raises(DataError, match="no column 'text'"):
+        doccat.train(pd.DataFrame({"body": ["x"], "label": ["a"]}))

@@ -80,3 +80,22 @@ def test_datasets_lists_the_registry():
 def test_registry_corpus_smoke_run(tmp_path):
     out = doccat("train", "--dataset", "trec", "--data-dir", DATA_DIR, "--epochs", 3, "--out", tmp_path / "r")
     assert json.loads(out.stdout)["test_accuracy"] > 0.5
+
+
+def test_stdin_for_predict_evaluate_and_explain(small_run, tmp_path):
+    def piped(args, data):
+        return subprocess.run([sys.executable, "-m", "doccat", *map(str, args)], input=data, capture_output=True,
+                              text=True)
+    out = piped(["predict", small_run, "-"], "goal match team\nmarket stock shares\n\n")
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert out.returncode == 0 and [r["text"] for r in rows] == ["goal match team", "market stock shares"]
+    assert [r["labels"][0] for r in rows] == ["sports", "business"]  # not the text "-"
+    same = piped(["predict", small_run, "--file", "-"], "goal match team\nmarket stock shares\n").stdout
+    assert same == out.stdout
+    lines = piped(["predict", small_run, "-", "--format", "jsonl"], '"goal match team"\n{"text": "market stock"}\n')
+    assert [json.loads(r)["labels"][0] for r in lines.stdout.splitlines()] == ["sports", "business"]
+    scored = piped(["evaluate", small_run, "--file", "-"], "__label__sports goal match team\n__label__business "
+                                                           "market stock shares\n")
+    assert scored.returncode == 0 and json.loads(scored.stdout)["n"] == 2
+    told = piped(["explain", small_run, "-", "--json"], "goal match team\n")
+    assert told.returncode == 0 and json.loads(told.stdout)["text"] == "goal match team"

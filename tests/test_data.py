@@ -311,3 +311,59 @@ def test_in_memory_texts_get_the_checks_and_splits_files_get():
     assert splits.test is not None and len(splits.test) == 18 and len(splits.train) + len(splits.valid) == 72
     numbers = from_memory(DataConfig(), texts, [{"sports": 10, "business": 9, "science": 100}[x] for x in labels])
     assert numbers.classes == ["9", "10", "100"]  # numeric labels in numeric order, as files' are
+
+
+QUOTED_ROWS = [["category", "headline", "text"], ["sports", "Cup\tfinal", 'He said "go"\nand\tthey went'],
+               ["health", "plain", "one line"]]
+
+
+def test_tsv_quoted_as_csv_quotes_it_is_read_and_plain_tsv_still_is(tmp_path):
+    import csv
+    p = tmp_path / "q.tsv"
+    with open(p, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f, delimiter="\t").writerows(QUOTED_ROWS)  # as pandas' to_csv(sep="\t") writes it
+    texts, labels = readers.read(p, label_column="category", text_columns=["headline", "text"])
+    assert labels == ["sports", "health"] and texts[0] == 'Cup\tfinal He said "go"\nand\tthey went'
+    plain = tmp_path / "plain.tsv"  # GLUE style: quotes are text, every tab a column
+    plain.write_text('label\ttext\n1\t"a quote" begins it\n0\tit \'s a "charming" film\n')
+    assert readers.read(plain) == (['"a quote" begins it', 'it \'s a "charming" film'], ["1", "0"])
+    with pytest.raises(DataError, match="give --quotechar '\"'"):  # told the fix that works
+        readers.read(p, label_column="category", text_columns=["headline", "text"], quotechar="")
+
+
+def test_masakhanews_reads_as_its_readme_counts_it():
+    from doccat.data.registry import default_data_dir
+    root = default_data_dir() / "masakhanews"
+    if not root.is_dir():
+        pytest.skip("needs ../shared/datasets")
+    counts = {"xho": (1032, 147, 297), "pcm": (1060, 152, 305)}
+    for lang, want in counts.items():
+        splits = load_splits(DataConfig(dataset=f"masakhanews_{lang}"))
+        assert (len(splits.train), len(splits.valid), len(splits.test)) == want
+        direct = readers.read(root / lang / "train.tsv", label_column="category", text_columns=["headline", "text"])
+        assert direct == (splits.train.texts, splits.train.labels)  # the --train form reads the same
+
+
+def test_excel_csv_semicolons_bom_crlf(tmp_path, capsys):
+    p = tmp_path / "excel.csv"
+    p.write_bytes("\ufefflabel;text\r\nsports;match won\r\nbusiness;\"shares; fell\"\r\n".encode("utf-8"))
+    assert readers.read(p) == (["match won", "shares; fell"], ["sports", "business"])
+    assert "separated by ';'" in capsys.readouterr().err  # the choice is said
+    q = tmp_path / "news.csv"  # ';' between fields, "'" around them, as some archives export them
+    q.write_text("label;text\nsports;'the match; won'\nbusiness;'it''s up'\n")
+    assert readers.read(q, delimiter=";", quotechar="'") == (["the match; won", "it's up"], ["sports", "business"])
+
+
+def test_utf16_and_utf32_files_are_decoded_by_their_byte_order_mark(tmp_path):
+    for codec in ("utf-16", "utf-32"):
+        p = tmp_path / f"{codec}.csv"
+        p.write_bytes("label,text\nsports,größer Sieg\n".encode(codec))  # the codec writes its BOM
+        assert readers.read(p) == (["größer Sieg"], ["sports"]), codec
+
+
+def test_binary_files_are_named_not_decoded(tmp_path):
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "book.csv", "w") as z:  # an .xlsx renamed .csv
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(DataError, match="ZIP archive.*export it as CSV"):
+        readers.read(tmp_path / "book.csv")

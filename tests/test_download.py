@@ -226,7 +226,7 @@ def test_load_splits_fetches_a_missing_registry_file(server, tmp_path, monkeypat
     spec = DatasetSpec(
         name="tiny", description="test", folder="tiny", files={"all.tsv": sha256(data)},
         splits={"train": ("all.tsv",)},
-        read=lambda folder, split: readers.read_delimited(folder / "all.tsv", "0", ["1"], "\t", header=False),
+        read=lambda folder, split: readers.read_delimited(folder / "all.tsv", "\t", label_column="0", text_columns=["1"], header=False),
         sources={"all.tsv": Source(f"{url}/all.tsv", "sha256:" + sha256(data))},
         test_fraction=0.2)
     monkeypatch.setattr(registry, "REGISTRY", {"tiny": spec})
@@ -291,3 +291,27 @@ def test_load_splits_fetches_a_multilabel_registry_corpus(server, tmp_path, monk
     assert s.task == "multilabel" and s.classes == ["grain"]  # corn has no test story: not kept
     assert sorted(s.train.texts + s.valid.texts) == ["CORN\nUp \xe9.", "WHEAT\nDown."]
     assert s.train.labels + s.valid.labels == [["grain"], ["grain"]] and s.test.labels == [["grain"]]
+
+
+def test_zip_unpack_extracts_the_member_and_checks_it(server, tmp_path):
+    root, url = server
+    csv_bytes = "cat,label,review\n书籍,1,很好\n".encode()
+    with zipfile.ZipFile(root / "shop.zip", "w") as z:
+        z.writestr("shop.csv", csv_bytes)
+    spec = make_spec({"shop.csv": csv_bytes}, "shop.csv", Source(f"{url}/shop.zip", "", "zip"))
+    fetch(spec, tmp_path, ["shop.csv"])
+    assert (tmp_path / "shop.csv").read_bytes() == csv_bytes and leftovers(tmp_path) == ["shop.csv"]
+
+
+def test_the_new_registry_corpora_have_checked_sources():
+    names = [f"masakhanews_{lang}" for lang in registry.MASAKHANEWS] + ["online_shopping_10_cats", "chnsenticorp",
+                                                                          "waimai_10k"]
+    for name in names:
+        spec = registry.get(name)
+        assert set(spec.files) == {n for key in spec.sources for n in key.split()}, name
+        for key, source in spec.sources.items():
+            assert source.url.startswith("https://raw.githubusercontent.com/") and "/" + ("819be05" if "masakha"
+                                                                                       in name else "a0b781d") in source.url
+            # every file is checked: the download's own sha256, or (a zip) the member's against spec.files
+            assert source.checksum == f"sha256:{spec.files[key]}" or source.unpack == "zip", name
+    assert len(names) == 12 and registry.get("masakhanews_xho").splits["valid"] == ("dev.tsv",)

@@ -34,7 +34,8 @@ from .vectors import load_into_bag
 
 @dataclass
 class Prediction:
-    labels: list[str]  # classify: the top-k classes; multilabel: the labels predicted; most probable first
+    labels: list  # classify: the top-k classes; multilabel: the labels predicted; most probable first (str; int
+                  # for a model trained on integer labels)
     probs: list[float]  # their probabilities
     value: float | None = None  # regression: the predicted target
 
@@ -43,7 +44,8 @@ class Classifier:
     """A trained document classifier (or regressor): featurizer + network + what its outputs mean.
 
     task "classify": one class per text; "multilabel": any number of labels per text; "regression":
-    a number per text. `classes_` names the outputs (empty for regression).
+    a number per text. `classes_` are the outputs' labels (empty for regression): class names, or the
+    integers a model trained on integer labels was given; `class_names` are their names (str).
     """
 
     def __init__(self, config: Config, featurizer: Featurizer, classes: list[str], model: BagClassifier,
@@ -59,6 +61,10 @@ class Classifier:
     @property
     def task(self) -> str:
         return self.loss_.task
+
+    @property
+    def class_names(self) -> list[str]:
+        return [str(c) for c in self.classes_]
 
     def _outputs(self, texts, cache: bool = False) -> torch.Tensor:
         texts = [texts] if isinstance(texts, str) else list(texts)
@@ -127,12 +133,13 @@ class Classifier:
         if self.task == "regression":
             mean, std = self.target_
             return ((np.asarray(labels, dtype=np.float64) - mean) / std).astype(np.float32)
-        index = {c: i for i, c in enumerate(self.classes_)}
+        index = {c: i for i, c in enumerate(self.class_names)}  # labels given as integers match their names
+        labels = [[str(x) for x in row] for row in labels] if self.task == "multilabel" else [str(x) for x in labels]
         given = [x for row in labels for x in row] if self.task == "multilabel" else labels
         unknown = sorted(set(given) - index.keys())
         if unknown:
             raise DataError(f"{where}: label(s) {', '.join(map(repr, unknown[:5]))} never seen in training "
-                            f"(known: {', '.join(self.classes_[:20])}{' ...' if len(self.classes_) > 20 else ''})")
+                            f"(known: {', '.join(self.class_names[:20])}{' ...' if len(self.classes_) > 20 else ''})")
         if self.task == "classify":
             return np.array([index[x] for x in labels], dtype=np.int64)
         y = np.zeros((len(labels), len(self.classes_)), dtype=np.float32)
@@ -169,9 +176,9 @@ class Classifier:
         loss = plain(out, y).item() if len(y) else 0.0
         p = self.loss_.proba(out).numpy()
         if self.task == "classify":
-            return classification_report(y.numpy(), p.argmax(1), self.classes_, loss)
+            return classification_report(y.numpy(), p.argmax(1), self.class_names, loss)
         if self.task == "multilabel":
-            return multilabel_report(y.numpy() > 0.5, p >= self.loss_.threshold, self.classes_, loss)
+            return multilabel_report(y.numpy() > 0.5, p >= self.loss_.threshold, self.class_names, loss)
         mean, std = self.target_
         truth = np.asarray(values, dtype=np.float64) if values is not None else y.numpy().astype(np.float64) * std + mean
         return regression_report(truth, p * std + mean, loss)
@@ -197,7 +204,7 @@ class Classifier:
         """Write the run directory, with batches.csv and the plots."""
         from . import plots
         extra = {"batches.csv": artifacts.rows_csv(self.batches_)} if self.batches_ else {}
-        extra |= plots.render_run(self.history_, self.batches_, self.metrics_, self.classes_, self.loss_.kind,
+        extra |= plots.render_run(self.history_, self.batches_, self.metrics_, self.class_names, self.loss_.kind,
                                   SCORES[self.task])
         if self.encoder_ is not None:  # which encoder: `load` refuses another
             extra["encoder.json"] = json.dumps(self.encoder_.identity(), indent=2).encode()
@@ -435,7 +442,8 @@ def build(cfg: Config, stats: Stats, featurizer: Featurizer, encoder=None) -> Cl
     loss = Loss(stats.task, t.loss, label_smoothing=t.label_smoothing, weight=weight, threshold=m.threshold)
     if t.loss == "squared_hinge" and stats.documents:
         biases_at_the_prior(model.head.bias, np.array(stats.class_counts))
-    return Classifier(cfg, featurizer, stats.classes, model, loss, (stats.target_mean, stats.target_std), encoder)
+    classes = stats.labels or stats.classes
+    return Classifier(cfg, featurizer, classes, model, loss, (stats.target_mean, stats.target_std), encoder)
 
 
 @torch.no_grad()

@@ -101,18 +101,21 @@ def cmd_tune(args) -> int:
     return 0
 
 
+def _file_config(args, clf) -> config_mod.DataConfig:
+    """The run's data config with the file-reading flags given to evaluate."""
+    given = {k: getattr(args, k) for k in ("format", "label_column", "text_columns", "encoding", "delimiter",
+                                           "quotechar", "data_dir") if getattr(args, k) is not None}
+    return dataclasses.replace(clf.config.data, **given)
+
+
 def _read_eval_data(args, clf):
-    from .data import load_splits
+    from .data import load_splits, reading
     from .data.readers import read
+    data_cfg = _file_config(args, clf)
     if args.file:
-        fmt_cfg = clf.config.data
-        return read(args.file, args.format or "auto", args.label_column or fmt_cfg.label_column,
-                    args.text_columns or fmt_cfg.text_columns, None, args.encoding or fmt_cfg.encoding)
-    data_cfg = clf.config.data
+        return read(args.file, data_cfg.format, **reading(data_cfg, clf.task))
     if args.dataset:
         data_cfg = dataclasses.replace(data_cfg, dataset=args.dataset, train=None, valid=None, test=None)
-    if args.data_dir:
-        data_cfg = dataclasses.replace(data_cfg, data_dir=args.data_dir)
     split = getattr(load_splits(data_cfg), args.split)
     if split is None:
         raise DataError(f"the run's data has no {args.split} split; give --file")
@@ -124,11 +127,9 @@ def cmd_evaluate(args) -> int:
     clf = load(args.run_dir, args.device)
     if clf.config.data.streaming:  # a run on a corpus larger than memory: scored a block at a time
         from .data.stream import evaluate
-        given = {"format": args.format, "label_column": args.label_column, "text_columns": args.text_columns,
-                 "encoding": args.encoding, "data_dir": args.data_dir}
         if args.dataset:
             raise DataError("a streamed run is evaluated on files: give --file (or --split)")
-        report = evaluate(clf, args.split, args.file, **{k: v for k, v in given.items() if v is not None})
+        report = evaluate(clf, args.split, args.file, **dataclasses.asdict(_file_config(args, clf)))
     else:
         texts, labels = _read_eval_data(args, clf)
         report = clf.evaluate(texts, labels)
@@ -138,10 +139,11 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from .classifier import load
-    from .data.readers import iter_texts
+    from .data.readers import STDIN, iter_texts
     from .data.stream import BLOCK, chunked
     clf = load(args.run_dir, args.device)
-    texts = itertools.chain(args.texts, iter_texts(args.file, args.encoding) if args.file else [])
+    given = [iter_texts(STDIN, args.encoding, args.format) if t == STDIN else [t] for t in args.texts]
+    texts = itertools.chain(*given, iter_texts(args.file, args.encoding, args.format) if args.file else [])
     done = 0
     for block in chunked(texts, BLOCK):  # a file of any size, a block of texts at a time
         for text, pred in zip(block, clf.predict(block, k=args.k, threshold=args.threshold)):
@@ -188,8 +190,9 @@ def cmd_compare(args) -> int:
 def cmd_explain(args) -> int:
     from .classifier import load
     from .explain import explain, format_text
+    from .data.readers import STDIN, read_stdin
     clf = load(args.run_dir)
-    result = explain(clf, args.text, top=args.top)
+    result = explain(clf, read_stdin(args.encoding).strip() if args.text == STDIN else args.text, top=args.top)
     sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n" if args.json else format_text(result))
     return 0
 
@@ -246,19 +249,24 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", choices=["train", "valid", "test"])
     e.add_argument("--dataset", help="a registry dataset (default: the run's own data)")
     e.add_argument("--data-dir")
-    e.add_argument("--file", help="a labeled file instead of the run's data")
-    e.add_argument("--format")
+    e.add_argument("--file", help="a labeled file instead of the run's data ('-': standard input, fastText lines "
+                                   "unless --format says otherwise)")
+    e.add_argument("--format", help="the file's format (default: as the run's data, by the file's name)")
     e.add_argument("--label-column")
     e.add_argument("--text-columns", type=lambda s: s.split(","))
     e.add_argument("--encoding")
+    e.add_argument("--delimiter", help="CSV/TSV: the field delimiter (default: by the name, or the header's)")
+    e.add_argument("--quotechar", help="CSV/TSV: the quote character; '' for none (default: found from the file)")
     e.add_argument("--full", action="store_true", help="also per-class metrics and the confusion matrix")
     e.add_argument("--device", default="auto", help="cpu, cuda or auto (a GPU when there is one; default)")
     e.set_defaults(func=cmd_evaluate)
 
     pr = sub.add_parser("predict", help="top-k classes with probabilities, one JSON line per text")
     pr.add_argument("run_dir")
-    pr.add_argument("texts", nargs="*", help="texts to classify")
-    pr.add_argument("--file", help="a file with one text per line")
+    pr.add_argument("texts", nargs="*", help="texts to classify; '-' reads them from standard input")
+    pr.add_argument("--file", help="a file with one text per line ('-': standard input)")
+    pr.add_argument("--format", default="lines", choices=["lines", "jsonl"],
+                    help="lines: one text per line; jsonl: one JSON string, or object with a \"text\" key, per line")
     pr.add_argument("--encoding", default="utf-8")
     pr.add_argument("-k", type=int, help="how many classes per text (default 1; multilabel: all above the threshold)")
     pr.add_argument("--threshold", type=float,
@@ -283,7 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("explain", help="one text through the model: ids, logits, probabilities, influential words")
     x.add_argument("run_dir")
-    x.add_argument("text")
+    x.add_argument("text", help="the text to explain; '-' reads it from standard input")
+    x.add_argument("--encoding", default="utf-8", help="of standard input")
     x.add_argument("--json", action="store_true", help="JSON instead of text")
     x.add_argument("--top", type=int, default=10, help="how many words and features to rank")
     x.set_defaults(func=cmd_explain)

@@ -27,7 +27,13 @@ class DataConfig:
     train: str | None = None
     valid: str | None = None
     test: str | None = None
-    format: str = "auto"  # auto | csv | tsv | jsonl | fasttext | folder
+    # auto (by the name: .csv .tsv .jsonl .txt .parquet .arrow/.feather, a folder per class or a Hugging Face
+    # save_to_disk folder) | csv | tsv | jsonl | fasttext | folder | parquet | arrow | hf
+    format: str = "auto"
+    delimiter: str | None = None  # CSV/TSV: None: "," or tab by the format, or the one the header shows (e.g. ";")
+    # CSV/TSV: the quote character; None: '"' for CSV, and for a TSV whose fields are quoted (as pandas writes
+    # them: found from the file's start), else none; "" = no quoting (every delimiter splits)
+    quotechar: str | None = None
     label_column: str = "label"  # a column name, or a 0-based index for headerless CSV/TSV
     label_sep: str | None = None  # multilabel CSV/TSV/JSONL strings: the separator of the labels in a field, e.g. ","
     text_columns: list[str] = field(default_factory=lambda: ["text"])
@@ -267,7 +273,7 @@ def _toml_value(v) -> str:
 
 CHOICES = {
     "data.task": {"auto", "classify", "multilabel", "regression"},
-    "data.format": {"auto", "csv", "tsv", "jsonl", "fasttext", "folder"},
+    "data.format": {"auto", "csv", "tsv", "jsonl", "fasttext", "folder", "parquet", "arrow", "hf"},
     "data.on_bad_row": {"error", "skip", "warn"},
     "model.activation": {"relu", "tanh", "sigmoid", "hardtanh", "gelu"},
     "model.weighting": {"mean", "tfidf"},
@@ -380,6 +386,11 @@ def _data_checks(cfg: Config) -> list[tuple[str, bool, str]]:
     m, t, d = cfg.model, cfg.train, cfg.data
     return [
         ("data.label_sep", d.label_sep != "", "must not be empty (e.g. \",\" or \"|\")"),
+        ("data.delimiter", d.delimiter is None or (len(d.delimiter) == 1 and d.delimiter not in "\r\n\"'"),
+         "must be one character other than a quote or a line break, e.g. \";\" or \"|\" (a tab: $'\\t' in a shell)"),
+        ("data.quotechar", d.quotechar is None or len(d.quotechar) <= 1 and d.quotechar not in ("\r", "\n"),
+         "must be one character, e.g. \"'\", or \"\" for none"),
+        ("data.quotechar", not d.quotechar or d.quotechar != d.delimiter, "must differ from the delimiter"),
         # a separator with one label per document would silently split class names
         ("data.label_sep", d.label_sep is None or d.task == "multilabel",
          "splits a field into several labels: it needs task = \"multilabel\""),

@@ -49,7 +49,7 @@ def explain(clf, text: str, top: int = 10) -> dict:
     out = predict_logits(clf.model, _inputs(clf, enc, emb, 0, 1))
     logits = (clf.loss_.logits(out) if clf.task == "classify" else out)[0]  # classify: softmax gives probs
     probs = _as_probs(clf, out)[0]
-    names_out = clf.classes_ if clf.task != "regression" else ["value"]
+    names_out = clf.class_names if clf.task != "regression" else ["value"]
     chosen = int(probs.argmax())  # regression: the one output, the predicted value
     p = float(probs[chosen])
 

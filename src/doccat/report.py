@@ -94,7 +94,7 @@ def _mistakes(clf, k: int = 15) -> str:
         return "<p>The run has no test split.</p>"
     if clf.task != "classify":
         return "<p>Listed for single-label classification only.</p>"
-    known = [i for i, lab in enumerate(test.labels) if lab in clf.classes_]
+    known = [i for i, lab in enumerate(test.labels) if lab in clf.class_names]
     texts = [test.texts[i] for i in known]
     y = clf.label_ids([test.labels[i] for i in known])
     probs = clf.predict_proba(texts)
@@ -104,7 +104,7 @@ def _mistakes(clf, k: int = 15) -> str:
     rows = []
     for i in wrong:
         text = texts[i] if len(texts[i]) <= 400 else texts[i][:400] + " …"
-        rows.append(f"<tr><td>{html.escape(clf.classes_[y[i]])}</td><td>{html.escape(clf.classes_[pred[i]])}</td>"
+        rows.append(f"<tr><td>{html.escape(clf.class_names[y[i]])}</td><td>{html.escape(clf.class_names[pred[i]])}</td>"
                     f'<td class="n">{probs[i, pred[i]]:.3f}</td><td class="n">{probs[i, y[i]]:.3f}</td>'
                     f"<td>{html.escape(text)}</td></tr>")
     if not rows:
@@ -124,7 +124,7 @@ def render_report(run_dir: str | Path) -> str:
     history, batch_rows = read_rows(run_dir / "history.csv"), read_rows(run_dir / "batches.csv")
     images = {name: (run_dir / name).read_bytes() for name in plots.FIGURES if (run_dir / name).is_file()}
     if not images:  # an older run, or trained without matplotlib: draw them now if we can
-        images = plots.render_run(history, batch_rows, m, clf.classes_, clf.loss_.kind, SCORES[clf.task])
+        images = plots.render_run(history, batch_rows, m, clf.class_names, clf.loss_.kind, SCORES[clf.task])
     parts = [f"<h1>doccat run <code>{html.escape(run_dir.name)}</code></h1>", _cards(clf),
              "<h2>Config</h2>", _table(["key", "value"], [[k, json.dumps(v)] for k, v in _flat(cfg).items()],
                                        numeric_from=9),
@@ -140,7 +140,7 @@ def _cards(clf) -> str:
     m = clf.metrics_
     cards = [f"{s} {key} {m[s][key]:.4f}" for s in ("test", "valid") if s in m for key in HEADLINE[clf.task]]
     cards += [f"kept epoch {m.get('kept_epoch', m.get('best_epoch', '?'))}",
-              f"{len(clf.classes_)} {'labels' if clf.task == 'multilabel' else 'classes'}" if clf.classes_ else
+              f"{len(clf.class_names)} {'labels' if clf.task == 'multilabel' else 'classes'}" if clf.class_names else
               "regression"]
     return '<div class="cards">' + "".join(f"<span>{html.escape(c)}</span>" for c in cards) + "</div>"
 
@@ -158,7 +158,7 @@ def _data_section(clf) -> list[str]:
             ["split", "documents"] + stats, [[s, data[s]["documents"]] + [data[s]["target"][x] for x in stats]
                                              for s in names]))
     else:
-        rows = [[c] + [data[s]["per_class"].get(c, 0) for s in names] for c in clf.classes_]
+        rows = [[c] + [data[s]["per_class"].get(c, 0) for s in names] for c in clf.class_names]
         rows.append(["all documents"] + [data[s]["documents"] for s in names])
         parts.append("<h3>Documents per class and split</h3>" + _table(["class"] + names, rows))
     stats = ["min", "median", "mean", "p90", "max"]
@@ -199,7 +199,7 @@ def _per_class_section(clf, images: dict) -> list[str]:
         if "confusion_matrix.png" in images:
             parts.append(_img(images["confusion_matrix.png"], plots.FIGURES["confusion_matrix.png"]))
         cm = m[split]["confusion_matrix"]
-        parts.append(_table(["true \\ predicted"] + clf.classes_, [[c] + row for c, row in zip(clf.classes_, cm)]))
+        parts.append(_table(["true \\ predicted"] + clf.class_names, [[c] + row for c, row in zip(clf.class_names, cm)]))
     return parts
 
 

@@ -152,7 +152,7 @@ def _schemas():
             return self
 
     class Prediction(BaseModel):
-        labels: list[str]
+        labels: list[str | int]  # class names, or the integers a model trained on integer labels was given
         probs: list[float]
         value: float | None = None  # regression models: the predicted number
 

@@ -12,7 +12,7 @@ from .readers import DataError
 from .registry import digest
 from .split import random_split, stratified_split
 
-__all__ = ["Split", "Splits", "load_splits", "from_memory", "resolve_task", "class_order", "digest", "DataError", "registry", "readers"]
+__all__ = ["Split", "Splits", "load_splits", "from_memory", "resolve_task", "reading", "class_order", "digest", "DataError", "registry", "readers"]
 
 
 @dataclass
@@ -36,6 +36,7 @@ class Splits:
     test: Split | None
     classes: list[str]  # class names in label-id order; multilabel: every label of train, sorted; regression: []
     task: str = "classify"  # the resolved task: classify | multilabel | regression
+    values: dict | None = None  # class name -> the label as given in memory, when those were integers
 
     def summary(self) -> dict:
         return {name: len(s) for name, s in [("train", self.train), ("valid", self.valid), ("test", self.test)] if s}
@@ -82,13 +83,19 @@ def _read_registry(cfg: DataConfig) -> tuple[dict[str, Split], dict | None, floa
     return splits, spec.label_names, test_fraction, task
 
 
+def reading(cfg: DataConfig, task: str) -> dict:
+    """How the config's files are read: the options of readers.read (the fields of readers.Format)."""
+    return {"label_column": cfg.label_column, "text_columns": cfg.text_columns, "header": cfg.header,
+            "encoding": cfg.encoding, "on_bad_row": cfg.on_bad_row, "task": task, "label_sep": cfg.label_sep,
+            "delimiter": cfg.delimiter, "quotechar": cfg.quotechar}
+
+
 def _read_files(cfg: DataConfig, task: str) -> dict[str, Split]:
     out = {}
     for name in ("train", "valid", "test"):
         path = getattr(cfg, name)
         if path:
-            out[name] = Split(*readers.read(path, cfg.format, cfg.label_column, cfg.text_columns,
-                                            cfg.header, cfg.encoding, cfg.on_bad_row, task, cfg.label_sep))
+            out[name] = Split(*readers.read(path, cfg.format, **reading(cfg, task)))
     if "train" not in out:
         raise DataError("no training data: give a registry dataset (--dataset) or a --train file")
     return out
@@ -172,20 +179,68 @@ def load_splits(cfg: DataConfig) -> Splits:
     return _splits(cfg, parts, label_names, test_fraction, task)
 
 
-def from_memory(cfg: DataConfig, texts, labels) -> Splits:
-    """Splits of in-memory `texts` and `labels`, checked and carved as files are (see `load_splits`); the
-    labels become class names (str), sorted label lists, or floats (see `resolve_task`)."""
-    texts, labels = list(texts), list(labels)
+def from_memory(cfg: DataConfig, texts, labels=None) -> Splits:
+    """Splits of in-memory data, checked and carved as files are (see `load_splits`).
+
+    `texts`: a list (tuple, numpy array, pandas Series) of strings, with `labels` beside it; or a pandas
+    DataFrame or a Hugging Face Dataset holding cfg.text_columns and cfg.label_column (a ClassLabel column
+    gives its names). Labels become class names (str), sorted label lists, or floats (see `resolve_task`);
+    integer labels are kept as `values`, so that predictions give them back as integers."""
+    texts, labels = _in_memory(cfg, texts, labels)
     if len(texts) != len(labels):
         raise DataError(f"{len(texts)} texts but {len(labels)} labels: give one label per text")
     if not texts:
         raise DataError("no training data: the list of texts is empty")
     task = resolve_task(cfg, labels=labels)
+    values = None
     if task == "multilabel":
         labels = [sorted({str(x) for x in row}) for row in labels]
+    elif task == "regression":
+        labels = [float(x) for x in labels]
     else:
-        labels = [float(x) for x in labels] if task == "regression" else [str(x) for x in labels]
-    return _splits(cfg, {"train": Split(texts, labels)}, None, cfg.test_fraction, task)
+        if all(isinstance(x, int) and not isinstance(x, bool) for x in labels):
+            values = {str(x): x for x in labels}
+        labels = [str(x) for x in labels]
+    splits = _splits(cfg, {"train": Split(texts, labels)}, None, cfg.test_fraction, task)
+    splits.values = values
+    return splits
+
+
+def _in_memory(cfg: DataConfig, texts, labels) -> tuple[list[str], list]:
+    """(texts, labels) as lists from what a Python user holds (see `from_memory`)."""
+    if hasattr(texts, "column_names") and hasattr(texts, "features") and labels is None:  # a Hugging Face Dataset
+        names = getattr(texts.features.get(cfg.label_column), "names", None)  # a ClassLabel's
+        texts, labels = _table_columns(cfg, {c: texts[c] for c in texts.column_names}), texts[cfg.label_column]
+        labels = [names[x] for x in labels] if names else labels
+    elif hasattr(texts, "columns") and hasattr(texts, "iloc") and labels is None:  # a pandas DataFrame
+        texts, labels = _table_columns(cfg, {c: texts[c].tolist() for c in texts.columns}), texts[cfg.label_column]
+    if labels is None:
+        raise DataError("no labels: give labels beside the texts, or a DataFrame or Dataset with a "
+                        f"{cfg.label_column!r} column (--label-column)")
+    texts, labels = _as_list(texts, "texts"), _as_list(labels, "labels")
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise DataError(f"text {bad} is a {type(texts[bad]).__name__} ({texts[bad]!r:.40}), not a string: "
+                        "give one string per document (a missing value? drop or fill it first)")
+    return texts, labels
+
+
+def _table_columns(cfg: DataConfig, columns: dict) -> list[str]:
+    """The texts of a table: its text columns joined with a space, as the file readers join them."""
+    missing = [c for c in (cfg.label_column, *cfg.text_columns) if c not in columns]
+    if missing:
+        raise DataError(f"no column {missing[0]!r} (columns: {list(columns)}); set label_column / text_columns")
+    parts = [columns[c] for c in cfg.text_columns]
+    return parts[0] if len(parts) == 1 else [" ".join(map(str, row)) for row in zip(*parts)]
+
+
+def _as_list(items, what: str) -> list:
+    if hasattr(items, "tolist"):  # numpy arrays and pandas Series: numpy scalars become Python's
+        return items.tolist()
+    if isinstance(items, (str, bytes, dict)) or not hasattr(items, "__iter__"):
+        raise DataError(f"{what}: expected a list (or a numpy array, pandas Series, DataFrame or Hugging Face "
+                        f"Dataset), got a {type(items).__name__}")
+    return list(items)
 
 
 def _splits(cfg: DataConfig, parts: dict[str, Split], label_names: dict | None, test_fraction: float | None,

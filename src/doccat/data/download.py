@@ -177,6 +177,10 @@ def _glue_zip(archive: Path, folder: Path, names: list[str], spec: DatasetSpec) 
     _extract(archive, folder, names, spec, "SST-2/")
 
 
+def _zip(archive: Path, folder: Path, names: list[str], spec: DatasetSpec) -> None:
+    _extract(archive, folder, names, spec, "")
+
+
 def _polarity(archive: Path, folder: Path, names: list[str], spec: DatasetSpec) -> None:
     _extract(archive, folder, names, spec, "rt-polaritydata/")
 
@@ -194,6 +198,7 @@ UNPACK = {
     "newsgroups_tarball": _newsgroups,
     "imdb_tarball": _imdb,
     "glue_zip": _glue_zip,
+    "zip": _zip,
     "polarity_tarball": _polarity,
     "reuters_tarball": _reuters,
 }

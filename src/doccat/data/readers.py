@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import gzip
 import io
 import html
@@ -21,7 +22,11 @@ import math
 import re
 import sys
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
 
 ON_BAD_ROW = ("error", "skip", "warn")
 SHOWN = 10  # line numbers / warnings shown before "... and N more"
@@ -29,6 +34,49 @@ SHOWN = 10  # line numbers / warnings shown before "... and N more"
 
 class DataError(ValueError):
     """Input data that can't be read; the message names the file and what to do."""
+
+
+@dataclass(frozen=True)
+class Format:
+    """How a labeled file is read: the data config's reading keys (documented in doccat.config.DataConfig)."""
+
+    label_column: str = "label"
+    text_columns: tuple[str, ...] = ("text",)
+    header: bool | None = None
+    encoding: str = "utf-8"
+    on_bad_row: str = "error"
+    task: str = "classify"
+    label_sep: str | None = None
+    delimiter: str | None = None  # CSV/TSV: None, by the name (, or tab) unless the header shows another
+    quotechar: str | None = None  # CSV/TSV: None, " for CSV and for a TSV that quotes its fields; "" none
+
+    def __post_init__(self):
+        object.__setattr__(self, "text_columns", tuple(self.text_columns))
+
+
+STDIN = "-"  # a path that means standard input
+
+
+@functools.cache
+def _stdin() -> bytes:
+    """Standard input, read once: a reader may look at its start before reading it through."""
+    return sys.stdin.buffer.read()
+
+
+def _open(path: Path):
+    if str(path) == STDIN:
+        return io.BytesIO(_stdin())
+    return (gzip.open if path.suffix == ".gz" else open)(path, "rb")
+
+
+# byte-order marks, longest first (UTF-32 LE's begins with UTF-16 LE's), and the codec each implies
+BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+# files people give by mistake, by their first bytes
+BINARY = [(b"PK\x03\x04", "a ZIP archive (an .xlsx or .docx file?): export it as CSV (UTF-8) first"),
+          (b"\x89PNG", "a PNG image"), (b"%PDF", "a PDF document: extract its text first"),
+          (b"\x1f\x8b", "gzip-compressed: name it .gz"), (b"PAR1", "a Parquet file: name it .parquet"),
+          (b"ARROW1", "an Arrow file: name it .arrow")]
 
 
 class BadRows:
@@ -70,6 +118,8 @@ class BadRows:
 
 
 def _check_file(path: Path) -> None:
+    if str(path) == STDIN:
+        return
     if not path.exists():
         raise DataError(f"{path}: file not found; check the path")
     if path.is_dir():
@@ -100,15 +150,17 @@ class Lines:
 
     def __iter__(self):
         try:
-            with (gzip.open if self.path.suffix == ".gz" else open)(self.path, "rb") as f:
-                if "\n".encode(self.codec) != b"\n":  # UTF-16/32: lines can't be cut as bytes
-                    yield from self._whole(f.read())
+            with _open(self.path) as f:
+                codec = self._codec(f.read(8))
+                f.seek(0)
+                if "\n".encode(codec) != b"\n":  # UTF-16/32: lines can't be cut as bytes
+                    yield from self._whole(f.read(), codec)
                     return
-                utf8 = self.codec in ("utf-8", "utf-8-sig")
+                utf8 = codec in ("utf-8", "utf-8-sig")
                 offset = 0
                 for self.n, raw in enumerate(f, 1):
                     try:
-                        yield raw.decode("utf-8-sig" if utf8 and self.n == 1 else self.codec)
+                        yield raw.decode("utf-8-sig" if utf8 and self.n == 1 else codec)
                     except UnicodeDecodeError as e:
                         self.bad(self.n, _decode_error(e, offset, self.encoding))
                     offset += len(raw)
@@ -118,9 +170,22 @@ class Lines:
                                 "truncated: download or compress it again") from None
             raise DataError(f"{self.path}: can't read: {e.strerror or e}") from None
 
-    def _whole(self, data: bytes):
+    def _codec(self, head: bytes) -> str:
+        """The codec to decode with: a byte-order mark overrides the default utf-8; binary files are refused."""
+        for magic, what in BINARY:
+            if head.startswith(magic) and not (magic == b"\x1f\x8b" and self.path.suffix == ".gz"):
+                raise DataError(f"{self.path}: is {what}, not a text file")
+        bom = next((codec for mark, codec in BOMS if head.startswith(mark)), None)
+        if bom and self.codec in ("utf-8", "utf-8-sig") and bom != "utf-8":
+            return bom
+        if bom and bom != "utf-8" and self.codec != bom and not self.codec.startswith(bom):
+            raise DataError(f"{self.path}: starts with a {bom.upper()} byte-order mark but --encoding is "
+                            f"{self.encoding}: leave --encoding utf-8 (the mark is followed) or give {bom}")
+        return self.codec
+
+    def _whole(self, data: bytes, codec: str):
         try:
-            text = data.decode(self.codec)
+            text = data.decode(codec)
         except UnicodeDecodeError as e:
             raise DataError(f"{self.path}: {_decode_error(e, 0, self.encoding)}") from None
         for self.n, line in enumerate(io.StringIO(text, newline=""), 1):
@@ -196,7 +261,7 @@ def target_parser(task: str = "classify", label_sep: str | None = None):
     return _number if task == "regression" else _one_label
 
 
-def _checked(bad: BadRows, where, text: str, raw, parse=_one_label) -> tuple | None:
+def checked_row(bad: BadRows, where, text: str, raw, parse=_one_label) -> tuple | None:
     """(text, label) of a row whose label (parsed by `parse`) and text are both there; else None, reported."""
     try:
         label = parse(raw)
@@ -211,7 +276,7 @@ def _checked(bad: BadRows, where, text: str, raw, parse=_one_label) -> tuple | N
 
 def _add(bad: BadRows, where, text: str, raw, texts: list, labels: list, parse=_one_label) -> None:
     """Keep a row whose label (parsed by `parse`) and text are both there, else report it."""
-    if row := _checked(bad, where, text, raw, parse):
+    if row := checked_row(bad, where, text, raw, parse):
         texts.append(row[0])
         labels.append(row[1])
 
@@ -224,69 +289,133 @@ def _collect(rows) -> tuple[list[str], list]:
     return texts, labels
 
 
-def read_delimited(*args, **kw) -> tuple[list[str], list]:
-    return _collect(delimited_rows(*args, **kw))
+def read_delimited(path, delimiter: str = ",", **options) -> tuple[list[str], list]:
+    return _collect(delimited_rows(path, Format(**options), delimiter))
 
 
-def delimited_rows(path, label_column="label", text_columns=("text",), delimiter=",",
-                   header=None, encoding="utf-8", on_bad_row="error", task="classify", label_sep=None):
+SNIFFED = (",", ";", "\t", "|")  # delimiters a header may show
+SNIFF_BYTES = 4 << 20  # how much of a TSV is read to tell whether it quotes its fields
+
+
+def delimited_rows(path, f: Format, delimiter: str = ","):
     """CSV/TSV rows, one (text, label) at a time; several text columns are joined with a space (AG News:
-    title + description).
+    title + description). `delimiter`: the format's (f.delimiter, when given, wins; else a header that
+    names the columns only when split at another of SNIFFED chooses that one).
 
+    Quoting: CSV quotes as Excel and Python do. A TSV is read either way: quoted as CSV quotes (pandas'
+    to_csv(sep="\t"): MasakhaNEWS), or plain, every tab a column (GLUE's SST-2, whose bare quotes are
+    text): f.quotechar "" is plain, a character quotes, None decides from the file's start.
     Every row must have as many columns as the header (or, without one, the first row)."""
     path = Path(path)
-    parse = target_parser(task, label_sep)
-    bad = BadRows(path, on_bad_row)
+    parse = target_parser(f.task, f.label_sep)
+    bad = BadRows(path, f.on_bad_row)
     csv.field_size_limit(sys.maxsize)
-    # TSV quotes nothing (SST-2 has bare quotes); in CSV a stray quote is an error, not a silent merge
-    quoting = dict(quoting=csv.QUOTE_NONE) if delimiter == "\t" else dict(strict=True)
-    lines = Lines(path, encoding, bad)
+    names = [f.label_column, *f.text_columns]
+    header = f.header if f.header is not None else not all(c.isdigit() for c in names)  # named, not numbered
+    delimiter = f.delimiter or (_sniff_delimiter(path, f, names, delimiter) if header else delimiter)
+    quotechar = f.quotechar if f.quotechar is not None else _sniff_quotechar(path, f, delimiter)
+    # quoted: a stray quote is an error, not a silent merge; plain: quotes are text
+    quoting = dict(quotechar=quotechar, strict=True) if quotechar else dict(quoting=csv.QUOTE_NONE)
+    lines = Lines(path, f.encoding, bad)
     rows = csv.reader(lines, delimiter=delimiter, **quoting)
-    names = [label_column, *text_columns]
-    if header is None:  # a header is there when the columns are named, not numbered
-        header = not all(c.isdigit() for c in names)
     kept, width, lab, txt = 0, None, 0, []
     while True:
         start = lines.n + 1
         try:
             row = next(rows, None)
         except csv.Error as e:
-            bad(start, f"malformed {'TSV' if delimiter == chr(9) else 'CSV'} row ({e}); a field with "
-                       "the delimiter, a quote or a line break must be quoted, inner quotes doubled")
+            bad(start, f"malformed {'TSV' if delimiter == chr(9) else 'CSV'} row ({e}); a field with the delimiter, "
+                       "a quote or a line break must be quoted, inner quotes doubled; if the file's quotes are "
+                       "text, give --quotechar ''")
             continue
         if row is None:
             break
         if not row:
             continue
         if width is None:  # the first row fixes the columns
-            width = len(row)
-            first = row if header else None
-            lab = _column(label_column, first, width, path)
-            txt = [_column(c, first, width, path) for c in text_columns]
+            width, first = len(row), row if header else None
+            lab, txt = _column(f.label_column, first, width, path), [_column(c, first, width, path) for c in f.text_columns]
             if header:
                 continue
         if len(row) != width:
+            fix = (f"quote fields that contain {delimiter!r}" if quotechar else
+                   "if the file quotes fields as CSV does, give --quotechar '\"'")
             bad(start, f"expected {width} columns (as in the {'header' if header else 'first row'}), "
-                       f"found {len(row)}; quote fields that contain {delimiter!r}")
+                       f"found {len(row)}; {fix}")
             continue
-        if row := _checked(bad, start, " ".join(row[i] for i in txt), row[lab], parse):
+        if row := checked_row(bad, start, " ".join(row[i] for i in txt), row[lab], parse):
             kept += 1
             yield row
     bad.end(kept)
 
 
-def read_jsonl(*args, **kw) -> tuple[list[str], list]:
-    return _collect(jsonl_rows(*args, **kw))
+def _head(path: Path, f: Format, size: int) -> list[str]:
+    """The file's first lines (about `size` bytes' worth), decoded; undecodable ones left out."""
+    out, total = [], 0
+    for line in Lines(path, f.encoding, BadRows(path, "skip")):
+        out.append(line)
+        total += len(line)
+        if total >= size:
+            break
+    return out
 
 
-def jsonl_rows(path, label_column="label", text_columns=("text",), encoding="utf-8", on_bad_row="error",
-               task="classify", label_sep=None):
+def _sniff_delimiter(path: Path, f: Format, names: list[str], delimiter: str) -> str:
+    """`delimiter`, unless the header names the columns only when split at exactly one other of SNIFFED."""
+    head = _head(path, f, 1)
+    try:
+        split = {d: next(csv.reader([head[0]], delimiter=d), []) for d in {*SNIFFED, delimiter}} if head else {}
+    except csv.Error:  # a header that is no CSV line: the reader says what is wrong with it
+        return delimiter
+    if not split or set(names) <= {c.strip() for c in split[delimiter]}:
+        return delimiter
+    fits = [d for d in SNIFFED if d != delimiter and set(names) <= {c.strip() for c in split[d]}]
+    if len(fits) == 1:
+        print(f"doccat: note: {path}: the header's fields are separated by {fits[0]!r}, not {delimiter!r}: "
+              f"reading it so (give --delimiter to choose)", file=sys.stderr)
+        return fits[0]
+    return delimiter
+
+
+def _sniff_quotechar(path: Path, f: Format, delimiter: str) -> str:
+    """CSV: quoted. TSV: quoted when the file's start reads as quoted fields (every row as wide as the
+    first) and either it does not read plain or quoting changes a field; else plain."""
+    if delimiter != "\t":
+        return '"'
+    head = _head(path, f, SNIFF_BYTES)
+    whole = sum(map(len, head)) < SNIFF_BYTES  # else the sample ends inside a record, maybe inside a field
+
+    def read(**quoting):
+        rows = []
+        try:
+            rows.extend(r for r in csv.reader(head, delimiter=delimiter, **quoting) if r)
+        except csv.Error:
+            if whole:
+                return None
+        return rows if whole else rows[:-1]
+    quoted, plain = read(quotechar='"', strict=True), read(quoting=csv.QUOTE_NONE)
+
+    def even(rows):
+        return rows is not None and len({len(r) for r in rows}) <= 1
+    # quoted fields that hold line breaks make a plain reading uneven; those that hold only quotes or tabs,
+    # as many records as lines either way
+    if even(quoted) and (not even(plain) or (len(quoted) == len(plain) and quoted != plain)):
+        return '"'
+    return ""
+
+
+def read_jsonl(path, **options) -> tuple[list[str], list]:
+    return _collect(jsonl_rows(path, Format(**options)))
+
+
+def jsonl_rows(path, f: Format):
     """One JSON object per line, one (text, label) at a time; several text keys are joined with a space."""
     path = Path(path)
-    parse = target_parser(task, label_sep)
-    bad = BadRows(path, on_bad_row)
+    parse = target_parser(f.task, f.label_sep)
+    bad = BadRows(path, f.on_bad_row)
     kept = 0
-    lines = Lines(path, encoding, bad)
+    label_column, text_columns = f.label_column, f.text_columns
+    lines = Lines(path, f.encoding, bad)
     for line in lines:
         if not line.strip():
             continue
@@ -304,24 +433,24 @@ def jsonl_rows(path, label_column="label", text_columns=("text",), encoding="utf
             bad(lines.n, f"key {missing[0]!r} is missing or null; set --label-column / --text-columns "
                          "to the file's keys")
             continue
-        if row := _checked(bad, lines.n, " ".join(str(obj[c]) for c in text_columns), obj[label_column], parse):
+        if row := checked_row(bad, lines.n, " ".join(str(obj[c]) for c in text_columns), obj[label_column], parse):
             kept += 1
             yield row
     bad.end(kept)
 
 
-def read_fasttext(*args, **kw) -> tuple[list[str], list]:
-    return _collect(fasttext_rows(*args, **kw))
+def read_fasttext(path, **options) -> tuple[list[str], list]:
+    return _collect(fasttext_rows(path, Format(**options)))
 
 
-def fasttext_rows(path, encoding="utf-8", prefix="__label__", on_bad_row="error", task="classify"):
+def fasttext_rows(path, f: Format, prefix: str = "__label__"):
     """fastText's format, one (text, label) at a time: `__label__sports some text`, spaces normalized;
     multilabel keeps every label of a line, the other tasks the first."""
-    path = Path(path)
+    path, task = Path(path), f.task
     parse = target_parser(task)
-    bad = BadRows(path, on_bad_row)
+    bad = BadRows(path, f.on_bad_row)
     kept = 0
-    lines = Lines(path, encoding, bad)
+    lines = Lines(path, f.encoding, bad)
     for line in lines:
         words = line.split()
         if not words:
@@ -331,21 +460,21 @@ def fasttext_rows(path, encoding="utf-8", prefix="__label__", on_bad_row="error"
             bad(lines.n, f"no label (expected a word starting with {prefix!r})")
             continue
         tags = [t[len(prefix):] for t in tags]
-        if row := _checked(bad, lines.n, " ".join(w for w in words if not w.startswith(prefix)),
+        if row := checked_row(bad, lines.n, " ".join(w for w in words if not w.startswith(prefix)),
                            tags if task == "multilabel" else tags[0], parse):
             kept += 1
             yield row
     bad.end(kept)
 
 
-def read_folder(path, encoding="utf-8", on_bad_row="error", task="classify"):
+def read_folder(path, f: Format = Format()):
     """One subfolder per class: root/<class>/<file>; files sorted by name; each file is one text.
     (multilabel: one label per file; regression: the folder names are the numbers.)"""
-    root = Path(path)
-    parse = target_parser(task)
+    root, encoding = Path(path), f.encoding
+    parse = target_parser(f.task)
     if not root.is_dir():
         raise DataError(f"{root}: not a directory (the folder format wants root/<class>/<file>)")
-    bad = BadRows(root, on_bad_row)
+    bad = BadRows(root, f.on_bad_row)
     codec = _codec(encoding)
     texts, labels = [], []
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -371,9 +500,29 @@ def read_lines(path, label: str, encoding="utf-8", on_bad_row="error"):
     return bad.done(texts, [label] * len(texts))
 
 
-def iter_texts(path, encoding="utf-8"):
-    """Unlabeled texts, one per line, line ends removed, one at a time (`doccat predict --file`)."""
-    return (line.rstrip("\r\n") for line in Lines(Path(path), encoding, BadRows(Path(path))))
+def iter_texts(path, encoding: str = "utf-8", fmt: str = "lines"):
+    """Unlabeled texts one at a time (`doccat predict --file`; "-": stdin): one per line, line ends removed;
+    fmt "jsonl": a JSON string, or an object with a "text" key, per line. Blank lines are no texts."""
+    path = Path(path)
+    for n, line in enumerate(Lines(path, encoding, BadRows(path)), 1):
+        if not line.strip():
+            continue
+        if fmt != "jsonl":
+            yield line.rstrip("\r\n")
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{n}: not valid JSON ({e.msg} at column {e.colno})") from None
+        text = obj.get("text") if isinstance(obj, dict) else obj
+        if not isinstance(text, str):
+            raise DataError(f"{path}:{n}: expected a JSON string or an object with a \"text\" string")
+        yield text
+
+
+def read_stdin(encoding: str = "utf-8") -> str:
+    """All of standard input, decoded (a byte-order mark followed)."""
+    return "".join(Lines(Path(STDIN), encoding, BadRows(Path("<stdin>"))))
 
 
 def read_label_first(path, encoding="utf-8", label_sep=None, on_bad_row="error"):
@@ -390,48 +539,160 @@ def read_label_first(path, encoding="utf-8", label_sep=None, on_bad_row="error")
     return bad.done(texts, labels)
 
 
+FORMATS = ("csv", "tsv", "jsonl", "fasttext", "folder", "parquet", "arrow", "hf")
+EXTENSIONS = ((".tsv", "tsv"), (".csv", "csv"), (".jsonl", "jsonl"), (".json", "jsonl"), (".ft", "fasttext"),
+              (".txt", "fasttext"), (".parquet", "parquet"), (".arrow", "arrow"), (".feather", "arrow"),
+              (".ipc", "arrow"))
+
+
 def guess_format(path) -> str:
+    """The format a path's name (or, for a folder, its contents) shows."""
     path = Path(path)
-    if path.is_dir():
-        return "folder"
+    if path.is_dir():  # Hugging Face's save_to_disk writes these beside its Arrow shards
+        return "hf" if (path / "dataset_info.json").is_file() or (path / "state.json").is_file() else "folder"
     name = path.name.lower().removesuffix(".gz")
-    for ext, fmt in ((".tsv", "tsv"), (".csv", "csv"), (".jsonl", "jsonl"), (".json", "jsonl"),
-                     (".ft", "fasttext"), (".txt", "fasttext")):
+    for ext, fmt in EXTENSIONS:
         if name.endswith(ext):
             return fmt
-    raise DataError(f"{path}: can't tell the format from the name; set --format")
+    raise DataError(f"{path}: can't tell the format from the name; set --format (one of {', '.join(FORMATS)})")
 
 
-def read(path, fmt="auto", label_column="label", text_columns=("text",), header=None, encoding="utf-8",
-         on_bad_row="error", task="classify", label_sep=None):
+def read(path, fmt: str = "auto", **options) -> tuple[list[str], list]:
     """Read a labeled file (or folder) in any supported format; labels as `task` wants them (see above).
 
-    `label_sep` cuts a multilabel CSV/TSV field (or JSON string) into labels; fastText lines and JSON
-    lists need none. Raises DataError on a bad row (policy `on_bad_row`), naming file and line."""
-    if not Path(path).exists():
-        raise DataError(f"{path}: file not found; check the path")
-    if (guess_format(path) if fmt == "auto" else fmt) == "folder":
-        return read_folder(path, encoding, on_bad_row, task)
-    return _collect(rows(path, fmt, label_column, text_columns, header, encoding, on_bad_row, task, label_sep))
+    `options`: the fields of `Format` (label_column, text_columns, header, encoding, on_bad_row, task,
+    label_sep, delimiter, quotechar). Raises DataError on a bad row (policy on_bad_row), naming file and line."""
+    f = Format(**options)
+    if (guess_format(path) if fmt == "auto" and str(path) != STDIN else fmt) == "folder":
+        _exists(path)
+        return read_folder(path, f)
+    return _collect(rows(path, fmt, **options))
 
 
-def rows(path, fmt="auto", label_column="label", text_columns=("text",), header=None, encoding="utf-8",
-         on_bad_row="error", task="classify", label_sep=None):
-    """The (text, label) rows of a CSV, TSV, JSONL or fastText file one at a time, in file order: what
-    `read` returns, never held all at once (streaming mode reads files this way)."""
-    if not Path(path).exists():
-        raise DataError(f"{path}: file not found; check the path")
-    fmt = guess_format(path) if fmt == "auto" else fmt
+def rows(path, fmt: str = "auto", **options):
+    """The (text, label) rows of a CSV, TSV, JSONL, fastText, Parquet or Arrow file (or a Hugging Face
+    save_to_disk folder) one at a time, in file order: what `read` returns, never held all at once
+    (streaming mode reads files this way; Parquet a row group at a time). `path` "-": standard input."""
+    f = Format(**options)
+    _exists(path)
+    if fmt == "auto":
+        fmt = "fasttext" if str(path) == STDIN else guess_format(path)
     if fmt in ("csv", "tsv"):
-        return delimited_rows(path, label_column, text_columns, "," if fmt == "csv" else "\t", header,
-                              encoding, on_bad_row, task, label_sep)
+        return delimited_rows(path, f, "," if fmt == "csv" else "\t")
     if fmt == "jsonl":
-        return jsonl_rows(path, label_column, text_columns, encoding, on_bad_row, task, label_sep)
+        return jsonl_rows(path, f)
     if fmt == "fasttext":
-        return fasttext_rows(path, encoding, on_bad_row=on_bad_row, task=task)
+        return fasttext_rows(path, f)
+    if fmt in ("parquet", "arrow", "hf"):
+        return columnar_rows(path, f, fmt)
     if fmt == "folder":
         raise DataError(f"{path}: a folder of files can't be streamed; give a CSV, TSV, JSONL or fastText file")
-    raise DataError(f"unknown format {fmt!r}")
+    raise DataError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+
+
+def _exists(path) -> None:
+    if str(path) != STDIN and not Path(path).exists():
+        raise DataError(f"{path}: file not found; check the path")
+
+
+# Columnar files through pyarrow: Parquet, Arrow IPC / Feather, and Hugging Face `save_to_disk` folders,
+# a record batch at a time (Parquet: by row group), only the label and text columns. An integer label column
+# whose names the file records (Hugging Face's ClassLabel, in the schema's "huggingface" metadata or the
+# folder's dataset_info.json) gives those names, as the dataset shows them.
+
+BATCH = 8192  # rows per record batch read
+
+
+def columnar_rows(path, f: Format, fmt: str):
+    """The (text, label) rows of a Parquet or Arrow file, or a save_to_disk folder, one at a time."""
+    path = Path(path)
+    parse, bad = target_parser(f.task, f.label_sep), BadRows(path, f.on_bad_row)
+    kept, n = 0, 0
+    for schema, batches, all_names in _sources(path, fmt):
+        label, texts = _columns(path, schema, f)
+        names = all_names.get(label)
+        for batch in batches(columns=[label, *texts]):
+            labels = batch.column(label).to_pylist()
+            columns = [batch.column(t).to_pylist() for t in texts]
+            for i, raw in enumerate(labels):
+                n += 1
+                text = " ".join("" if c[i] is None else str(c[i]) for c in columns)
+                if raw is not None and names and isinstance(raw, int) and 0 <= raw < len(names):
+                    raw = names[raw]
+                if raw is None:
+                    bad(f"row {n}", f"the label ({label}) is null")
+                elif row := checked_row(bad, f"row {n}", text, raw if isinstance(raw, list) else str(raw), parse):
+                    kept += 1
+                    yield row
+    bad.end(kept)
+
+
+def _sources(path: Path, fmt: str):
+    """(schema, batches(columns=...), label names or None) per file: one file, or a folder's shards."""
+    import pyarrow.parquet as pq  # only for this format
+    try:
+        if fmt == "parquet":
+            file = pq.ParquetFile(path)
+            schema = file.schema_arrow
+            yield schema, lambda columns: file.iter_batches(BATCH, columns=columns), _label_names(schema.metadata)
+        elif fmt == "arrow":
+            yield _ipc(path, None)
+        else:
+            info = _json(path / "dataset_info.json") if (path / "dataset_info.json").is_file() else {}
+            shards = [path / d["filename"] for d in _json(path / "state.json").get("_data_files", [])] \
+                if (path / "state.json").is_file() else sorted(path.glob("*.arrow"))
+            if not shards:
+                raise DataError(f"{path}: no Arrow shards (data-*.arrow) in this save_to_disk folder")
+            for shard in shards:
+                yield _ipc(shard, _label_names(None, info.get("features")))
+    except (OSError, pa.ArrowException) as e:
+        raise DataError(f"{path}: not a readable {fmt} file ({e})") from None
+
+
+def _ipc(path: Path, names: list | None):
+    """An Arrow IPC file (Feather v2) or stream (what save_to_disk writes), whichever it is."""
+    try:
+        reader = ipc.open_file(pa.memory_map(str(path)))
+        schema = reader.schema
+
+        def batches(columns):
+            for i in range(reader.num_record_batches):
+                yield reader.get_batch(i).select(columns)
+    except pa.ArrowInvalid:
+        reader = ipc.open_stream(pa.memory_map(str(path)))
+        schema = reader.schema
+
+        def batches(columns):
+            for batch in reader:
+                yield batch.select(columns)
+    return schema, batches, names or _label_names(schema.metadata)
+
+
+def _label_names(metadata: dict | None, features: dict | None = None) -> dict:
+    """{column: ClassLabel names} from a schema's "huggingface" metadata or dataset_info.json's features."""
+    if features is None and metadata and b"huggingface" in metadata:
+        features = json.loads(metadata[b"huggingface"]).get("info", {}).get("features")
+    return {k: v["names"] for k, v in (features or {}).items()
+            if isinstance(v, dict) and v.get("_type") == "ClassLabel" and "names" in v}
+
+
+def _columns(path: Path, schema: pa.Schema, f: Format) -> tuple[str, list[str]]:
+    names = schema.names
+
+    def find(spec: str) -> str:
+        if spec in names:
+            return spec
+        if spec.isdigit() and int(spec) < len(names):
+            return names[int(spec)]
+        raise DataError(f"{path}: no column named {spec!r} (columns: {names}); set --label-column / --text-columns")
+    return find(f.label_column), [find(c) for c in f.text_columns]
+
+
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not valid JSON ({e})") from None
 
 
 # Reuters-21578's SGML: one <REUTERS ...> element per story; the regexes don't cross a </REUTERS>

@@ -42,15 +42,16 @@ class DatasetSpec:
 
 
 def _ag_news(folder: Path, split: str):
-    return readers.read_delimited(folder / f"{split}.csv", "0", ["1", "2"], header=False)
+    return readers.read_delimited(folder / f"{split}.csv", ",", label_column="0", text_columns=["1", "2"], header=False)
 
 
 def _jsonl(prefix: str, folder: Path, split: str):
-    return readers.read_jsonl(folder / f"{prefix}{split}.jsonl.gz", "label", ["text"])
+    return readers.read_jsonl(folder / f"{prefix}{split}.jsonl.gz")
 
 
 def _sst2(folder: Path, split: str):
-    return readers.read_delimited(folder / f"{split}.tsv", "label", ["sentence"], "\t", header=True)
+    # GLUE's TSV quotes nothing: its bare quotes are text
+    return readers.read_delimited(folder / f"{split}.tsv", "\t", text_columns=["sentence"], header=True, quotechar="")
 
 
 def _trec(folder: Path, split: str):
@@ -59,7 +60,7 @@ def _trec(folder: Path, split: str):
 
 
 def _imdb_rating(folder: Path, split: str):
-    return readers.read_jsonl(folder / f"aclImdb_{split}.jsonl.gz", "rating", ["text"], task="regression")
+    return readers.read_jsonl(folder / f"aclImdb_{split}.jsonl.gz", label_column="rating", task="regression")
 
 
 # Reuters-21578 Distribution 1.0: 22 SGML files; ModApte is a split by story attribute, not by file
@@ -111,7 +112,72 @@ def _polarity(folder: Path, split: str):
     return neg[0] + pos[0], neg[1] + pos[1]
 
 
+def _masakhanews(folder: Path, split: str):
+    """headline + text, as the paper classifies; fields quoted as CSV quotes them (pandas' TSV)."""
+    name = {"train": "train.tsv", "valid": "dev.tsv", "test": "test.tsv"}[split]
+    return readers.read_delimited(folder / name, "\t", label_column="category", text_columns=["headline", "text"],
+                                  quotechar='"')
+
+
+def _chinese(name: str, label: str, folder: Path, split: str):
+    # online_shopping_10_cats has one row with an empty review: dropped, and said so
+    return readers.read_delimited(folder / name, ",", label_column=label, text_columns=["review"], on_bad_row="skip")
+
+
 _GH = "https://raw.githubusercontent.com"
+MASAKHANEWS_COMMIT = "819be052e79e0a600e0ed4a7356594681cb5c4f3"
+# MasakhaNEWS (Adelani et al. 2023): language -> (its name, sha256 of train.tsv, dev.tsv, test.tsv)
+MASAKHANEWS = {
+    "ibo": ("Igbo", "a26239aefe170350816dbd9fd7725cadd97891be398e834a5d9b7b263df8c69d",
+            "d3d2db2d4f558508c5cfe38e5b27b3a4a532be93919986fb104c8a47ffc68a0a",
+            "448c461a5c230a1f860807344983e785bc6b1e043d64701e1cd23d8da5a829cc"),
+    "lin": ("Lingala", "cd5c8f9d5bb3c3107165c24b4fcc34fe17eb15fe117b7386735bc86120067a10",
+            "ca48138c513c81d9a8e44508b99118931834a90924d887db0d35456ff1144602",
+            "908feac73e888164a6ae9a9b4c239b9e625be841aa5444522fe2e2ac705eee7c"),
+    "lug": ("Luganda", "48a4647c0fb3c61a2ddbac3c36e6d2e4baf41bad32b49b4b5fa555c172e6f3dd",
+            "2c7eae3da302aec81649590c178e55961cb2ef06638352c7218e52735bbaf892",
+            "4f9ea6f76f596e875b4f6cc17aa5758fa6f32cebe113a33a9da4d65d1cd6a43f"),
+    "orm": ("Oromo", "038b64b085b9b2b51339845c11c8ac33b45899ee002b82aa5f855652f23f5344",
+            "f4cafe5b6e332d3640a858676170383166318b92f4b686ed3455e179efdd29b0",
+            "6efb3d3995a8dd808375dd4866f1b45e4129874e731faf2b285e46bfc332d7b3"),
+    "pcm": ("Nigerian Pidgin", "1aa011e017994435f8f9da9f80050c220379ac3985e011230ad0721c8bd61846",
+            "1735622f844efb837c2233526921be3ecf4f666cd9eacaa8add560de4f477037",
+            "e0b90b84957bef7207400e89a407c3630c5e08c3cac605660401accdcd1ea92b"),
+    "run": ("Rundi", "aed38e0075aeb2d714360c8320eb3c5087d40effcef05a7ec6ef14a562d60737",
+            "2c16750062c19873b2892b518c0d51dea4f7a5ecdb84ea4f79780443cbf9ae8d",
+            "0ae80c042763740c26a1c7b6f9b5f19ec16b175ac3ab72cda076475f7c60e98f"),
+    "sna": ("chiShona", "eada07754d82fdc2a1981df2a37ffe50a2382ac552112fd92f66597a261df75d",
+            "84a51b5f4018926f4d42b26776592bc6639e8dfcb7e846db2299e76db74887d7",
+            "8a6a17fdfd74f4c5cbf584c954241f89ece01cc8459604587ee08155fd96e71c"),
+    "som": ("Somali", "e2505c2c6ee1cd3ac5c7d69cdaf7241f26ea70a1cf611ef2f8123ecdbd0f8e6c",
+            "e77c760a1e77cc83bfba338141cdd0b12f26e3a8921c64ee0738eaa7158a31b1",
+            "ba62c5c97a2950c8fd4d67fdad366c268df4c720abad3ad7ca7adfc186fc1269"),
+    "xho": ("isiXhosa", "2b01638bee3dca87557ffcbc7507dc1a2bec67e9e2b6426b1e7c87758dccf5f2",
+            "d0f20df11816eb0281493548819ef2cdf126b0e10c78d0a23d16a1e97c250aa7",
+            "5687dc04056e19403253e28ee52b921351c5cb0257aec21de0a23cb4f9f0ee9a"),
+}
+CHINESE_COMMIT = "a0b781d72158bde242c0626c9e354d2b328865ff"
+
+
+def _masakhanews_spec(lang: str, name: str, train: str, dev: str, test: str) -> DatasetSpec:
+    files = {"train.tsv": train, "dev.tsv": dev, "test.tsv": test}
+    base = f"{_GH}/masakhane-io/masakhane-news/{MASAKHANEWS_COMMIT}/data/{lang}"
+    return DatasetSpec(
+        name=f"masakhanews_{lang}",
+        description=f"MasakhaNEWS (Adelani et al. 2023): news topics in {name}; headline + text",
+        folder=f"masakhanews/{lang}", files=files,
+        splits={"train": ("train.tsv",), "valid": ("dev.tsv",), "test": ("test.tsv",)},
+        read=_masakhanews, sources={f: Source(f"{base}/{f}", f"sha256:{sha}") for f, sha in files.items()})
+
+
+def _chinese_spec(name: str, file: str, sha: str, label: str, what: str, upstream: str) -> DatasetSpec:
+    folder_url = f"{_GH}/SophonPlus/ChineseNlpCorpus/{CHINESE_COMMIT}/datasets"
+    source = Source(f"{folder_url}/{upstream}", f"sha256:{sha}") if upstream.endswith(".csv") else \
+        Source(f"{folder_url}/{upstream}", "", "zip")  # the archive's own checksum is not published; its member's is
+    return DatasetSpec(
+        name=name, description=f"{what} (SophonPlus/ChineseNlpCorpus); no spaces between words; seeded 80/20 split",
+        folder="chinese_nlp_corpus", files={file: sha}, splits={"train": (file,)},
+        read=lambda folder, split: _chinese(file, label, folder, split), sources={file: source}, test_fraction=0.2)
 
 REGISTRY: dict[str, DatasetSpec] = {
     "ag_news": DatasetSpec(
@@ -236,6 +302,21 @@ REGISTRY: dict[str, DatasetSpec] = {
         label_names={"neg": "neg", "pos": "pos"},
         test_fraction=0.1,
     ),
+}
+
+
+REGISTRY |= {f"masakhanews_{lang}": _masakhanews_spec(lang, *info) for lang, info in MASAKHANEWS.items()}
+REGISTRY |= {
+    "online_shopping_10_cats": _chinese_spec(
+        "online_shopping_10_cats", "online_shopping_10_cats.csv",
+        "f6c5b724122d8547b700ac4524898eb7e28abbee63f798e95a8faa408829afdb", "cat",
+        "Chinese product reviews from 10 shop categories", "online_shopping_10_cats/online_shopping_10_cats.zip"),
+    "chnsenticorp": _chinese_spec(
+        "chnsenticorp", "ChnSentiCorp_htl_all.csv", "1d414b9c65caf3a836abdb4efded621968502ad3338e1a9d885ae131c86083f0",
+        "label", "Chinese hotel reviews, sentiment (ChnSentiCorp)", "ChnSentiCorp_htl_all/ChnSentiCorp_htl_all.csv"),
+    "waimai_10k": _chinese_spec(
+        "waimai_10k", "waimai_10k.csv", "b8b5c11c00b51578d35937fca56e03a126b45381f1ea4b22893237cb377a26fe",
+        "label", "Chinese food-delivery reviews, sentiment", "waimai_10k/waimai_10k.csv"),
 }
 
 

@@ -35,7 +35,7 @@ from ..config import Config, DataConfig, ModelConfig
 from ..inputs import to_docs
 from ..model import predict_logits
 from ..text import Featurizer, Vocab, chunks, count_tokens, parallel_map, split_tokens
-from . import DataError, class_order, readers, resolve_task
+from . import DataError, class_order, readers, reading, resolve_task
 from .summary import Stats, split_summary
 
 BLOCK = 8192  # documents read, featurized and scored at a time
@@ -86,8 +86,7 @@ def chunked(items, size: int):
 
 def documents(part: Part, cfg: DataConfig, task: str):
     """The part's (text, label) rows in file order, read a block at a time."""
-    found = readers.rows(part.path, cfg.format, cfg.label_column, cfg.text_columns, cfg.header, cfg.encoding,
-                         cfg.on_bad_row, task, cfg.label_sep)
+    found = readers.rows(part.path, cfg.format, **reading(cfg, task))
     if (part.low, part.high) == (0.0, 1.0):
         yield from found
         return
@@ -271,7 +270,7 @@ class Stream:
         """Featurized documents and their targets (labels that training never saw dropped, for multilabel)."""
         labels = [y for _, y in chunk]
         if self.clf.task == "multilabel":
-            known = set(self.clf.classes_)
+            known = set(self.clf.class_names)
             labels = [[x for x in row if x in known] for row in labels]
         return self.clf.featurizer.encode([t for t, _ in chunk]), torch.from_numpy(self.clf.targets(labels, self.part.path))
 

@@ -24,6 +24,7 @@ class Stats:
     class_counts: list[int]  # training documents per class (multilabel: per label), in `classes` order
     target_mean: float = 0.0  # regression: the training targets' mean and standard deviation (1 if they
     target_std: float = 1.0  # do not vary), by which the model's output is standardized
+    labels: list | None = None  # the classes as labels were given in memory (integers), when not as names
 
     @classmethod
     def of(cls, splits, tokens: int) -> "Stats":
@@ -33,7 +34,8 @@ class Stats:
             y = np.asarray(labels, dtype=np.float64)
             return cls(splits.task, [], len(labels), tokens, [], float(y.mean()), float(y.std()) or 1.0)
         counts = Counter(x for row in labels for x in row) if splits.task == "multilabel" else Counter(labels)
-        return cls(splits.task, splits.classes, len(labels), tokens, [counts[c] for c in splits.classes])
+        given = [splits.values[c] for c in splits.classes] if splits.values else None
+        return cls(splits.task, splits.classes, len(labels), tokens, [counts[c] for c in splits.classes], labels=given)
 
 
 def data_summary(splits) -> dict:
