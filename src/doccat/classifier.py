@@ -94,6 +94,11 @@ class Classifier:
             raise DataError("a regression model predicts values, not probabilities: use predict")
         return self.loss_.proba(self._outputs(texts)).numpy()
 
+    def decision_function(self, texts: str | list[str]) -> np.ndarray:
+        """The model's raw outputs for each text, (n_texts, n_outputs): class scores (logits; the linear SVM's
+        margins), one score for two classes where the loss has one output, the standardized value for regression."""
+        return self._outputs(texts).numpy()
+
     def predict_log_proba(self, texts: str | list[str]) -> np.ndarray:
         """classify: log-probabilities (log-softmax), (n_texts, n_classes)."""
         return self.loss_.log_proba(self._outputs(texts)).numpy()
@@ -265,7 +270,7 @@ def load(path: str | Path, device: str = "auto", encoder: str | Path | None = No
 
 def resolve_config(config: Config | dict | str | Path | None, overrides: dict) -> Config:
     """Defaults <- config (object, nested dict or TOML path) <- flat keyword overrides."""
-    nested = config_mod.nest({k: v for k, v in overrides.items() if v is not None})
+    nested = config_mod.nest(overrides)  # an explicit None is a value (max_tokens=None: no cut)
     if config is None:
         return config_mod.merge(Config(), nested)
     if isinstance(config, Config):

@@ -154,7 +154,10 @@ def set_type(tp):
 
 
 def coerce(value, tp, key):
-    """Check `value` against the annotated type `tp`; ints are accepted where floats are."""
+    """Check `value` against the annotated type `tp`; ints are accepted where floats are, and numpy's scalars
+    as Python's (a parameter grid gives np.int64)."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
         args = typing.get_args(tp)

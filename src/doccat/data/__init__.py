@@ -1,6 +1,7 @@
 """Labeled corpora in: files or registry datasets -> train / valid / test splits."""
 from __future__ import annotations
 
+import numbers
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -113,7 +114,8 @@ def _classify_classes(cfg: DataConfig, parts: dict[str, Split], label_names: dic
     """The class names; every split's labels mapped to them. A label unseen in train is an error."""
     train = parts["train"]
     if len(set(train.labels)) < 2:
-        raise DataError(f"{cfg.train or cfg.dataset}: every training row has the label {train.labels[0]!r}; "
+        raise DataError(f"{cfg.train or cfg.dataset or 'the training data'}: only one class, every training row "
+                        f"has the label {train.labels[0]!r}; "
                         "a classifier needs at least 2 classes: add examples of other classes")
     classes, mapping = class_order(train.labels, label_names)
     for name, split in parts.items():
@@ -191,10 +193,12 @@ def from_memory(cfg: DataConfig, texts, labels=None) -> Splits:
         raise DataError(f"{len(texts)} texts but {len(labels)} labels: give one label per text")
     if not texts:
         raise DataError("no training data: the list of texts is empty")
+    labels = [int(x) if isinstance(x, numbers.Integral) and not isinstance(x, bool) else x for x in labels]
     task = resolve_task(cfg, labels=labels)
     values = None
     if task == "multilabel":
-        labels = [sorted({str(x) for x in row}) for row in labels]
+        cut = [(x.split(cfg.label_sep) if cfg.label_sep else [x]) if isinstance(x, str) else x for x in labels]
+        labels = [sorted({str(x).strip() for x in row} - {""}) for row in cut]
     elif task == "regression":
         labels = [float(x) for x in labels]
     else:
