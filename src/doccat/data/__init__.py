@@ -114,9 +114,9 @@ def _classify_classes(cfg: DataConfig, parts: dict[str, Split], label_names: dic
     """The class names; every split's labels mapped to them. A label unseen in train is an error."""
     train = parts["train"]
     if len(set(train.labels)) < 2:
-        raise DataError(f"{cfg.train or cfg.dataset or 'the training data'}: only one class, every training row "
-                        f"has the label {train.labels[0]!r}; "
-                        "a classifier needs at least 2 classes: add examples of other classes")
+        raise DataError(f"{cfg.train or cfg.dataset or 'the training data'}: every training row has the label "
+                        f"{train.labels[0]!r}; a classifier needs at least 2 classes (this data has one class): "
+                        "add examples of other classes")
     classes, mapping = class_order(train.labels, label_names)
     for name, split in parts.items():
         unseen = sorted(set(split.labels) - mapping.keys())
