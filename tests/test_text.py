@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 from collections import Counter
+import itertools
 import re
+import unicodedata
 
 import numpy as np
 import pytest
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from doccat.text import UNK, Featurizer, Vocab, char_ngram_hashes, hash_ngrams, tokenize
+import doccat.text as text_module
+from doccat.text import (UNK, Featurizer, Vocab, char_ngram_hashes, code_points, count_tokens, hash_ngrams, normalize,
+                         split_tokens, tokenize)
 
 
 def tokens_of(texts):
@@ -30,6 +35,8 @@ DOCS = [
     "Great movie.<br /><br />Loved it, \"truly\".",
     "   ",
     "one two",
+    "今天天气很好，我们去公园散步吧",
+    "Die Straße ist groß, ﬁnal ＡＢＣ１２３ ½ you´ve don’t stop—really…",
 ]
 
 # torchtext's basic_english, reimplemented here as the reference
@@ -55,15 +62,190 @@ def basic_english(line: str) -> list[str]:
     ("a;b:c", ["a", "b", "c"]),
     ("  tabs\tand\nnewlines  ", ["tabs", "and", "newlines"]),
     ("", []),
+    # issue 20 changed these two: case folding (basic_english keeps "straße"); U+200B is a space
+    ("ÉCOLE Straße", ["école", "strasse"]),
+    ("x\u200b", ["x"]),
 ])
 def test_tokenize_examples(text, expected):
     assert tokenize(text) == expected
 
 
-@pytest.mark.parametrize("text", DOCS + ["It's 3.14, isn't it?! <BR /> \"Quote\"; x:y", "a...b", "ÉCOLE Straße",
-                                  "non\u00a0breaking\u2003spaces\u3000here", '";:', "end\x1c", "\x85lead ", "x\u200b"])
+ASCII_DOCS = [d for d in DOCS if d.isascii()]
+
+
+@pytest.mark.parametrize("text", ASCII_DOCS + ["It's 3.14, isn't it?! <BR /> \"Quote\"; x:y", "a...b", "ÉCOLE",
+                                        "non\u00a0breaking\u2003spaces\u3000here", '";:', "end\x1c", "\x85lead "])
 def test_tokenize_matches_basic_english(text):
     assert tokenize(text) == basic_english(text)
+
+
+# ---- issue 20: scripts without spaces, Unicode punctuation, NFKC, case folding
+
+@pytest.mark.parametrize("text,expected", [
+    ("今天天气很好，我们去公园散步吧",  # each Han character; the full-width comma is NFKC's ","
+     ["今", "天", "天", "气", "很", "好", ",", "我", "们", "去", "公", "园", "散", "步", "吧"]),
+    ("東京は今日とても暑いです。",  # Han, Hiragana, and 。 as punctuation
+     ["東", "京", "は", "今", "日", "と", "て", "も", "暑", "い", "で", "す", "。"]),
+    ("서울은 오늘 맑습니다.", ["서", "울", "은", "오", "늘", "맑", "습", "니", "다", "."]),
+    ("Die Bundesregierung hat beschlossen, die Straße zu sperren – sie ist zu groß.",
+     ["die", "bundesregierung", "hat", "beschlossen", ",", "die", "strasse", "zu", "sperren", "–", "sie", "ist", "zu",
+      "gross", "."]),
+    ("don't stop—really…", ["don", "'", "t", "stop", "—", "really", ".", ".", "."]),
+])
+def test_tokens_of_scripts_without_spaces_and_unicode_punctuation(text, expected):
+    assert tokenize(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("ＡＢＣ１２３", ["abc123"]),  # NFKC: full width
+    ("ﬁne ﬂow", ["fine", "flow"]),  # NFKC: ligatures
+    ("Straße", ["strasse"]),  # case folding, where lowercasing keeps ß
+    ("ΣΊΣΥΦΟΣ", ["σίσυφοσ"]),  # every sigma is σ (lowercase would end in ς)
+    ("ẞ ᾼ Ꭰ", ["ss", "αι", "Ꭰ"]),  # casefold's own: capital sharp s, iota subscript, Cherokee folds to capitals
+    ("İstanbul", ["istanbul"]),  # where Arrow's lowercase and casefold ("i\u0307") disagree, the lowercase
+    ("you´ve 8½ ¨quoted¨", ["you´ve", "8½", "¨quoted¨"]),  # _KEEP: NFKC would make " \u0301ve" and "81⁄2"
+    ("\ufeff做 a\u200bb", ["做", "a", "b"]),  # a stray byte-order mark and a zero-width space are spaces
+    ("It’s “great” «bien» ¡sí! ¿no? l·l", ["it", "’", "s", "“", "great", "”", "«", "bien", "»", "¡", "sí", "!", "¿",
+                                           "no", "?", "l", "·", "l"]),
+    ("well‐known well‑known well-known", ["well‐known", "well‐known", "well-known"]),  # hyphens join words
+    ("ภาษาไทยเป็น", ["ภ", "า", "ษ", "า", "ไ", "ท", "ย", "เ", "ป็", "น"]),  # a letter with its marks
+    ("ភាសាខ្មែរ ဗုဒ္ဓ", ["ភា", "សា", "ខ្មែ", "រ", "ဗု", "ဒ္ဓ"]),  # and what a coeng or virama stacks under it
+    ("コーヒー ㄅㄆ ꆈꌠ ᨠᥐᦀꪀ", ["コ", "ー", "ヒ", "ー", "ㄅ", "ㄆ", "ꆈ", "ꌠ", "ᨠ", "ᥐ", "ᦀ", "ꪀ"]),
+    ("漢\u0301字 漢 \u0301x", ["漢\u0301", "字", "漢", "\u0301x"]),  # a mark stays with the character before it
+    ("привет, мир! नमस्ते दुनिया مرحبا بالعالم", ["привет", ",", "мир", "!", "नमस्ते", "दुनिया", "مرحبا", "بالعالم"]),
+    ("(￣▽￣)ノ 100元", ["(", "￣▽￣", ")", "ノ", "100", "元"]),
+])
+def test_normalization_and_cuts(text, expected):
+    assert tokenize(text) == expected
+
+
+def every_code_point() -> list[str]:
+    return [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+
+
+def arrow(texts) -> pa.Array:
+    return pa.array(texts, pa.large_string())
+
+
+def chars_of(spec: str) -> set[str]:
+    return {chr(c) for a, b in code_points(spec) for c in range(a, b + 1)}
+
+
+def test_the_case_folding_set_is_what_python_casefolds_after_arrows_lowercase():
+    chars = every_code_point()
+    lower = pc.utf8_lower(arrow(chars)).to_pylist()
+    assert chars_of(text_module._FOLD) == {c for c, low in zip(chars, lower) if low == c and c.casefold() != c}
+    # and a text of every character Arrow's lowercase can leave has no other that casefold changes
+    left = {d for low in lower for d in low}
+    assert all(d.casefold() == d for d in left - chars_of(text_module._FOLD))
+
+
+def test_the_kept_set_is_what_nfkc_would_run_into_its_neighbours():
+    chars = every_code_point()
+    nfkc = pc.utf8_normalize(arrow(chars), form="NFKC").to_pylist()
+    assert chars_of(text_module._KEEP) == {c for c, n in zip(chars, nfkc) if (n[0] == " " and len(n) > 1)
+                                           or ("\u2044" in n and c != "\u2044")}
+
+
+def test_normalize_is_nfkc_then_casefold_for_every_code_point():
+    chars = every_code_point()
+    out = normalize(arrow(chars)).to_pylist()
+    nfkc = pc.utf8_normalize(arrow(chars), form="NFKC").to_pylist()
+    keep = chars_of(text_module._KEEP)
+    expected = [c if c in keep else n.casefold() for c, n in zip(chars, nfkc)]
+    differ = {c for c, o, e in zip(chars, out, expected) if o != e}
+    # only where Arrow's lowercase and casefold disagree on the letter: İ, and letters Python's tables lack
+    assert "İ" in differ and all(c == "İ" or unicodedata.category(c) == "Cn" for c in differ)
+    # the same among ASCII texts (another path through normalize) and one by one
+    mixed = ["plain ascii"] * 50 + ["Straße", "ΣΊΣΥΦΟΣ", "ＡＢＣ", "you´ve ½ ﬁ", "é"]
+    expected = ["plain ascii"] * 50 + ["strasse", "σίσυφοσ", "abc", "you´ve ½ fi", "é"]
+    assert normalize(arrow(mixed)).to_pylist() == expected
+
+
+def test_nfkc_and_casefold_run_wherever_they_change_something():
+    """normalize sends only texts with a _SPECIAL character through NFKC and casefold: the others they leave as
+    Arrow lowercases them."""
+    kinds = text_module._unicode().kinds
+    chars = every_code_point()
+    plain = [c for c in chars if not kinds[ord(c)] & text_module._SPECIAL]
+    assert pc.utf8_normalize(arrow(plain), form="NFKC").to_pylist() == plain
+    assert all(low.casefold() == low for low in pc.utf8_lower(arrow(plain)).to_pylist())
+    # nor would NFKC compose them with the character before: every second half of a composition is special
+    seconds = {chr(int(d.split()[1], 16)) for d in map(unicodedata.decomposition, chars)
+               if d and not d.startswith("<") and len(d.split()) == 2}
+    seconds |= {chr(c) for c in [*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)]}  # Hangul vowels and finals
+    seconds |= {c for c in chars if unicodedata.combining(c)}
+    assert all(kinds[ord(c)] & text_module._SPECIAL for c in seconds)
+
+
+def test_the_table_by_two_bytes_agrees_with_the_table_by_code_point():
+    u = text_module._unicode()
+    chars = [c for c in every_code_point() if c > "\x7f"]
+    data = np.frombuffer("".join(chars).encode(), np.uint8)
+    lead = np.flatnonzero(data >= 0xC0)
+    assert len(lead) == len(chars)
+    np.testing.assert_array_equal(text_module._kinds_at(data, lead), u.kinds[[ord(c) for c in chars]])
+
+
+def test_punctuation_beyond_ascii_is_what_python_calls_punctuation():
+    chars = every_code_point()
+    ours = pc.match_substring_regex(arrow(chars), r"[^\P{P}\x00-\x7f\x{2010}]").to_pylist()
+    python = [unicodedata.category(c).startswith("P") and c > "\x7f" and c != "\u2010" for c in chars]
+    assert all(unicodedata.category(c) == "Cn" for c, a, b in zip(chars, ours, python) if a != b)
+    # each is a token of its own, unless NFKC makes it another (＂ is ASCII's ", dropped)
+    keep = chars_of(text_module._KEEP)
+    punct = [c for c, p in zip(chars, ours) if p and unicodedata.normalize("NFKC", c) == c and c not in keep]
+    tokens, lengths = split_tokens([f"a{c}b" for c in punct])
+    assert lengths.tolist() == [3] * len(punct)
+    assert tokens.to_pylist() == [t for c in punct for t in ("a", c, "b")]
+
+
+def test_the_character_table_covers_every_code_point_that_matters():
+    chars = [chr(c) for c in range(0x80, 0x110000) if not 0xD800 <= c <= 0xDFFF
+             and not any(a <= c < b for a, b in text_module._PLANES)]
+    for pattern in (text_module._ALONE, text_module._MARK, text_module._FOLD_RE2):
+        assert not any(pc.match_substring_regex(arrow(chars), pattern).to_pylist())
+    assert pc.utf8_normalize(arrow(chars), form="NFKC").to_pylist() == chars
+    assert pc.utf8_lower(arrow(chars)).to_pylist() == chars
+
+
+def cut_by_hand(token: str) -> list[str]:
+    """Rules 3 and 4 for one token, a character at a time: the reference for the vectorized cut."""
+    kinds = text_module._unicode().kinds
+    kind = [int(kinds[ord(c)]) & 3 if c > "\x7f" else 0 for c in token]  # ALONE, MARK or STACKER
+    clusters = []  # [text, a token of its own]
+    for j, c in enumerate(token):
+        if j and c > "\x7f" and token[j - 1] > "\x7f" and (kind[j] >= 2 or kind[j - 1] == 3):
+            clusters[-1][0] += c
+        else:
+            clusters.append([c, kind[j] == 1])
+    out = []
+    for piece, alone in clusters:
+        if alone or not out or out[-1][1]:
+            out.append([piece, alone])
+        else:
+            out[-1][0] += piece
+    return [piece for piece, _ in out]
+
+
+POOL = list("ab1 ,.'’—。、漢字かナ한ㄅภาษ\u0e34\u0e48ក\u17d2ខ\u17b6é\u0301\u20dd\u3099ß½´ÄＡ\u200b") + ["  ", "<br />"]
+
+
+@pytest.mark.parametrize("pad", [0, 300_000])  # many cuts to the bytes (one way), few (the other)
+def test_cuts_agree_with_the_cut_by_hand(monkeypatch, pad):
+    rng = np.random.default_rng(pad)
+    texts = ["".join(rng.choice(POOL, size=rng.integers(0, 30))) for _ in range(300)] + ["x" * pad]
+    tokens, lengths = split_tokens(texts)
+    with monkeypatch.context() as m:  # the tokens before rules 3 and 4
+        m.setattr(text_module, "_cut_alone", lambda t, lengths: (t, lengths))
+        uncut, uncut_lengths = split_tokens(texts)
+    bounds = np.concatenate([[0], np.cumsum(uncut_lengths)])
+    uncut = uncut.to_pylist()
+    expected = [[p for t in uncut[a:b] for p in cut_by_hand(t)] for a, b in itertools.pairwise(bounds)]
+    assert lengths.tolist() == [len(e) for e in expected]
+    assert tokens.to_pylist() == [t for e in expected for t in e]
+    assert [tokenize(t) for t in texts] == expected
+    assert count_tokens(texts).tolist() == lengths.tolist()
 
 
 def test_encode_keeps_document_boundaries():

@@ -1,9 +1,33 @@
 """Raw text -> tokens -> vocabulary ids and hashed n-gram ids -> weighted features per document.
 
-The hot path never loops over tokens in Python: Arrow's C++ string kernels (pyarrow.compute)
-lowercase and split a whole chunk of texts at once and look tokens up in the vocabulary's hash
-table; numpy hashes n-grams and counts each document's features over flat arrays. A corpus is cut
-into chunks that run on all cores (both libraries release the GIL).
+Tokens (`split_tokens`; `tokenize` and `count_tokens` are it too), by these rules in this order:
+1. Unicode NFKC, then full case folding (Python's str.casefold): full-width "ＡＢＣ１２３" is "abc123", the
+   ligature "ﬁ" is "fi", "…" is "...", "，" is ",", "Straße" is "strasse", every sigma is "σ": one word, one
+   spelling. NFKC leaves alone what it would run into its neighbours (_KEEP): spacing accents, which it makes a
+   space and a bare combining accent ("you´ve" would be "you" + "\u0301ve"), and vulgar fractions ("8½" would be
+   "81⁄2"). Where Arrow's lowercase and casefold disagree on the letter, the lowercase wins (İ is "i", not
+   "i\u0307"; so are letters newer than Python's Unicode tables).
+2. torchtext's basic_english on the ASCII, as before: IMDb's "<br />" is a space; . , ( ) ! ? ' are tokens of
+   their own; " ; : are dropped, and so are the spaces beyond ASCII, U+200B (a zero-width space) and U+FEFF (a
+   stray byte-order mark); then split on whitespace.
+3. Punctuation beyond ASCII (Unicode category P: 。、「」—–‘’“”«»¡¿· ...) is a token of its own as . , ! ? are, so
+   the words around it come apart; but the hyphen U+2010 joins words, as the ASCII "-" does.
+4. Scripts written without spaces between words give a token per character (with its combining marks): Han,
+   Hiragana, Katakana (and its prolonged sound mark ー), Bopomofo, Yi and Hangul (Korean spaces phrases, not
+   words: 서울은 is 서울 + 은); Thai, Lao, Khmer, Myanmar and the Tai scripts. A clause would be one token that
+   hardly another document shares; characters, and the word bigrams over them (most Chinese words are two
+   characters), are what a bag of words learns from. A segmenter (jieba) would cost the speed: it runs in
+   Python, text by text. In Thai, Lao, Khmer and Myanmar the unit is a letter with its marks, less than a
+   syllable (words need a dictionary), still far more shared than a clause. Tibetan needs no rule: its syllable
+   mark ་ is punctuation. Scripts that space their words (Latin, Cyrillic, Arabic, Devanagari ...) keep words.
+
+The hot path never loops over tokens in Python: Arrow's C++ string kernels (pyarrow.compute) normalize,
+lowercase and split a whole chunk of texts at once, numpy cuts tokens around the characters of rules 3 and 4
+(looked up by code point in a table made once from RE2's Unicode classes), and Arrow looks tokens up in the
+vocabulary's hash table; numpy hashes n-grams and counts each document's features over flat arrays. A corpus is
+cut into chunks that run on all cores (both libraries release the GIL). Rule 1 costs little where there is
+little to do: ASCII texts are only lowercased; NFKC runs on the texts it may change, and Python's casefold on
+the few with a character it changes after Arrow's lowercase (ß, ς, ...).
 """
 from __future__ import annotations
 
@@ -23,15 +47,44 @@ from .config import ModelConfig
 from .inputs import Encoded
 
 UNK = "<unk>"
-# torchtext's basic_english: lowercase; IMDb's "<br />" is a space; . , ( ) ! ? ' become tokens of
-# their own; " ; : are dropped; then split on whitespace as Python's str.split() does. One regex
-# does it in one pass: a dropped character, or a whitespace beyond ASCII's (which the split knows),
-# leaves group 1 empty, so it turns into spaces.
+# Rule 2, torchtext's basic_english, in one regex pass: a dropped character, or a whitespace beyond ASCII's
+# (which the split knows), leaves group 1 empty, so it turns into spaces.
 _OTHER_SPACE = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(0x3001)) if c.isspace() and c not in " \t\n\v\f\r")
-_PUNCT = rf"""[";:{_OTHER_SPACE}]|([.,()!?'])"""
+_PUNCT = rf"""[";:{_OTHER_SPACE}\x{{200b}}\x{{feff}}]|([.,()!?'])"""
+# Rules 3 and 4: the characters that are tokens of their own; combining marks (_MARK) stay with the one before.
+_ALONE = (r"[^\P{P}\x00-\x7f\x{2010}]|[\p{Han}\p{Hiragana}\p{Katakana}\x{30fc}\p{Bopomofo}\p{Yi}\p{Hangul}"
+          r"\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tai_Tham}\p{Tai_Le}\p{New_Tai_Lue}\p{Tai_Viet}]")
+_MARK = r"\p{M}"
+_STACKERS = (0x17D2, 0x1039, 0x1A60)  # Khmer coeng, Myanmar virama, Tai Tham sakot: the next letter goes below
+# the code points the table of _unicode() is made from: no other is in _ALONE, _MARK or _FOLD or changed by NFKC
+_PLANES = ((0x80, 0xD800), (0xE000, 0x40000), (0xE0000, 0xE1000))
+# Code points, generated once over all of them (tests check they still are what they say). _FOLD: what Arrow's
+# lowercase leaves as it is but str.casefold changes (ß -> ss, ς -> σ, Cherokee, Greek with iota subscript,
+# ligatures). _KEEP: what NFKC would run into its neighbours, so it is kept as it is: spacing accents, which NFKC
+# makes a space and a combining accent ("you´ve" would be "you" and "\u0301ve"), and vulgar fractions, which it
+# makes digits ("8½" would be "81⁄2").
+_FOLD = ("b5 df 149 17f 1f0 345 390 3b0 3c2 3d0-3d1 3d5-3d6 3f0-3f1 3f5 587 13f8-13fd 1c80-1c88 1e96-1e9b 1f50 1f52 "
+         "1f54 1f56 1f80-1f87 1f90-1f97 1fa0-1fa7 1fb2-1fb4 1fb6-1fb7 1fbe 1fc2-1fc4 1fc6-1fc7 1fd2-1fd3 1fd6-1fd7 "
+         "1fe2-1fe4 1fe6-1fe7 1ff2-1ff4 1ff6-1ff7 ab70-abbf fb00-fb06 fb13-fb17")
+_KEEP = ("a8 af b4 b8 bc-be 2d8-2dd 37a 384-385 1fbd 1fbf-1fc1 1fcd-1fcf 1fdd-1fdf 1fed-1fee 1ffd-1ffe 2017 203e "
+         "2150-215f 2189 309b-309c fc5e-fc63 fe49-fe4c fe70 fe72 fe74 fe76 fe78 fe7a fe7c fe7e ffe3")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _DROP = np.iinfo(np.int64).max  # the key of a feature to drop: sorts last
 _CHUNK_CHARS = 1 << 22  # texts per task in the thread pool: about this many characters
+
+
+def code_points(spec: str) -> list[tuple[int, int]]:
+    """Ranges (first, last) of hexadecimal code points and ranges: "df 3d0-3d1" -> [(0xdf, 0xdf), (0x3d0, 0x3d1)]."""
+    return [(int(a, 16), int(b or a, 16)) for a, _, b in (r.partition("-") for r in spec.split())]
+
+
+def _re2_class(spec: str) -> str:
+    return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in code_points(spec)) + "]"
+
+
+_FOLD_RE2, _KEEP_RE2 = _re2_class(_FOLD), _re2_class(_KEEP)
+_KEEP_SPLIT = re.compile("([" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in code_points(_KEEP))
+                         + "])")  # the same for Python's re
 
 
 @functools.cache
@@ -52,26 +105,231 @@ def keep_freed_memory() -> None:
 
 
 def split_tokens(texts: list[str]) -> tuple[pa.Array, np.ndarray]:
-    """All tokens of `texts` back to back (Arrow strings: no Python object per token), and tokens per text (D,)."""
+    """All tokens of `texts` back to back (Arrow strings: no Python object per token), and tokens per text (D,).
+
+    The rules are the module's docstring's.
+    """
     try:
         a = pa.array(texts, pa.large_string())
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # lone surrogates: not UTF-8
         a = pa.array([_SURROGATE.sub("\ufffd", t) for t in texts], pa.large_string())
-    a = pc.replace_substring(pc.utf8_lower(a), "<br />", " ")
+    try:  # Python knows it of every string without reading it; Arrow would read them all
+        ascii_ = np.fromiter(map(str.isascii, texts), dtype=bool, count=len(texts))
+    except TypeError:  # not all of them strings (None: a null)
+        ascii_ = None
+    a = pc.replace_substring(normalize(a, ascii_), "<br />", " ")
     # trimmed, since Arrow's split leaves "" where a text starts or ends with a space
     a = pc.ascii_trim_whitespace(pc.replace_substring_regex(a, _PUNCT, r" \1 "))
     lists = pc.ascii_split_whitespace(a)
-    flat, parent = pc.list_flatten(lists), pc.list_parent_indices(lists).to_numpy()
-    empty = pc.equal(pc.binary_length(a), 0).to_numpy(zero_copy_only=False)
-    if empty.any():  # an empty text splits into one "": no token
-        keep = ~empty[parent]
-        flat, parent = flat.filter(pa.array(keep)), parent[keep]
-    return flat, np.bincount(parent, minlength=len(texts)).astype(np.int64)
+    flat, lengths = pc.list_flatten(lists), np.diff(lists.offsets.to_numpy()).astype(np.int64)
+    empty = pc.fill_null(pc.equal(pc.binary_length(a), 0), False).to_numpy(zero_copy_only=False)
+    if empty.any():  # an empty text splits into one "", the only empty token: no token
+        flat = flat.filter(pc.greater(pc.binary_length(flat), 0))
+        lengths[empty] = 0
+    return _cut_alone(flat, lengths)
 
 
 def tokenize(text: str) -> list[str]:
     """The tokens of one text, as every corpus is tokenized."""
     return split_tokens([text])[0].to_pylist()
+
+
+def normalize(texts: pa.Array, ascii_: np.ndarray | None = None) -> pa.Array:
+    """Rule 1 of Arrow strings (large_string): NFKC (but for _KEEP) and case folding.
+
+    Fast where there is little to do: ASCII texts (`ascii_` (D,) says which, when known) are only lowercased, and
+    of the others only those with a character that NFKC changes, that can compose with the one before (a
+    combining mark, a Hangul vowel or final) or whose lowercase casefold changes go through NFKC and, where it
+    still matters, Python's casefold.
+    """
+    if ascii_ is None:  # a null is no text to change
+        ascii_ = pc.fill_null(pc.string_is_ascii(texts), True).to_numpy(zero_copy_only=False)
+    wide = np.flatnonzero(~ascii_)
+    if not len(wide):
+        return pc.ascii_lower(texts)
+    if len(wide) * 2 > len(texts):  # mostly beyond ASCII: all as if they were (what ASCII is, it stays)
+        wide = np.arange(len(texts))
+    raw = texts if len(wide) == len(texts) else texts.take(wide)
+    out = pc.utf8_lower(raw)
+    redo = _special(raw)
+    if len(redo):
+        fixed = pc.utf8_lower(_nfkc(raw.take(redo)))
+        # exact and fast: where Arrow's lowercase left no character that casefold changes, it is the case folding
+        fold = np.flatnonzero(pc.match_substring_regex(fixed, _FOLD_RE2).to_numpy(zero_copy_only=False))
+        if len(fold):
+            folded = [t.casefold() for t in fixed.take(fold).to_pylist()]
+            fixed = _replace(fixed, fold, pa.array(folded, pa.large_string()))
+        out = _replace(out, redo, fixed)
+    return out if len(wide) == len(texts) else _replace(pc.ascii_lower(texts), wide, out)
+
+
+def _replace(texts: pa.Array, where: np.ndarray, values: pa.Array) -> pa.Array:
+    """`texts` with texts[where[i]] = values[i]."""
+    if len(where) == len(texts):
+        return values
+    mask = np.zeros(len(texts), dtype=bool)
+    mask[where] = True
+    return pc.replace_with_mask(texts, pa.array(mask), values)
+
+
+def _nfkc(texts: pa.Array) -> pa.Array:
+    """NFKC, but what _KEEP lists stays as it is: the text between is normalized."""
+    out = pc.utf8_normalize(texts, form="NFKC")
+    kept = np.flatnonzero(pc.match_substring_regex(texts, _KEEP_RE2).to_numpy(zero_copy_only=False))
+    if not len(kept):
+        return out
+    parts = [_KEEP_SPLIT.split(t) for t in texts.take(kept).to_pylist()]  # the kept characters at odd places
+    done = iter(pc.utf8_normalize(pa.array([p for ps in parts for p in ps[::2]], pa.large_string()),
+                                  form="NFKC").to_pylist())
+    fixed = ["".join(p if i % 2 else next(done) for i, p in enumerate(ps)) for ps in parts]
+    return _replace(out, kept, pa.array(fixed, pa.large_string()))
+
+
+# What the table of code points says of each: in the two low bits a token of its own (_ALONE), a combining mark
+# (_MARK) or a mark that also takes the next letter (_STACKERS); and _SPECIAL, where NFKC changes it or may compose
+# it with the one before (a combining mark, a Hangul vowel or final), or it is or lowercases to one of _FOLD.
+_IS_ALONE, _IS_MARK, _IS_STACKER, _SPECIAL = 1, 2, 3, 4
+
+
+@dataclass(frozen=True)
+class _Unicode:
+    """Tables of code points, from Arrow's Unicode data (RE2's classes, utf8proc's NFKC and lowercase)."""
+
+    kinds: np.ndarray  # (0x110000,) uint8: what each code point is (those bits)
+    pairs: np.ndarray  # (0x10000,) the same of every character of two or more UTF-8 bytes that starts with these
+    # two (first << 8 | second), or 255 where they differ
+
+
+@functools.cache
+def _unicode() -> _Unicode:
+    codes = np.concatenate([np.arange(a, b) for a, b in _PLANES])
+    sizes = 1 + (codes >= 0x80) + (codes >= 0x800) + (codes >= 0x10000)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    data = "".join(map(chr, codes.tolist())).encode()
+    chars = pa.Array.from_buffers(pa.large_string(), len(codes), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    kinds = np.zeros(0x110000, np.uint8)
+    for kind, pattern in ((_IS_ALONE, _ALONE), (_IS_MARK, _MARK)):
+        kinds[codes[pc.match_substring_regex(chars, pattern).to_numpy(zero_copy_only=False)]] = kind
+    kinds[list(_STACKERS)] = _IS_STACKER
+    special = pc.or_(pc.not_equal(pc.utf8_normalize(chars, form="NFKC"), chars),
+                     pc.match_substring_regex(pc.utf8_lower(chars), _FOLD_RE2))
+    kinds[codes[special.to_numpy(zero_copy_only=False)]] |= _SPECIAL
+    kinds[kinds & 3 >= _IS_MARK] |= _SPECIAL
+    kinds[[*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)]] |= _SPECIAL
+    pairs = np.full(0x10000, 255, np.uint8)
+    for lead, (low, high), shift in ((0xC0, (0x80, 0x800), 0), (0xE0, (0x800, 0x10000), 6),
+                                     (0xF0, (0x10000, 0x110000), 12)):
+        block = kinds[low:high].reshape(-1, 1 << shift)  # the code points of one first and second byte
+        first = np.arange(low, high, 1 << shift)
+        key = (lead | first >> (shift + 6)) << 8 | 0x80 | (first >> shift) & 0x3F
+        pairs[key] = np.where(block.min(1) == block.max(1), block[:, 0], 255)
+    return _Unicode(kinds, pairs)
+
+
+def _kinds_at(data: np.ndarray, lead: np.ndarray) -> np.ndarray:
+    """What the characters (of two or more UTF-8 bytes) that start at `lead` are (the table's bits)."""
+    kind = _unicode().pairs[data[lead].astype(np.uint16) << 8 | data[lead + 1]]
+    mixed = np.flatnonzero(kind == 255)  # first two bytes that leave it open: decode the character
+    if len(mixed):
+        kind[mixed] = _unicode().kinds[_code_points(data, lead[mixed])]
+    return kind
+
+
+def _code_points(data: np.ndarray, lead: np.ndarray) -> np.ndarray:
+    """The code points of the UTF-8 characters (of two or more bytes) that start at `lead`."""
+    first = data[lead].astype(np.int64)
+    c1, c2, c3 = (data[np.minimum(lead + k, len(data) - 1)].astype(np.int64) & 0x3F for k in (1, 2, 3))
+    return np.select([first < 0xE0, first < 0xF0], [(first & 0x1F) << 6 | c1, (first & 0x0F) << 12 | c1 << 6 | c2],
+                     (first & 0x07) << 18 | c1 << 12 | c2 << 6 | c3)
+
+
+def _leads(data: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Where the characters beyond ASCII start in data[lo:hi] (its bytes >= 0xC0), sorted."""
+    return np.flatnonzero(np.greater_equal(data[lo:hi], 0xC0, out=_pooled(hi - lo, bool))) + lo
+
+
+def _pooled(n: int, dtype) -> np.ndarray:
+    """An uninitialized array from Arrow's memory pool, which keeps freed memory: no page faults to pay for the
+    large ones again and again, which under glibc's defaults threads would wait on each other for."""
+    return np.frombuffer(pa.allocate_buffer(n * np.dtype(dtype).itemsize), dtype)
+
+
+def _special(texts: pa.Array) -> np.ndarray:
+    """Which of `texts` have a _SPECIAL character: the texts normalize must send through NFKC and maybe casefold."""
+    data, offsets, _ = _token_bytes(texts)
+    lead = _leads(data, offsets[0], offsets[-1])
+    at = lead[(_kinds_at(data, lead) & _SPECIAL) != 0] if len(lead) else lead
+    special = np.zeros(len(texts), dtype=bool)
+    special[np.searchsorted(offsets, at, side="right") - 1] = True
+    return np.flatnonzero(special)
+
+
+def _cut_alone(tokens: pa.Array, lengths: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """Rules 3 and 4: the tokens (of texts that have `lengths` (D,) of them) cut before and after every character
+    of _ALONE and what goes with it; and how many tokens each text has then."""
+    data, offsets, buffer = _token_bytes(tokens)
+    lo, hi = offsets[0], offsets[-1]
+    lead = _leads(data, lo, hi)
+    starts, ends = _alone(data, lead, offsets) if len(lead) else (lead, lead)
+    if not len(starts):
+        return tokens, lengths
+    if len(starts) * 64 < hi - lo:  # few: insert them
+        cuts = np.union1d(starts, ends)
+        token = np.searchsorted(offsets, cuts, side="right") - 1
+        inside = offsets[token] != cuts  # a cut where a token starts or ends is none
+        token = token[inside]
+        at = token + 1 + np.arange(len(token))  # where the cuts go among the offsets (np.insert, pooled)
+        was = np.ones(len(offsets) + len(token), dtype=bool)
+        was[at] = False
+        out = _pooled(len(was), np.int64)
+        out[at], out[was] = cuts[inside], offsets
+        offsets = out
+        text = np.searchsorted(np.cumsum(lengths), token, side="right")  # of each token cut
+        lengths = lengths + np.bincount(text, minlength=len(lengths))
+    else:  # many: on a map of the bytes
+        bound = np.zeros(hi - lo + 1, dtype=bool)
+        bound[starts - lo] = True
+        bound[ends - lo] = True
+        bound[offsets - lo] = True
+        pieces = np.zeros(len(offsets), dtype=np.int64)  # before each token, how many it is cut into
+        np.cumsum(np.add.reduceat(bound[:-1], offsets[:-1] - lo, dtype=np.int64), out=pieces[1:])
+        last = np.cumsum(lengths)
+        lengths = pieces[last] - pieces[last - lengths]
+        offsets = np.flatnonzero(bound) + lo
+    return pa.Array.from_buffers(pa.large_string(), len(offsets) - 1, [None, pa.py_buffer(offsets), buffer]), lengths
+
+
+def _token_bytes(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Buffer]:
+    """The data buffer of Arrow strings as bytes, where each string starts in it (W+1,), and the buffer."""
+    _, offsets, buffer = tokens.buffers()
+    offsets = np.frombuffer(offsets, np.int64)[tokens.offset: tokens.offset + len(tokens) + 1]
+    buffer = buffer if buffer is not None else pa.py_buffer(b"")
+    return np.frombuffer(buffer, np.uint8), offsets, buffer
+
+
+_SIZE = np.array([1] * 0xC0 + [2] * 32 + [3] * 16 + [4] * 16, dtype=np.int64)  # UTF-8 bytes by first byte
+
+
+def _alone(data: np.ndarray, lead: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each _ALONE character starts and where it and the marks after it end (byte positions, sorted).
+
+    lead: the first byte of every character beyond ASCII; offsets: where each token starts (W+1,).
+    """
+    first = data[lead]
+    kind = _kinds_at(data, lead) & 3
+    end = lead + _SIZE[first]
+    # a mark right after the character before it (nothing between, not where a token starts) goes with it, and
+    # so does a letter after a stacker (Khmer's coeng, Myanmar's virama: the letter is written under the one before)
+    glued = np.zeros(len(lead), dtype=bool)
+    glued[1:] = ((kind[1:] >= _IS_MARK) | (kind[:-1] == _IS_STACKER)) & (lead[1:] == end[:-1])
+    if glued.any():
+        glued[glued] = offsets[np.searchsorted(offsets, lead[glued], side="right") - 1] != lead[glued]
+    alone = (kind == _IS_ALONE) & ~glued
+    closes = alone.copy()  # the last of an _ALONE character and what goes with it
+    if glued.any():
+        closes = alone[np.maximum.accumulate(np.where(glued, 0, np.arange(len(lead))))]  # of the one it goes with
+        closes[:-1] &= ~glued[1:]
+    return lead[alone], end[closes]
 
 
 def chunks(texts: list[str]) -> list[list[str]]:
