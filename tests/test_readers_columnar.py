@@ -66,3 +66,12 @@ def test_bad_columnar_rows_and_columns_are_named(tmp_path):
     (tmp_path / "x.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(DataError, match="not a readable parquet file"):
         readers.read(tmp_path / "x.parquet")
+
+
+def test_a_parquet_file_streams_a_row_group_at_a_time(tmp_path):
+    texts, labels, table = _table(40)
+    pq.write_table(table, tmp_path / "d.parquet", row_group_size=16)
+    assert pq.ParquetFile(tmp_path / "d.parquet").num_row_groups == 8
+    clf = doccat.train(train=str(tmp_path / "d.parquet"), streaming=True, optimizer="adagrad", lr=0.5, batch_size=16,
+                       epochs=2, weight_decay=0.0, buckets=500, log=lambda *a: None)
+    assert sum(clf.metrics_["sizes"].values()) == len(texts) and clf.metrics_["valid"]["accuracy"] > 0.5
