@@ -87,12 +87,12 @@ def test_best_or_last_epoch_weights_are_kept(tmp_path, keep):
 @pytest.mark.parametrize("counts, start", [([1, 1, 2], [-0.5, -0.5, 0.0]), ([1, 3], [0.5])])
 def test_squared_hinge_biases_start_where_the_loss_of_zero_weights_is_least(counts, start):
     from doccat.classifier import biases_at_the_prior
-    from doccat.loss import Loss
+    from doccat.loss import Outputs
     y = np.repeat(np.arange(len(counts)), counts)
     bias = torch.zeros(len(start))
     biases_at_the_prior(bias, np.array(counts))
     torch.testing.assert_close(bias, torch.tensor(start))
-    loss = Loss(kind="squared_hinge")  # zero weights: every document's scores are the biases
+    loss = Outputs(kind="squared_hinge")  # zero weights: every document's scores are the biases
     at = lambda b: loss(b.expand(len(y), -1), torch.from_numpy(y)).item()  # noqa: E731
     assert all(at(bias) < at(bias + d) for d in (0.1, -0.1))
 
@@ -106,12 +106,12 @@ def test_the_default_recipe_is_a_linear_svm_with_calibrated_probabilities(corpus
     assert clf.model.head.bias.shape == (3,) and clf.metrics_["test"]["accuracy"] >= 0.9
     assert clf.config.model.nb == 0.5 and clf.model.scale is None  # NB-scaled, the scale folded into the weights
     assert clf.config.model.char_ngrams == [3, 5] == list(clf.featurizer.chars)  # a small corpus: resolved, saved
-    assert clf.loss_.scale != 1.0  # fitted on the validation split after training
+    assert clf.outputs_.scale != 1.0  # fitted on the validation split after training
     texts = ["goal for the team", "stock market profit", "nasa telescope"]
     p = clf.predict_proba(texts)
     np.testing.assert_allclose(p.sum(1), 1, rtol=1e-6)
     again = doccat.load(tmp_path / "run")
-    assert again.loss_.scale == clf.loss_.scale and np.array_equal(again.predict_proba(texts), p)
+    assert again.outputs_.scale == clf.outputs_.scale and np.array_equal(again.predict_proba(texts), p)
     # a network on the same bag keeps cross-entropy and its own weight decay
     net = doccat.train(train=str(train), embed_dim=8, epochs=2, log=lambda *a: None)
     assert (net.config.train.loss, net.config.train.weight_decay, net.config.model.nb) == ("cross_entropy", 3e-6, 0)

@@ -71,7 +71,7 @@ def test_the_default_linear_svm_on_two_classes_shows_logits_whose_softmax_is_its
     texts, labels = make_corpus(40, seed=1)
     two = [(t, y) for t, y in zip(texts, labels) if y != "science"]
     clf = doccat.train([t for t, _ in two], [y for _, y in two], log=lambda *a: None)
-    assert clf.model.head.out_features == 1 and clf.loss_.kind == "squared_hinge"  # one score, calibrated
+    assert clf.model.head.out_features == 1 and clf.outputs_.kind == "squared_hinge"  # one score, calibrated
     e = explain(clf, "goal for the team")
     logits = np.array([e["logits"][c] for c in clf.classes_])
     assert logits[0] == 0.0  # the one score z stands for the logits (0, scale * z)

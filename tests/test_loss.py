@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from doccat.loss import Loss, LossError, check, class_weights, num_outputs
+from doccat.loss import Outputs, LossError, check, class_weights, num_outputs
 
 
 def _batch(seed=0, n=7, k=4):
@@ -18,7 +18,7 @@ def test_hand_written_cross_entropy_equals_the_library():
     softmax = torch.exp(z) / torch.exp(z).sum(1, keepdim=True)
     by_hand = -(t * torch.log(softmax)).sum(1).mean()  # -sum(t * log(softmax(z))), averaged over the batch
     torch.testing.assert_close(by_hand, F.cross_entropy(z, y))
-    torch.testing.assert_close(by_hand, Loss(kind="cross_entropy")(z, y))
+    torch.testing.assert_close(by_hand, Outputs(kind="cross_entropy")(z, y))
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])
@@ -26,8 +26,8 @@ def test_hand_written_cross_entropy_equals_the_library():
 def test_log_softmax_then_nll_equals_cross_entropy(smoothing, weighted):
     z, y = _batch(1)
     w = torch.tensor([1.0, 2.0, 0.5, 3.0]) if weighted else None
-    ce = Loss(kind="cross_entropy", label_smoothing=smoothing, weight=w)(z, y)
-    nll = Loss(kind="nll", label_smoothing=smoothing, weight=w)(z, y)
+    ce = Outputs(kind="cross_entropy", label_smoothing=smoothing, weight=w)(z, y)
+    nll = Outputs(kind="nll", label_smoothing=smoothing, weight=w)(z, y)
     torch.testing.assert_close(nll, ce)
     torch.testing.assert_close(ce, F.cross_entropy(z, y, weight=w, label_smoothing=smoothing))
 
@@ -37,20 +37,20 @@ def test_label_smoothing_is_cross_entropy_against_smoothed_one_hot_targets():
     eps, k = 0.1, 4
     t = F.one_hot(y, k).float() * (1 - eps) + eps / k
     expected = -(t * F.log_softmax(z, 1)).sum(1).mean()
-    torch.testing.assert_close(Loss(label_smoothing=eps)(z, y), expected)
+    torch.testing.assert_close(Outputs(label_smoothing=eps)(z, y), expected)
 
 
 def test_binary_sigmoid_bce_equals_two_class_softmax_on_the_logit_difference():
     g = torch.Generator().manual_seed(3)
     z, y = torch.randn(9, 1, generator=g), torch.randint(0, 2, (9,), generator=g)
-    bce = Loss(kind="bce")(z, y)
+    bce = Outputs(kind="bce")(z, y)
     by_hand = -(y * torch.log(torch.sigmoid(z[:, 0])) + (1 - y) * torch.log(1 - torch.sigmoid(z[:, 0]))).mean()
     torch.testing.assert_close(bce, by_hand)
     # sigmoid(z) is the softmax of the logits (0, z): the same model written two ways
     two = torch.cat([torch.zeros_like(z), z], 1)
     torch.testing.assert_close(bce, F.cross_entropy(two, y))
-    torch.testing.assert_close(Loss(kind="bce").proba(z), torch.softmax(two, 1))
-    torch.testing.assert_close(Loss(kind="bce").log_proba(z), F.log_softmax(two, 1))
+    torch.testing.assert_close(Outputs(kind="bce").proba(z), torch.softmax(two, 1))
+    torch.testing.assert_close(Outputs(kind="bce").log_proba(z), F.log_softmax(two, 1))
 
 
 def test_multilabel_bce_sums_the_labels_and_averages_the_documents():
@@ -58,7 +58,7 @@ def test_multilabel_bce_sums_the_labels_and_averages_the_documents():
     z, y = torch.randn(5, 3, generator=g), torch.randint(0, 2, (5, 3), generator=g).float()
     p = torch.sigmoid(z)
     by_hand = -(y * p.log() + (1 - y) * (1 - p).log()).sum(1).mean()  # -log P(label set), per document
-    loss = Loss(task="multilabel", kind="bce")
+    loss = Outputs(task="multilabel", kind="bce")
     torch.testing.assert_close(loss(z, y), by_hand)
     torch.testing.assert_close(loss.proba(z), p)
     assert loss.score(z, y) == pytest.approx(_micro_f1(y.numpy() > 0.5, p.numpy() >= 0.5))
@@ -71,10 +71,10 @@ def _micro_f1(t, p):
 
 def test_regression_losses():
     pred, y = torch.tensor([[1.0], [2.0], [4.0]]), torch.tensor([1.5, 2.0, 1.0])
-    assert Loss(task="regression", kind="mse")(pred, y).item() == pytest.approx((0.25 + 0 + 9) / 3)
-    assert Loss(task="regression", kind="l1")(pred, y).item() == pytest.approx((0.5 + 0 + 3) / 3)
+    assert Outputs(task="regression", kind="mse")(pred, y).item() == pytest.approx((0.25 + 0 + 9) / 3)
+    assert Outputs(task="regression", kind="l1")(pred, y).item() == pytest.approx((0.5 + 0 + 3) / 3)
     r2 = 1 - (0.25 + 9) / ((1.5 - 1.5) ** 2 + (2 - 1.5) ** 2 + (1 - 1.5) ** 2)
-    assert Loss(task="regression", kind="mse").score(pred, y) == pytest.approx(r2)
+    assert Outputs(task="regression", kind="mse").score(pred, y) == pytest.approx(r2)
 
 
 def test_balanced_class_weights_as_scikit_learn():
@@ -95,7 +95,7 @@ def test_weighted_cross_entropy_is_the_weighted_mean():
     z, y = _batch(5)
     w = torch.tensor([1.0, 4.0, 0.5, 2.0])
     per_doc = F.cross_entropy(z, y, reduction="none")
-    torch.testing.assert_close(Loss(weight=w)(z, y), (w[y] * per_doc).sum() / w[y].sum())
+    torch.testing.assert_close(Outputs(weight=w)(z, y), (w[y] * per_doc).sum() / w[y].sum())
 
 
 def test_check_and_outputs():
@@ -116,12 +116,12 @@ def test_one_full_batch_sgd_step_is_the_mean_of_the_per_example_gradients():
     per_example = []
     for i in range(10):  # each example's own gradient
         lin.zero_grad()
-        Loss()(lin(x[i:i + 1]), y[i:i + 1]).backward()
+        Outputs()(lin(x[i:i + 1]), y[i:i + 1]).backward()
         per_example.append(lin.weight.grad.clone())
     lr = 0.3
     opt = torch.optim.SGD(lin.parameters(), lr=lr)
     opt.zero_grad()
-    Loss()(lin(x), y).backward()  # the whole batch at once
+    Outputs()(lin(x), y).backward()  # the whole batch at once
     opt.step()
     torch.testing.assert_close(lin.weight.detach(), w0 - lr * torch.stack(per_example).mean(0))
 
@@ -133,20 +133,20 @@ def test_squared_hinge_is_one_vs_rest_as_linear_svc(weighted):
     sign = torch.where(F.one_hot(y, 4).bool(), 1.0, -1.0)  # +1 for the document's class, -1 for the others
     per_doc = (torch.clamp(1 - sign * z, min=0) ** 2).sum(1)
     by_hand = per_doc.mean() if w is None else (w[y] * per_doc).sum() / w[y].sum()
-    torch.testing.assert_close(Loss(kind="squared_hinge", weight=w)(z, y), by_hand)
+    torch.testing.assert_close(Outputs(kind="squared_hinge", weight=w)(z, y), by_hand)
     # two classes: one score, +1 pushes toward the second class
     s, y2 = z[:, :1], y % 2
-    torch.testing.assert_close(Loss(kind="squared_hinge")(s, y2),
+    torch.testing.assert_close(Outputs(kind="squared_hinge")(s, y2),
                                (torch.clamp(1 - (2 * y2 - 1) * s[:, 0], min=0) ** 2).mean())
     assert num_outputs("classify", "squared_hinge", 2) == 1 and num_outputs("classify", "squared_hinge", 3) == 3
 
 
 def test_squared_hinge_probabilities_are_scaled_scores_and_calibrate_fits_the_scale():
     z, y = _batch(5, n=200, k=3)
-    loss = Loss(kind="squared_hinge", scale=2.0)
+    loss = Outputs(kind="squared_hinge", scale=2.0)
     torch.testing.assert_close(loss.proba(z), torch.softmax(2 * z, 1))
     torch.testing.assert_close(loss.log_proba(z), torch.log_softmax(2 * z, 1))
-    one = Loss(kind="squared_hinge", scale=0.5)
+    one = Outputs(kind="squared_hinge", scale=0.5)
     torch.testing.assert_close(one.proba(z[:, :1])[:, 1], torch.sigmoid(0.5 * z[:, 0]))
     # scores that rank the true class first most of the time: the fitted scale is the least log loss
     scores = F.one_hot(y, 3).float() + 0.4 * torch.randn(200, 3, generator=torch.Generator().manual_seed(1))

@@ -5,7 +5,7 @@ from torch import nn
 
 from doccat.config import ModelConfig, TrainConfig
 from doccat.inputs import Encoded, batches, to_docs
-from doccat.loss import Loss
+from doccat.loss import Outputs
 from doccat.model import BagClassifier
 from doccat.train import Hooks, InMemory, Trainer, build_optimizer, build_scheduler, clip_grad_norm
 
@@ -90,7 +90,7 @@ def test_each_optimizer_learns_a_separable_task(optimizer):
 
 def _fit(model, enc, y, cfg, progress=None) -> Trainer:
     """Train on the documents `enc`, validated on themselves; the trainer keeps the history and batch rows."""
-    trainer = Trainer(model, Loss(), cfg, hooks=Hooks(lambda *a: None, progress))
+    trainer = Trainer(model, Outputs(), cfg, hooks=Hooks(lambda *a: None, progress))
     trainer.fit(InMemory(enc, y, cfg.batch_size, cfg.shuffle), InMemory(enc, y))
     return trainer
 

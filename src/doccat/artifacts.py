@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -177,22 +178,31 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def write_run(out: Path, config: dict, state: dict[str, torch.Tensor], vocab: list[str], labels: list[str],
-              metrics: dict, history: list[dict], overwrite: bool = False,
-              extra: dict[str, bytes] | None = None) -> Path:
+@dataclass
+class RunFiles:
+    """What a run directory holds: the parts `write_run` writes (`read_run` returns them as a dict)."""
+
+    config: dict
+    state: dict[str, torch.Tensor]  # every learned tensor, saved as safetensors
+    vocab: list[str]
+    labels: list
+    metrics: dict
+    history: list[dict]
+    extra: dict[str, bytes] = field(default_factory=dict)  # e.g. batches.csv, plots: checksummed like the rest
+
+    def files(self) -> dict[str, bytes]:
+        return {"config.json": _json(self.config),
+                "model.safetensors": save_safetensors({k: v.contiguous() for k, v in self.state.items()}),
+                "vocab.json": _json(self.vocab), "labels.json": _json(self.labels), "metrics.json": _json(self.metrics),
+                "history.csv": rows_csv(self.history), **self.extra}
+
+
+def write_run(out: Path, run: RunFiles, overwrite: bool = False) -> Path:
     """Write the run directory atomically: into a temporary sibling, then swapped into place.
 
     At every instant `out` holds either the old run (with `overwrite`) or the new one, complete."""
     out = claim(Path(out), overwrite)
-    files = {
-        "config.json": _json(config),
-        "model.safetensors": save_safetensors({k: v.contiguous() for k, v in state.items()}),
-        "vocab.json": _json(vocab),
-        "labels.json": _json(labels),
-        "metrics.json": _json(metrics),
-        "history.csv": rows_csv(history),
-        **(extra or {}),  # e.g. batches.csv, plots: checksummed like the rest
-    }
+    files = run.files()
     files["manifest.json"] = _json({"files": {name: _sha256(data) for name, data in files.items()}})
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"

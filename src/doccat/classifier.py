@@ -24,7 +24,7 @@ from .config import Config
 from .data import DataError, Splits, from_memory, load_splits
 from .data.stream import Corpus, evaluate as evaluate_streamed
 from .data.summary import Stats, data_summary
-from .loss import SCORES, Loss, class_weights, num_outputs
+from .loss import SCORES, Outputs, class_weights, num_outputs
 from .metrics import classification_report, multilabel_report, regression_report
 from .model import BagClassifier, build_model, encoder_features, nb_scale, predict_logits
 from .text import Featurizer, Tokens, Vocab
@@ -49,10 +49,10 @@ class Classifier:
     """
 
     def __init__(self, config: Config, featurizer: Featurizer, classes: list[str], model: BagClassifier,
-                 loss: Loss | None = None, target: tuple[float, float] = (0.0, 1.0), encoder=None):
+                 loss: Outputs | None = None, target: tuple[float, float] = (0.0, 1.0), encoder=None):
         self.config, self.featurizer, self.classes_, self.model = config, featurizer, classes, model
         self.encoder_ = encoder  # model.encoder's doccat.encoder.Encoder (tokenizer, transformer), else None
-        self.loss_ = loss or Loss(threshold=config.model.threshold)
+        self.outputs_ = loss or Outputs(threshold=config.model.threshold)
         self.target_ = target  # regression: the training targets' (mean, std); outputs are standardized
         self.history_: list[dict] = []
         self.batches_: list[dict] = []  # per training batch: step, epoch, loss, grad_norm, lr
@@ -60,7 +60,7 @@ class Classifier:
 
     @property
     def task(self) -> str:
-        return self.loss_.task
+        return self.outputs_.task
 
     @property
     def class_names(self) -> list[str]:
@@ -92,7 +92,7 @@ class Classifier:
         """
         if self.task == "regression":
             raise DataError("a regression model predicts values, not probabilities: use predict")
-        return self.loss_.proba(self._outputs(texts)).numpy()
+        return self.outputs_.proba(self._outputs(texts)).numpy()
 
     def decision_function(self, texts: str | list[str]) -> np.ndarray:
         """The model's raw outputs for each text, (n_texts, n_outputs): class scores (logits; the linear SVM's
@@ -101,7 +101,7 @@ class Classifier:
 
     def predict_log_proba(self, texts: str | list[str]) -> np.ndarray:
         """classify: log-probabilities (log-softmax), (n_texts, n_classes)."""
-        return self.loss_.log_proba(self._outputs(texts)).numpy()
+        return self.outputs_.log_proba(self._outputs(texts)).numpy()
 
     def predict(self, texts: str | list[str], k: int | None = None, threshold: float | None = None) -> list[Prediction]:
         """The most probable classes of each text, with their probabilities.
@@ -124,10 +124,10 @@ class Classifier:
         out = self._outputs(texts)
         if self.task == "regression":
             mean, std = self.target_
-            return [Prediction([], [], float(v) * std + mean) for v in self.loss_.proba(out)]
-        probs = self.loss_.proba(out).numpy()
+            return [Prediction([], [], float(v) * std + mean) for v in self.outputs_.proba(out)]
+        probs = self.outputs_.proba(out).numpy()
         if threshold is None:
-            threshold = self.loss_.threshold if self.task == "multilabel" else 0.0
+            threshold = self.outputs_.threshold if self.task == "multilabel" else 0.0
         k = k or (1 if self.task == "classify" else len(self.classes_))
         top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         return [Prediction([self.classes_[i] for i in idx if row[i] >= threshold],
@@ -177,13 +177,13 @@ class Classifier:
     def evaluate_outputs(self, out: torch.Tensor, y: torch.Tensor, values: list | None = None) -> dict:
         """The metrics of `evaluate` from the model's outputs and the targets `y` (as `targets` gives them);
         regression: `values`, the targets as given (else taken back from `y`)."""
-        plain = dataclasses.replace(self.loss_, label_smoothing=0.0, weight=None)  # a metric, not the objective
+        plain = dataclasses.replace(self.outputs_, label_smoothing=0.0, weight=None)  # a metric, not the objective
         loss = plain(out, y).item() if len(y) else 0.0
-        p = self.loss_.proba(out).numpy()
+        p = self.outputs_.proba(out).numpy()
         if self.task == "classify":
             return classification_report(y.numpy(), p.argmax(1), self.class_names, loss)
         if self.task == "multilabel":
-            return multilabel_report(y.numpy() > 0.5, p >= self.loss_.threshold, self.class_names, loss)
+            return multilabel_report(y.numpy() > 0.5, p >= self.outputs_.threshold, self.class_names, loss)
         mean, std = self.target_
         truth = np.asarray(values, dtype=np.float64) if values is not None else y.numpy().astype(np.float64) * std + mean
         return regression_report(truth, p * std + mean, loss)
@@ -201,21 +201,21 @@ class Classifier:
             state["featurizer.idf"] = torch.from_numpy(self.featurizer.idf_)
         if self.task == "regression":
             state["target.mean_std"] = torch.tensor(self.target_, dtype=torch.float64)
-        if self.loss_.kind == "squared_hinge":
-            state["loss.scale"] = torch.tensor(self.loss_.scale, dtype=torch.float64)
+        if self.outputs_.kind == "squared_hinge":
+            state["loss.scale"] = torch.tensor(self.outputs_.scale, dtype=torch.float64)
         return state
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the run directory, with batches.csv and the plots."""
         from . import plots
         extra = {"batches.csv": artifacts.rows_csv(self.batches_)} if self.batches_ else {}
-        extra |= plots.render_run(self.history_, self.batches_, self.metrics_, self.class_names, self.loss_.kind,
+        extra |= plots.render_run(self.history_, self.batches_, self.metrics_, self.class_names, self.outputs_.kind,
                                   SCORES[self.task])
         if self.encoder_ is not None:  # which encoder: `load` refuses another
             extra["encoder.json"] = json.dumps(self.encoder_.identity(), indent=2).encode()
-        return artifacts.write_run(Path(path), config_mod.to_dict(self.config), self.state_dict(),
-                                   self.featurizer.vocab.itos, self.classes_, self.metrics_, self.history_,
-                                   overwrite, extra)
+        run = artifacts.RunFiles(config_mod.to_dict(self.config), self.state_dict(), self.featurizer.vocab.itos,
+                                 self.classes_, self.metrics_, self.history_, extra)
+        return artifacts.write_run(Path(path), run, overwrite)
 
 
 def load(path: str | Path, device: str = "auto", encoder: str | Path | None = None) -> Classifier:
@@ -253,7 +253,7 @@ def load(path: str | Path, device: str = "auto", encoder: str | Path | None = No
     target = tuple(state.pop("target.mean_std", torch.tensor([0.0, 1.0])).tolist())
     featurizer = Featurizer.from_config(cfg.model, Vocab(run["vocab"]), columns.numpy(),
                                         None if idf_ is None else idf_.numpy())
-    loss = Loss(cfg.data.task, cfg.train.loss, threshold=cfg.model.threshold,
+    loss = Outputs(cfg.data.task, cfg.train.loss, threshold=cfg.model.threshold,
                 scale=float(state.pop("loss.scale", torch.tensor(1.0))))
     encoder_ = _saved_encoder(path, cfg, run["encoder"], encoder, device) if cfg.model.encoder else None
     model = build_model(cfg.model, featurizer.num_features, num_outputs(loss.task, loss.kind, len(run["labels"])),
@@ -361,7 +361,7 @@ def fit_data(data: Splits | Corpus, cfg: Config, options: RunOptions) -> Classif
     checkpoints = options.checkpoints
     if checkpoints is None and options.out is not None:
         checkpoints = Checkpoints.start(options.out, config_mod.to_dict(clf.config), options.overwrite)
-    trainer = Trainer(clf.model, clf.loss_, clf.config.train, checkpoints, hooks)
+    trainer = Trainer(clf.model, clf.outputs_, clf.config.train, checkpoints, hooks)
     try:
         clf.history_ = trainer.fit(train_data, valid_data)
     except BaseException:
@@ -444,7 +444,7 @@ def build(cfg: Config, stats: Stats, featurizer: Featurizer, encoder=None) -> Cl
     model = build_model(m, featurizer.num_features, num_outputs(stats.task, t.loss, len(stats.classes)),
                         sparse=uses_sparse_grads(t) and not m.nb, encoder=encoder)
     weight = class_weights(t.class_weights, stats.class_counts, stats.documents, stats.task)
-    loss = Loss(stats.task, t.loss, label_smoothing=t.label_smoothing, weight=weight, threshold=m.threshold)
+    loss = Outputs(stats.task, t.loss, label_smoothing=t.label_smoothing, weight=weight, threshold=m.threshold)
     if t.loss == "squared_hinge" and stats.documents:
         biases_at_the_prior(model.head.bias, np.array(stats.class_counts))
     classes = stats.labels or stats.classes

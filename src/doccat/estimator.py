@@ -202,7 +202,7 @@ class DocumentClassifier(*BASES):
             return np.array([p.value for p in self.classifier_.predict(texts)], dtype=np.float64)
         proba = self.predict_proba(texts)
         if self.task_ == "multilabel":
-            return (proba >= self.classifier_.loss_.threshold).astype(np.int64)
+            return (proba >= self.classifier_.outputs_.threshold).astype(np.int64)
         return self.classes_[proba.argmax(1)]
 
     def predict_proba(self, X) -> np.ndarray:

@@ -47,7 +47,7 @@ def explain(clf, text: str, top: int = 10) -> dict:
         [text, " ".join(tokens)] + [" ".join(t for t in tokens if t != w) for w in words])
     enc = f.encode_tokens(tokens, np.array([len(tokens)]))
     out = predict_logits(clf.model, _inputs(clf, enc, emb, 0, 1))
-    logits = (clf.loss_.logits(out) if clf.task == "classify" else out)[0]  # classify: softmax gives probs
+    logits = (clf.outputs_.logits(out) if clf.task == "classify" else out)[0]  # classify: softmax gives probs
     probs = _as_probs(clf, out)[0]
     names_out = clf.class_names if clf.task != "regression" else ["value"]
     chosen = int(probs.argmax())  # regression: the one output, the predicted value
@@ -151,7 +151,7 @@ def _probs(clf, enc) -> np.ndarray:
 
 def _as_probs(clf, out: torch.Tensor) -> np.ndarray:
     """`_probs` from the model's outputs `out`."""
-    p = clf.loss_.proba(out).numpy()
+    p = clf.outputs_.proba(out).numpy()
     if clf.task == "regression":
         mean, std = clf.target_
         return (p * std + mean)[:, None]

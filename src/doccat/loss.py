@@ -75,8 +75,10 @@ def balanced_weights(counts: np.ndarray, n: int, bce: bool) -> torch.Tensor:
 
 
 @dataclass
-class Loss:
-    """The training objective and the reading of outputs for one task; `out` is the network's (B, outputs)."""
+class Outputs:
+    """What a network's outputs mean for one task: the loss they are trained with (call it), their probabilities
+    (`proba`), the validation score (`score`) and, for squared_hinge, the scale that makes scores probabilities
+    (`calibrate`). `out` is the network's (B, outputs)."""
 
     task: str = "classify"
     kind: str = "cross_entropy"
@@ -111,7 +113,7 @@ class Loss:
             return float(self.weight[y].sum())
         return float(len(y))
 
-    def to(self, device: torch.device) -> "Loss":
+    def to(self, device: torch.device) -> "Outputs":
         """The same loss with its class weights on `device`."""
         return self if self.weight is None else dataclasses.replace(self, weight=self.weight.to(device))
 

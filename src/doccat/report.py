@@ -124,7 +124,7 @@ def render_report(run_dir: str | Path) -> str:
     history, batch_rows = read_rows(run_dir / "history.csv"), read_rows(run_dir / "batches.csv")
     images = {name: (run_dir / name).read_bytes() for name in plots.FIGURES if (run_dir / name).is_file()}
     if not images:  # an older run, or trained without matplotlib: draw them now if we can
-        images = plots.render_run(history, batch_rows, m, clf.class_names, clf.loss_.kind, SCORES[clf.task])
+        images = plots.render_run(history, batch_rows, m, clf.class_names, clf.outputs_.kind, SCORES[clf.task])
     parts = [f"<h1>doccat run <code>{html.escape(run_dir.name)}</code></h1>", _cards(clf),
              "<h2>Config</h2>", _table(["key", "value"], [[k, json.dumps(v)] for k, v in _flat(cfg).items()],
                                        numeric_from=9),

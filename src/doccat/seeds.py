@@ -66,13 +66,24 @@ def mean_std(rows: list[dict]) -> tuple[dict, dict]:
 def train_seeds(seeds: int | str | list[int], texts: list[str] | None = None, labels: list | None = None, *,
                 config=None, out=None, overwrite: bool = False, log=print, progress: bool | None = None,
                 **overrides) -> dict:
-    """Train one model per seed, everything else as `doccat.train` takes it; returns the summary.
+    """Train one model per seed, everything else as `doccat.train` takes it; the data is loaded once.
 
-    `seeds`: a count N (seeds 0..N-1) or a list of seeds; the config's own `seed` is replaced, so
-    giving `seed=` as well is an error. The data is loaded once. With `out`, seed s's run directory is
-    `out/seed-s` and the summary is written to `out/seeds.json`. The summary: {"seeds", "task",
-    "runs": one row per seed (seed, run_dir, train_seconds, kept_epoch, valid_* and test_* headline
-    metrics), "mean" and "std": per figure, over the seeds (std: sample standard deviation)}.
+    Parameters
+    ----------
+    seeds : int, str or list of int
+        A count N (seeds 0..N-1) or a list of seeds; the config's own `seed` is replaced, so giving
+        ``seed=`` as well is an error.
+    texts, labels, config, overwrite, log, progress, **overrides
+        As in `doccat.train`.
+    out : path, optional
+        Seed s's run directory is ``out/seed-s``; the summary is written to ``out/seeds.json``.
+
+    Returns
+    -------
+    dict
+        {"seeds", "task", "runs": one row per seed (seed, run_dir, train_seconds, kept_epoch, valid_* and
+        test_* headline metrics), "mean" and "std": per figure, over the seeds (std: sample standard
+        deviation)}.
     """
     if overrides.get("seed") is not None:
         raise ConfigError("give either seed (one run) or seeds (several runs), not both")

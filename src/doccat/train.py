@@ -20,7 +20,7 @@ from . import distributed
 from .artifacts import ArtifactError
 from .checkpoint import Checkpoints, flatten_optimizer, unflatten_optimizer
 from .config import TrainConfig
-from .loss import SCORES, Loss
+from .loss import SCORES, Outputs
 from .inputs import Encoded, Features, batches, to_docs
 from .model import predict_logits
 
@@ -202,11 +202,11 @@ class Trainer:
     epoch, train_loss, val_loss, val_score, lr, seconds) and the per-batch rows (step, epoch, loss, grad_norm, lr).
     """
 
-    def __init__(self, model: nn.Module, loss: Loss, cfg: TrainConfig, checkpoints: Checkpoints | None = None,
+    def __init__(self, model: nn.Module, outputs: Outputs, cfg: TrainConfig, checkpoints: Checkpoints | None = None,
                  hooks: Hooks | None = None):
         torch.manual_seed(cfg.seed)
         torch.sparse.check_sparse_tensor_invariants.disable()  # explicit, so Adagrad doesn't warn about it
-        self.model, self.loss, self.cfg, self.checkpoints, self.hooks = model, loss, cfg, checkpoints, hooks or Hooks()
+        self.model, self.outputs, self.cfg, self.checkpoints, self.hooks = model, outputs, cfg, checkpoints, hooks or Hooks()
         self.device = next(model.parameters()).device
         self.rng = np.random.default_rng(cfg.seed)
         self.opt = build_optimizer(cfg, model)
@@ -246,7 +246,7 @@ class Trainer:
         if hasattr(self.model, "set_epoch"):  # e.g. word vectors frozen for the first epochs (model.unfreeze_after)
             self.model.set_epoch(run.epoch)
         self.model.train()
-        bar = _Bar(train.size, run, cfg, self.loss, self.hooks.progress)
+        bar = _Bar(train.size, run, cfg, self.outputs, self.hooks.progress)
         for n, docs, y in train.batches(self.rng, run.batch, self.device):
             self.batch(n, docs, y, bar)
             due = bool(cfg.checkpoint_minutes) and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes
@@ -273,13 +273,13 @@ class Trainer:
         """Score the validation split, step epoch-wise schedulers, record the epoch, keep the best weights."""
         run = self.run
         out, y = valid.outputs(self.model)  # the same on every rank
-        val_loss, val_score = self.loss(out, y).item(), self.loss.score(out, y)
+        val_loss, val_score = self.outputs(out, y).item(), self.outputs.score(out, y)
         self.schedule(val_score)
         row = {"epoch": run.epoch, "train_loss": run.loss_sum / max(run.seen, 1), "val_loss": val_loss,
                "val_score": val_score, "lr": run.epoch_lr, "seconds": seconds}
         run.history.append(row)
         self.hooks.log(f"epoch {run.epoch:3d} | train loss {row['train_loss']:.4f} | val loss {val_loss:.4f} "
-                       f"| val {SCORES[self.loss.task]} {val_score:.4f} | lr {run.epoch_lr:.3g} | {seconds:.1f}s")
+                       f"| val {SCORES[self.outputs.task]} {val_score:.4f} | lr {run.epoch_lr:.3g} | {seconds:.1f}s")
         if list(best_key(row)) > run.best:  # the weights kept: best score, then lowest loss
             run.best = list(best_key(row))
             self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -305,7 +305,7 @@ class Trainer:
         run.bad_epochs = 0 if val_score > run.best_score else run.bad_epochs + 1
         run.best_score = max(run.best_score, val_score)
         if cfg.patience and run.bad_epochs >= cfg.patience:
-            self.hooks.log(f"early stop: no better validation {SCORES[self.loss.task]} for {run.bad_epochs} epochs")
+            self.hooks.log(f"early stop: no better validation {SCORES[self.outputs.task]} for {run.bad_epochs} epochs")
             run.stopped = True
         elif cfg.batch_size == 0 and run.last_objective - run.objective < cfg.tol * abs(run.last_objective):
             self.hooks.log(f"converged: the training objective fell by less than {cfg.tol:g} of itself in epoch "
@@ -324,10 +324,10 @@ class Trainer:
         """The weights kept; squared_hinge's scores made probabilities, on held-out documents."""
         if self.cfg.keep == "best":
             self.model.load_state_dict(self.best_state)
-        if self.loss.kind == "squared_hinge":
-            self.loss.calibrate(*valid.outputs(self.model))
+        if self.outputs.kind == "squared_hinge":
+            self.outputs.calibrate(*valid.outputs(self.model))
         kept = kept_epoch(self.run.history, self.cfg.keep)
-        self.hooks.log(f"kept epoch {kept['epoch']} ({self.cfg.keep}; val {SCORES[self.loss.task]} "
+        self.hooks.log(f"kept epoch {kept['epoch']} ({self.cfg.keep}; val {SCORES[self.outputs.task]} "
                        f"{kept['val_score']:.4f}); peak memory {peak_memory_mib():.0f} MiB")
 
     def save(self) -> None:
@@ -375,10 +375,10 @@ class Step:
 
     def __init__(self, trainer: Trainer):
         self.trainer, self.net = trainer, distributed.wrap(trainer.model)
-        self.loss = trainer.loss.to(trainer.device)
+        self.outputs = trainer.outputs.to(trainer.device)  # its class weights on the model's device
 
     def __call__(self, docs, y: torch.Tensor) -> dict:
-        first, mass = {}, self.loss.mass(y)
+        first, mass = {}, self.outputs.mass(y)
         total = distributed.all_sum(mass)  # the batch's over all ranks
 
         def closure():  # every optimizer takes a closure; L-BFGS calls it again for its line search
@@ -395,7 +395,7 @@ class Step:
         trainer = self.trainer
         trainer.opt.zero_grad(set_to_none=True)
         logits = self.net(docs)
-        part = self.loss(logits, y) if len(y) else logits.sum() * 0.0  # a rank may get no document
+        part = self.outputs(logits, y) if len(y) else logits.sum() * 0.0  # a rank may get no document
         batch_loss = distributed.mean(part, mass, total)  # the whole batch's: every rank decides alike
         if not math.isfinite(value := batch_loss.item()):  # before the step, so the weights stay good
             raise _diverged(trainer.run, value, trainer.opt, trainer.checkpoints)
@@ -467,17 +467,17 @@ class _LastEvaluation:
 class _Bar:
     """One epoch's live progress bar (when shown): documents done (docs/s, ETA), loss, score, rate."""
 
-    def __init__(self, total: int, run: Progress, cfg: TrainConfig, loss: Loss, show: bool | None):
-        self.run, self.loss, self.score_sum = run, loss, 0.0  # the epoch's running training score
+    def __init__(self, total: int, run: Progress, cfg: TrainConfig, loss: Outputs, show: bool | None):
+        self.run, self.outputs, self.score_sum = run, loss, 0.0  # the epoch's running training score
         self.tqdm = _progress_bar(total, run, cfg, show)
 
     def update(self, n: int, logits: torch.Tensor, y: torch.Tensor, lr: float) -> None:
         bar, run = self.tqdm, self.run
         if bar.disable:
             return
-        self.score_sum += self.loss.score(logits.detach().cpu(), y.cpu()) * len(y) * distributed.world()
+        self.score_sum += self.outputs.score(logits.detach().cpu(), y.cpu()) * len(y) * distributed.world()
         bar.update(n)
-        bar.set_postfix_str(f"batch {run.batch} | loss {run.loss_sum / run.seen:.4f} | {SCORES[self.loss.task]} "
+        bar.set_postfix_str(f"batch {run.batch} | loss {run.loss_sum / run.seen:.4f} | {SCORES[self.outputs.task]} "
                             f"{self.score_sum / max(bar.n - bar.initial, 1):.4f} | lr {lr:.3g}", refresh=False)
 
     def close(self) -> None:

@@ -170,11 +170,24 @@ def tune(*, config=None, out=None, trials: int | None = None, timeout: float | N
          overwrite: bool = False, log=print, progress: bool | None = None, **overrides) -> TuneResult:
     """Search hyperparameters on the validation split, then train the best config and score it on test once.
 
-    The base config comes as in `doccat.train` (`config=` object, dict or TOML path; any key as a
-    keyword); its data section names the data. `space`: a name in SPACES (default "network"), a dict
-    or a TOML/JSON file (see load_space). Runs `trials` trials (default 20 when `timeout` is not given either) and
-    starts none after `timeout` seconds. With `out`, writes out/best.toml, out/trials.csv, out/tune.json
-    and the final run directory out/best. Raises ConfigError when no trial completes.
+    Parameters
+    ----------
+    config : Config, dict or path, optional
+        The base config, as `doccat.train` takes it; its data section names the data.
+    out : path, optional
+        Writes out/best.toml, out/trials.csv, out/tune.json and the final run directory out/best.
+    trials, timeout : int, float, optional
+        How many trials (default 20 when no timeout is given); no trial starts after `timeout` seconds.
+    space : str, dict or path, optional
+        A name in SPACES (default "network"), a dict or a TOML/JSON file (see `load_space`).
+    overwrite, log, progress, **overrides
+        As in `doccat.train` (any config key as a keyword).
+
+    Returns
+    -------
+    TuneResult
+        The best config, the trials' rows, the summary and the final classifier. (ConfigError when no
+        trial completes.)
     """
     optuna = _import_optuna()
     space = load_space(space)
@@ -183,8 +196,7 @@ def tune(*, config=None, out=None, trials: int | None = None, timeout: float | N
     splits = load_splits(base.data)
     base = _resolve_searched(base, splits, space)
     score = f"valid_{SCORES[splits.task]}"
-    if trials is None and timeout is None:
-        trials = DEFAULT_TRIALS
+    trials = DEFAULT_TRIALS if trials is None and timeout is None else trials
     t0 = time.perf_counter()
     study = _search(optuna, base, space, splits, trials, timeout, log, out)
     search_seconds = time.perf_counter() - t0
@@ -195,18 +207,19 @@ def tune(*, config=None, out=None, trials: int | None = None, timeout: float | N
     if out is not None:
         header = f"# doccat tune: trial {best.number + 1} of {len(rows)}, {score} {best.value:.6g}\n"
         artifacts.write_atomic(out / "best.toml", (header + config_mod.to_toml(best_cfg)).encode())
-    final = classifier.RunOptions(out / "best" if out else None, overwrite, Hooks(log, progress))
-    if final.out is not None:
-        Checkpoints.check(final.out, overwrite)
-    clf = classifier.fit_data(splits, best_cfg, final)
-    summary = {"out": str(out) if out else None, "trials": len(rows),
-               **{state: sum(r["state"] == state for r in rows) for state in ("complete", "pruned", "fail")},
-               "search_seconds": search_seconds, "best_trial": best.number + 1, "best_params": best.params,
-               score: best.value, "best_config": str(out / "best.toml") if out else None,
-               "run_dir": str(out / "best") if out else None, "final": headline(clf)}
+    clf = classifier.fit_data(splits, best_cfg, classifier.RunOptions(out / "best" if out else None, overwrite,
+                                                                       Hooks(log, progress)))
+    summary = {"out": str(out) if out else None, **_counts(rows), "search_seconds": search_seconds,
+               "best_trial": best.number + 1, "best_params": best.params, score: best.value,
+               "best_config": str(out / "best.toml") if out else None, "run_dir": str(out / "best") if out else None,
+               "final": headline(clf)}
     if out is not None:
         artifacts.write_atomic(out / "tune.json", (json.dumps(summary, indent=2) + "\n").encode())
     return TuneResult(best_cfg, rows, summary, clf)
+
+
+def _counts(rows: list[dict]) -> dict:
+    return {"trials": len(rows), **{state: sum(r["state"] == state for r in rows) for state in ("complete", "pruned", "fail")}}
 
 
 def _resolve_searched(base: Config, splits: Splits, space: dict) -> Config:
