@@ -28,6 +28,14 @@ def make_corpus(n_per_class: int, seed: int = 0, signal: int = 3, noise: int = 5
     return [t for t, _ in rows], [lab for _, lab in rows]
 
 
+def python_probe(code: str) -> None:
+    """Run `code` in a fresh interpreter (a process of its own: imports not yet done); it asserts what it checks."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
 def write_csv(path, texts, labels):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)

@@ -1,9 +1,9 @@
 """The package's shape, checked: imports flow one way, no private name crosses a module, functions stay short,
 and importing doccat changes nothing in the process."""
 import ast
-import subprocess
-import sys
 from pathlib import Path
+
+from conftest import python_probe
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "doccat"
 LONG = 50  # lines; a function past this wants to be split
@@ -102,8 +102,7 @@ def test_importing_doccat_leaves_the_process_as_it_was():
     probe = ("import warnings, numpy, pyarrow, torch; before = list(warnings.filters); import doccat; "
              "assert warnings.filters == before, 'warnings filters changed'; "
              "import doccat.text as t; assert t.keep_freed_memory.cache_info().currsize == 0, 'mallopt at import'")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    python_probe(probe)
 
 
 if __name__ == "__main__":  # the figures a closing note quotes

@@ -15,7 +15,7 @@ import doccat
 from doccat import DocumentClassifier
 from doccat.config import DataConfig, ModelConfig, TrainConfig
 
-from conftest import make_corpus
+from conftest import make_corpus, python_probe
 
 # the default recipe (L-BFGS, full batch) on tiny corpora: few buckets, and one torch thread, which on a busy
 # 2-core machine trains these corpora ~20x faster than torch's default of a thread per core
@@ -212,8 +212,7 @@ def test_importing_doccat_does_not_import_scikit_learn():
     probe = ("import importlib.util, sys, doccat; installed = importlib.util.find_spec('sklearn') is not None; "
              "assert 'sklearn' not in sys.modules, 'sklearn imported by import doccat'; doccat.DocumentClassifier; "
              "assert ('sklearn' in sys.modules) == installed, 'sklearn not imported for DocumentClassifier'")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    python_probe(probe)
 
 
 WITHOUT_SKLEARN = """
