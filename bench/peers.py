@@ -135,12 +135,59 @@ def sklearn_svm(work):
             "predict_docs_per_s": dps, "peak_rss_mib_train": rss_trained}
 
 
+# ---- bench/wide.py's peers (issue 21): scikit-learn with min_df 2, word and word + char_wb n-grams;
+# fastText's paper recipe with its own character n-grams
+
+def sklearn_word_vectorizer():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+
+
+def sklearn_word_char_vectorizer():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+    return FeatureUnion([("word", sklearn_word_vectorizer()),
+                         ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), min_df=2, sublinear_tf=True))])
+
+
+def sklearn_run(work, vectorizer):
+    """`vectorizer()` + LinearSVC (C = 1), timed as sklearn_svm is: vectorizer fit + SVM fit."""
+    import sklearn.feature_extraction.text, sklearn.pipeline, sklearn.svm  # noqa: E401, F401  before the clock
+    train_texts, train_labels = read_jsonl(work / "train.jsonl")
+    test_texts, _ = read_jsonl(work / "test.jsonl")
+    t0 = time.perf_counter()
+    vec = vectorizer()
+    svm = sklearn.svm.LinearSVC(C=1.0).fit(vec.fit_transform(train_texts), train_labels)
+    train_seconds = time.perf_counter() - t0
+    rss_trained = rss_mib()
+    pred, dps, _ = throughput(lambda: svm.predict(vec.transform(test_texts)), len(test_texts))
+    return {"pred": [str(p) for p in pred], "train_seconds": train_seconds, "wall_seconds": train_seconds,
+            "predict_docs_per_s": dps, "peak_rss_mib_train": rss_trained}
+
+
+def sklearn_word(work):
+    return sklearn_run(work, sklearn_word_vectorizer)
+
+
+def sklearn_word_char(work):
+    return sklearn_run(work, sklearn_word_char_vectorizer)
+
+
+def fasttext_char(work):
+    # the paper recipe plus fastText's own character n-grams of every word, lengths 2 to 5
+    return fasttext_run(work, dim=10, lr=0.25, wordNgrams=2, epoch=5, minCount=1, bucket=10_000_000, thread=2,
+                        minn=2, maxn=5)
+
+
 SYSTEMS = {
     "doccat-default": doccat_default,
     "fasttext-paper": fasttext_paper,
     "fasttext-autotune": fasttext_autotune,
     "sklearn-tfidf-svm": sklearn_svm,
     "tutorial": tutorial,
+    "sklearn-word": sklearn_word,
+    "sklearn-word-char": sklearn_word_char,
+    "fasttext-char": fasttext_char,
 }
 
 

@@ -39,6 +39,9 @@ PEERS = [s for s in SYSTEMS if s != "doccat-default"]
 DATA_OPTIONS = {"ag_news": {"from_split": "test", "test_fraction": 0.2}}
 LARGE, SMALL = ["imdb", "20newsgroups", "sst2"], ["ag_news", "trec", "movie_review_polarity"]
 ALL_CORPORA = 6
+# a prefix for the systems' command lines (none here); bench/wide.py puts coreutils' timeout in front, which
+# forks the system, so that its ru_maxrss is its own: spawned straight from here, it starts from this one's peak
+LAUNCHER: list[str] = []
 
 
 def present_corpora() -> list[str]:
@@ -54,8 +57,14 @@ def prepare(corpus: str, work: Path) -> dict:
     """Write the corpus's splits as jsonl (doccat, scikit-learn) and tokenized fastText files."""
     from doccat.config import DataConfig
     from doccat.data import load_splits
+    return write_splits(load_splits(DataConfig(dataset=corpus, **DATA_OPTIONS.get(corpus, {}))), work)
+
+
+def write_splits(s, work: Path) -> dict:
+    """Write loaded splits (doccat.data.Splits, left unchanged) as `prepare` does; bench/wide.py reuses it."""
+    import copy
     from doccat.text import tokenize
-    s = load_splits(DataConfig(dataset=corpus, **DATA_OPTIONS.get(corpus, {})))
+    s = copy.copy(s)  # the caller's Splits keeps its own training order
     # Registry files are often sorted by class (movie_review_polarity, imdb: all neg, then all pos).
     # fastText reads its file in order without shuffling and learns little from sorted data, so every
     # system gets the training docs in one seeded shuffled order (doccat reshuffles every epoch anyway).
@@ -82,7 +91,7 @@ def run_system(system: str, work: Path, timeout: float) -> dict:
     t0 = time.perf_counter()
     try:
         with open(log, "w") as err:
-            proc = subprocess.run([sys.executable, str(ROOT / "bench" / "peers.py"), system, str(work)],
+            proc = subprocess.run([*LAUNCHER, sys.executable, str(ROOT / "bench" / "peers.py"), system, str(work)],
                                   stdout=err, stderr=err, timeout=timeout, cwd=ROOT)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
