@@ -246,3 +246,10 @@ def test_what_is_not_texts_and_labels_is_refused_clearly():
         doccat.train(pd.Series(["a b", None, "c"]).astype(object).where(lambda s: s.notna(), float("nan")), [1, 2, 1])
     with pytest.raises(DataError, match="no column 'text'"):
         doccat.train(pd.DataFrame({"body": ["x"], "label": ["a"]}))
+
+
+def test_no_feature_left_is_refused_not_a_prior_only_model():
+    with pytest.raises(DataError, match="no feature left.*min_df=2"):
+        doccat.train([""] * 12, [0, 1] * 6, log=lambda *a: None)
+    with pytest.raises(DataError, match="min_df=100000"):
+        doccat.train(*make_corpus(10), min_df=100000, log=lambda *a: None)

@@ -287,8 +287,8 @@ AS_WORDS_FAILURES = {
     "check_estimators_nan_inf": "NaN and inf in a numeric X: the check wants them refused; the words front end writes "
                                 "them, and texts have no NaN",
     "check_fit2d_predict1d": "wants 'Reshape your data' for a 1-D numeric X: refused as non-text",
-    "check_estimators_empty_data_messages": "an (n, 0) matrix: n empty texts, which doccat trains on (a model of the "
-                                            "class prior) where the check wants an error",
+    "check_estimators_empty_data_messages": "an (n, 0) matrix: n empty texts, refused ('no feature left'), not in "
+                                            "the words of numpy's '0 feature(s) (shape=(n, 0))'",
 }
 
 

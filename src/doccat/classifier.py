@@ -413,6 +413,10 @@ def _prepare_stream(corpus: Corpus, cfg: Config, log) -> tuple:
 
 
 def _log_features(featurizer: Featurizer, m, log) -> None:
+    """Say what the features are; none at all (and no encoder to read the texts) is an error, not a prior-only model."""
+    if featurizer.num_features == 0 and not m.encoder:
+        raise DataError(f"no feature left: no word or n-gram occurs in at least min_df={m.min_df} training documents "
+                        "(or the texts are empty); lower --min-df, or give texts with words")
     log(f"features: vocabulary {len(featurizer.vocab)}, n-grams up to {m.ngrams} in {m.buckets} buckets"
         + (f", character {featurizer.chars[0]}-{featurizer.chars[1]}-grams in {m.buckets} more" if featurizer.chars
            else "")
