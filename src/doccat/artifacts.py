@@ -138,7 +138,7 @@ def recover(out: Path) -> None:
     goes back. Only directories holding nothing but a run's files are touched.
     """
     out = Path(out)
-    debris = {kind: sorted((p for p in out.parent.glob(f".{glob.escape(out.name)}.{kind}-*") if _leftover(p)),
+    debris = {kind: sorted((p for p in out.parent.glob(f".{glob.escape(out.name)}.{kind}-*") if plain_files_only(p)),
                           key=lambda p: p.stat().st_mtime)
               for kind in ("tmp", "old")}
     if not os.path.lexists(out):
@@ -156,10 +156,11 @@ def _empty_dir(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
 
 
-def _leftover(path: Path) -> bool:
-    """A directory of plain files only, as a run's temporary or old copy is."""
+def plain_files_only(path: Path, allowed=lambda name: True) -> bool:
+    """Whether `path` is a real directory holding only plain files (no links, no folders) whose names are
+    `allowed`: what doccat's own temporary, old and in-progress copies of a run are."""
     return (path.is_dir() and not path.is_symlink()
-            and all(e.is_file() and not e.is_symlink() for e in path.iterdir()))
+            and all(e.is_file() and not e.is_symlink() and allowed(e.name) for e in path.iterdir()))
 
 
 def _exchange(a: Path, b: Path) -> bool:

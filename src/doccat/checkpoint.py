@@ -26,7 +26,7 @@ import torch
 from safetensors.torch import load as load_safetensors, save as save_safetensors
 
 from . import distributed
-from .artifacts import ArtifactError, claim, write_atomic
+from .artifacts import ArtifactError, claim, plain_files_only, write_atomic
 
 FORMAT = "doccat-checkpoint-1"
 CHECKPOINT = "checkpoint.safetensors"
@@ -199,10 +199,8 @@ def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
 
 def _is_partial(path: Path) -> bool:
     """Whether `path` holds only what a run in progress writes (see the module's docstring)."""
-    return (path.is_dir() and not path.is_symlink() and all(
-        e.is_file() and not e.is_symlink()
-        and (e.name in ("RUNNING", "run.json", CHECKPOINT) or e.name.startswith((".run.json.tmp-", f".{CHECKPOINT}.tmp-")))
-        for e in path.iterdir()))
+    return plain_files_only(path, lambda name: name in ("RUNNING", "run.json", CHECKPOINT)
+                            or name.startswith((".run.json.tmp-", f".{CHECKPOINT}.tmp-")))
 
 
 def _lock(partial: Path):

@@ -165,7 +165,8 @@ class DocumentClassifier(*BASES):
         -------
         self : DocumentClassifier
         """
-        cfg = merge(Config(), nest({k: plain(getattr(self, k)) for k in CONFIG_KEYS}))  # bad values: ConfigError
+        # the config takes tuples as lists and numpy scalars (a parameter grid's) as Python's; bad values: ConfigError
+        cfg = merge(Config(), nest({k: getattr(self, k) for k in CONFIG_KEYS}))
         task, labels, classes = read_targets(y, self.task, self.label_sep)
         texts = as_texts(X)
         if len(texts) != len(labels):
@@ -302,13 +303,6 @@ class DocumentClassifier(*BASES):
 
 def quiet(*args, **kwargs) -> None:
     """A log that logs nothing."""
-
-
-def plain(value):
-    """A parameter as the config takes it: numpy scalars (from a parameter grid) as Python's, tuples as lists."""
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def as_texts(X) -> list[str]:
