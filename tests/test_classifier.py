@@ -102,7 +102,8 @@ def test_the_default_recipe_is_a_linear_svm_with_calibrated_probabilities(corpus
     clf = doccat.train(train=str(train), test=str(test), out=tmp_path / "run", log=lambda *a: None)
     n_train = clf.metrics_["sizes"]["train"]
     t = clf.config.train
-    assert (t.loss, t.weight_decay, t.keep, t.patience) == ("squared_hinge", 1 / n_train, "last", 0)  # C = 1
+    assert (t.loss, t.optimizer, t.keep, t.patience) == ("squared_hinge", "liblinear", "last", 0)
+    assert t.weight_decay == pytest.approx(1 / (2 * n_train))  # C = 2
     assert clf.model.head.bias.shape == (3,) and clf.metrics_["test"]["accuracy"] >= 0.9
     assert clf.config.model.nb == 0.5 and clf.model.scale is None  # NB-scaled, the scale folded into the weights
     assert clf.config.model.char_ngrams == [3, 5] == list(clf.featurizer.chars)  # a small corpus: resolved, saved

@@ -18,7 +18,7 @@ def test_defaults_build():
     assert isinstance(cfg.train, TrainConfig)
     assert cfg.model.embed_dim == 0 and cfg.model.weighting == "tfidf"  # the linear TF-IDF default
     assert cfg.model.ngrams == 2 and cfg.model.hidden == []
-    assert cfg.train.optimizer == "lbfgs" and cfg.train.batch_size == 0 and cfg.train.lr == 1.0  # full batch
+    assert cfg.train.optimizer == "auto" and cfg.train.batch_size == 0 and cfg.train.lr == 1.0  # full batch (recipe.resolve)
     assert cfg.train.loss == "auto" and cfg.train.weight_decay is None and cfg.model.min_df == 2  # by the loss
     assert cfg.data.text_columns == ["text"] and cfg.data.format == "auto"
     # merge with nothing is still valid and equal
@@ -86,7 +86,7 @@ def test_optional_fields_accept_none_and_values():
 
 
 @pytest.mark.parametrize("section,key,value,allowed", [
-    ("train", "optimizer", "lion", ["adagrad", "adam", "adamw", "lbfgs", "rmsprop", "sgd"]),
+    ("train", "optimizer", "lion", ["adagrad", "adam", "adamw", "auto", "lbfgs", "liblinear", "rmsprop", "sgd"]),
     ("model", "activation", "swish", ["gelu", "hardtanh", "relu", "sigmoid", "tanh"]),
     ("model", "init", "orthogonal", ["default", "kaiming", "normal", "uniform", "xavier"]),
     ("train", "scheduler", "exp", ["cosine", "linear", "none", "plateau", "step"]),

@@ -48,11 +48,12 @@ def _history(run: Path):
 
 def test_two_processes_train_the_model_one_process_trains_and_only_rank_0_writes(tmp_path):
     train, test = noisy_corpus(tmp_path)
-    one = doccat.train(train=str(train), test=str(test), out=tmp_path / "one", **QUIET)  # the default recipe: L-BFGS
+    # L-BFGS, the full-batch optimizer whose gradients DDP all-reduces (the default, liblinear, solves on each rank)
+    one = doccat.train(train=str(train), test=str(test), out=tmp_path / "one", optimizer="lbfgs", **QUIET)
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     done = torchrun("train", "--train", train, "--test", test, "--out", tmp_path / "two", "--checkpoint-every", "1",
-                    cwd=cwd)
+                    "--optimizer", "lbfgs", cwd=cwd)
     assert done.returncode == 0, done.stderr[-3000:]
     two = doccat.load(tmp_path / "two")
     assert abs(two.metrics_["test"]["accuracy"] - one.metrics_["test"]["accuracy"]) <= 0.005

@@ -53,3 +53,10 @@ def test_render_run_without_batches_or_test_split():
 
 def test_smooth_follows_a_constant_from_the_first_point():
     assert plots.smooth([2.0, 2.0, 2.0]) == pytest.approx([2.0, 2.0, 2.0])
+
+
+def test_one_solve_draws_no_curves_only_the_confusion_matrix():
+    history = [{"epoch": 1, "train_loss": 0.2, "val_loss": 0.4, "val_score": 0.8, "lr": 0.0, "seconds": 1}]
+    batches = [{"step": 1, "epoch": 1, "loss": 0.2, "grad_norm": float("nan"), "lr": 0.0}]  # liblinear's one solve
+    images = plots.render_run(history, batches, {"valid": {"confusion_matrix": [[3, 1], [0, 4]]}}, ["a", "b"])
+    assert set(images) == {"confusion_matrix.png"}

@@ -19,7 +19,8 @@ LARGE = dataclasses.replace(SMALL, tokens=recipe.AUTO_CHAR_TOKENS + 1)
 
 def _auto_left(cfg: Config) -> list[str]:
     flat = {f"{s}.{k}": v for s, section in doccat.config.to_dict(cfg).items() for k, v in section.items()}
-    keys = ("data.task", "model.init", "model.char_ngrams", "model.nb", "train.loss", "train.weight_decay")
+    keys = ("data.task", "model.init", "model.char_ngrams", "model.nb", "train.loss", "train.weight_decay",
+            "train.optimizer")
     return [k for k in keys if flat[k] in ("auto", None)]
 
 
@@ -28,7 +29,7 @@ def test_the_default_recipe_resolved():
     assert _auto_left(cfg) == []
     m, t = cfg.model, cfg.train
     assert (m.char_ngrams, m.nb, m.init, t.loss, cfg.data.task) == ([3, 5], 0.5, "zeros", "squared_hinge", "classify")
-    assert t.weight_decay == pytest.approx(1 / 200)  # scikit-learn's C = 1
+    assert t.weight_decay == pytest.approx(1 / (recipe.AUTO_C * 200)) and t.optimizer == "liblinear"  # C = 2
     assert recipe.resolve(Config(), LARGE).model.char_ngrams == []  # a large corpus: words only
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import doccat
+from doccat import recipe
 from doccat.config import ConfigError, DataConfig
 from doccat.data import DataError, readers
 from doccat.data.stream import Corpus, Part, _TokenCounts, documents, parts, shuffled
@@ -151,7 +152,7 @@ def test_the_default_weight_decay_counts_the_streamed_training_docs(tmp_path, co
     streamed, memory = doccat.train(streaming=True, **kw), doccat.train(**kw)
     assert streamed.config.train.loss == "squared_hinge"  # a linear model: the default recipe's loss
     for clf in (streamed, memory):  # (each carves its own validation split)
-        assert clf.config.train.weight_decay == 1 / clf.metrics_["sizes"]["train"]
+        assert clf.config.train.weight_decay == pytest.approx(1 / (recipe.AUTO_C * clf.metrics_["sizes"]["train"]))
 
 
 def test_streaming_is_for_mini_batches_and_files(tmp_path, corpus_files, capsys):

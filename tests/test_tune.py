@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import doccat
-from doccat import classifier, cli
+from doccat import classifier, cli, recipe
 from doccat.config import ConfigError, ModelConfig, TrainConfig
 from doccat.tune import SPACES, base_values, load_space, trial_config
 
@@ -205,4 +205,4 @@ def test_the_default_weight_decay_is_resolved_so_the_first_trial_is_the_default(
     space = {"weight_decay": {"low": 1e-8, "high": 1.0, "log": True}}
     result = doccat.tune(train=str(train), trials=1, space=space, log=lambda *a: None)
     n_train = result.classifier.metrics_["sizes"]["train"]  # the default recipe (a linear SVM): 1 / training docs
-    assert result.trials[0]["weight_decay"] == result.config.train.weight_decay == 1 / n_train
+    assert result.trials[0]["weight_decay"] == result.config.train.weight_decay == pytest.approx(1 / (recipe.AUTO_C * n_train))

@@ -28,6 +28,7 @@ from .loss import SCORES, Outputs, class_weights, num_outputs
 from .metrics import classification_report, multilabel_report, regression_report
 from .model import BagClassifier, build_model, encoder_features, nb_scale, predict_logits
 from .text import Featurizer, Tokens, Vocab
+from .solver import Liblinear
 from .train import Hooks, InMemory, Trainer, kept_epoch, peak_memory_mib, uses_sparse_grads
 from .vectors import load_into_bag
 
@@ -361,7 +362,9 @@ def fit_data(data: Splits | Corpus, cfg: Config, options: RunOptions) -> Classif
     checkpoints = options.checkpoints
     if checkpoints is None and options.out is not None:
         checkpoints = Checkpoints.start(options.out, config_mod.to_dict(clf.config), options.overwrite)
-    trainer = Trainer(clf.model, clf.outputs_, clf.config.train, checkpoints, hooks)
+    t = clf.config.train
+    trainer = Liblinear(clf.model, clf.outputs_, t, hooks) if t.optimizer == "liblinear" else \
+        Trainer(clf.model, clf.outputs_, t, checkpoints, hooks)
     try:
         clf.history_ = trainer.fit(train_data, valid_data)
     except BaseException:

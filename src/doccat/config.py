@@ -98,18 +98,21 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    # the default recipe is scikit-learn's LinearSVC (squared hinge, one-vs-rest, C = 1), fit full batch
-    # with L-BFGS until the objective converges, its last weights kept (chosen on held-out training data)
+    # the default recipe is scikit-learn's LinearSVC (squared hinge, one-vs-rest, C = 2), solved by liblinear's
+    # dual coordinate descent (chosen on held-out training data)
     epochs: int = 40
     batch_size: int = 0  # 1: stochastic; 0: full batch (one update per epoch, the whole training split)
     shuffle: bool = True  # reshuffle the training documents every epoch
-    optimizer: str = "lbfgs"  # sgd | adam | adamw | adagrad | rmsprop | lbfgs (full batch; 4 iterations an epoch)
+    # auto: liblinear where it solves the same problem (a linear model, squared_hinge, in memory, no class
+    # weights), else lbfgs | liblinear (full batch, one solve) | lbfgs (full batch; 4 iterations an epoch) |
+    # sgd | adam | adamw | adagrad | rmsprop
+    optimizer: str = "auto"
     lr: float = 1.0
     encoder_lr: float = 2e-5  # model.encoder_mode finetune: the pretrained encoder's learning rate (small: it forgets)
     momentum: float = 0.0
     nesterov: bool = False
     # L2 on weights (not biases); lbfgs adds 0.5 * wd * |W|^2 to its objective (the mean loss). None: by the
-    # loss: squared_hinge 1 / training docs (the penalty weighs as one document, scikit-learn's C = 1); else 3e-6
+    # loss: squared_hinge 1 / (2 * training docs) (scikit-learn's C = 2: half a document's weight); else 3e-6
     weight_decay: float | None = None
     scheduler: str = "none"  # none | step | cosine | linear | plateau
     step_size: int = 1
@@ -283,7 +286,7 @@ CHOICES = {
     "model.init": {"auto", "uniform", "vectors", "xavier", "kaiming", "normal", "zeros", "default"},
     "model.encoder_mode": {"frozen", "finetune"},
     "model.encoder_long_docs": {"truncate", "chunk"},
-    "train.optimizer": {"sgd", "adam", "adamw", "adagrad", "rmsprop", "lbfgs"},
+    "train.optimizer": {"auto", "liblinear", "lbfgs", "sgd", "adam", "adamw", "adagrad", "rmsprop"},
     "train.scheduler": {"none", "step", "cosine", "linear", "plateau"},
     "train.step_when": {"epoch", "val_drop"},
     "train.keep": {"last", "best"},
@@ -293,6 +296,7 @@ CHOICES = {
 
 
 MAX_BUCKETS = 2**26
+FULL_BATCH = {"auto", "liblinear", "lbfgs"}  # train.optimizer values that solve the whole training split at once
 
 
 def _weights_spec_ok(spec: str) -> bool:
@@ -316,14 +320,14 @@ def _pretrained_checks(cfg: Config) -> list[tuple[str, bool, str]]:
         ("model.unfreeze_after", not m.unfreeze_after or m.freeze_embeddings,
          "unfreezes a frozen bag: it needs --freeze-embeddings"),
         # L-BFGS's curvature pairs and convergence test assume one objective over one set of weights
-        ("model.unfreeze_after", not m.unfreeze_after or t.optimizer != "lbfgs",
-         "changes which weights train mid-run, which optimizer lbfgs can't follow: choose e.g. "
+        ("model.unfreeze_after", not m.unfreeze_after or t.optimizer not in FULL_BATCH,
+         "changes which weights train mid-run, which a full-batch solver can't follow: choose e.g. "
          "--optimizer adam --batch-size 64"),
         ("model.encoder_layers", m.encoder_layers is None or m.encoder_layers >= 1,
          "must be >= 1 (or unset: all layers); to train none, use encoder_mode frozen"),
         ("model.encoder_overlap", m.encoder_overlap >= 0, "must be >= 0"),
         ("model.encoder_pool_layers", m.encoder_pool_layers >= 1, "must be >= 1 (1: the last layer)"),
-        ("model.encoder_mode", m.encoder_mode != "finetune" or t.optimizer != "lbfgs",
+        ("model.encoder_mode", m.encoder_mode != "finetune" or t.optimizer not in FULL_BATCH,
          "finetune trains the transformer on mini-batches, not full batch: choose e.g. "
          "--optimizer adamw --batch-size 32 --lr 1e-3"),
         ("train.encoder_lr", t.encoder_lr > 0, "must be > 0"),
@@ -370,9 +374,9 @@ def _train_checks(cfg: Config) -> list[tuple[str, bool, str]]:
     return [
         ("train.epochs", t.epochs >= 1, "must be >= 1"),
         ("train.batch_size", t.batch_size >= 0, "must be >= 0 (0: full batch)"),
-        ("train.batch_size", t.optimizer != "lbfgs" or t.batch_size == 0,
-         "must be 0 (full batch) with optimizer lbfgs (the default): its line search needs the same objective "
-         "every call; for mini-batches choose another optimizer, e.g. --optimizer adam"),
+        ("train.batch_size", t.optimizer not in FULL_BATCH or t.batch_size == 0,
+         f"must be 0 (full batch) with optimizer {t.optimizer}: it solves the whole objective (lbfgs's line "
+         "search needs the same one every call); for mini-batches choose another optimizer, e.g. --optimizer adam"),
         ("train.lr", t.lr > 0, "must be > 0"),
         ("train.tol", t.tol >= 0, "must be >= 0"),
         ("train.label_smoothing", 0.0 <= t.label_smoothing < 1.0, "must be in [0, 1)"),

@@ -33,6 +33,17 @@ class Encoded:
         """What identifies these documents (train's fingerprint hashes it): the weights follow from them."""
         return [self.ids, self.offsets, self.counts]
 
+    @staticmethod
+    def beside(first: "Encoded", second: "Encoded") -> "Encoded":
+        """The same documents with the features of `first`, then those of `second` (counts, no weights yet)."""
+        lengths = (np.diff(first.offsets), np.diff(second.offsets))
+        offsets = first.offsets + second.offsets
+        ids, counts = np.empty(offsets[-1], np.int64), np.empty(offsets[-1], np.float32)
+        for part, skip, n in ((first, 0, lengths[0]), (second, lengths[0], lengths[1])):
+            where = np.arange(len(part.ids)) + np.repeat(offsets[:-1] + skip - part.offsets[:-1], n)
+            ids[where], counts[where] = part.ids, part.counts
+        return Encoded(ids, offsets, counts)
+
     def slice(self, start: int, stop: int) -> "Encoded":
         """Documents start..stop-1 as views, without copying."""
         a, b = self.offsets[start], self.offsets[stop]

@@ -5,6 +5,7 @@ matplotlib is imported only when figures are drawn, so `import doccat` stays qui
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 
@@ -134,12 +135,15 @@ LOSS_NAMES = {"cross_entropy": "cross-entropy loss", "nll": "negative log-likeli
 
 def render_run(history: list[dict], batches: list[dict], metrics: dict, classes: list[str],
                loss: str = "cross_entropy", score: str = "accuracy") -> dict[str, bytes]:
-    """Every figure the run's data allows, {file name: PNG bytes}."""
+    """Every figure the run's data allows, {file name: PNG bytes}: curves from two epochs on (one solve, as
+    liblinear's, is a point, not a curve), gradient norms where there were any."""
     if not history:
         return {}
-    images = {"loss.png": loss_plot(history, batches, LOSS_NAMES.get(loss, loss)), "score.png": score_plot(history, score),
-              "lr.png": lr_plot(history, batches)}
-    if batches:
+    images = {}
+    if len(history) > 1:
+        images = {"loss.png": loss_plot(history, batches, LOSS_NAMES.get(loss, loss)),
+                  "score.png": score_plot(history, score), "lr.png": lr_plot(history, batches)}
+    if any(math.isfinite(b["grad_norm"]) for b in batches):
         images["grad_norm.png"] = grad_norm_plot(batches)
     split = "test" if "test" in metrics else "valid" if "valid" in metrics else None
     if split and "confusion_matrix" in metrics[split]:

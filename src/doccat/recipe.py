@@ -15,8 +15,9 @@ from .data.summary import Stats
 from .loss import LOSSES, LossError, check as check_loss
 
 # model.char_ngrams None: these lengths, for a linear model on at most this many training tokens
-AUTO_CHARS, AUTO_CHAR_TOKENS = [3, 5], 500_000
-AUTO_WEIGHT_DECAY = 3e-6  # train.weight_decay None, for any loss but squared_hinge (1 / training documents)
+AUTO_CHARS, AUTO_CHAR_TOKENS = [3, 5], 1_000_000
+AUTO_WEIGHT_DECAY = 3e-6  # train.weight_decay None, for any loss but squared_hinge (1 / (AUTO_C * training documents))
+AUTO_C = 2.0  # squared_hinge's weight_decay None: 1 / (C * training documents), as scikit-learn's C
 AUTO_NB = 0.5  # model.nb None, for a linear classifier fit full batch
 
 
@@ -29,7 +30,7 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
     """`cfg` with nothing left to decide, by the training split's `stats`.
 
     data.task auto: the data's task. model.char_ngrams None: [3, 5] for a linear model on at most
-    500,000 training tokens, else []. model.nb None: 0.5 for a linear classifier fit full batch, else 0.
+    1,000,000 training tokens, else []. model.nb None: 0.5 for a linear classifier fit full batch, else 0.
     model.init auto: zeros where the model is linear in its inputs, "vectors" (uniform at the word
     vectors' scale) with model.vectors, else uniform. train.loss auto: squared_hinge for a linear
     classifier, else the task's usual (cross_entropy, bce, mse). train.weight_decay None: 1 / training
@@ -42,7 +43,8 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
         undecided = [key for key, value in (("data.task", cfg.data.task == "auto"),
                                             ("model.char_ngrams", cfg.model.char_ngrams is None),
                                             ("model.nb", cfg.model.nb is None), ("train.loss", cfg.train.loss == "auto"),
-                                            ("train.weight_decay", cfg.train.weight_decay is None)) if value]
+                                            ("train.weight_decay", cfg.train.weight_decay is None),
+                                            ("train.optimizer", cfg.train.optimizer == "auto")) if value]
         if undecided:
             raise ConfigError(f"{', '.join(undecided)}: undecided in a saved run's config (it needs the training "
                               "data to be resolved); the run was written by another version of doccat: train it again")
@@ -53,11 +55,12 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
                         "(use cross_entropy, or label_smoothing 0)")
     decay = cfg.train.weight_decay
     if decay is None:
-        decay = 1.0 / max(stats.documents, 1) if loss == "squared_hinge" else AUTO_WEIGHT_DECAY
+        decay = 1.0 / (AUTO_C * max(stats.documents, 1)) if loss == "squared_hinge" else AUTO_WEIGHT_DECAY
     model = dataclasses.replace(cfg.model, nb=_nb(cfg, stats.task), char_ngrams=_chars(cfg.model, stats.tokens),
                                 init=init_scheme(cfg.model))
-    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, task=stats.task), model=model,
-                               train=dataclasses.replace(cfg.train, loss=loss, weight_decay=decay))
+    train = dataclasses.replace(cfg.train, loss=loss, weight_decay=decay)
+    train = dataclasses.replace(train, optimizer=_optimizer(dataclasses.replace(cfg, train=train)))
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, task=stats.task), model=model, train=train)
 
 
 def _loss(cfg: Config, task: str) -> str:
@@ -65,6 +68,22 @@ def _loss(cfg: Config, task: str) -> str:
     if cfg.train.loss != "auto":
         return cfg.train.loss
     return "squared_hinge" if is_linear(cfg.model) and task == "classify" else LOSSES[task][0]
+
+
+def _optimizer(cfg: Config) -> str:
+    """liblinear solves the linear SVM itself, in a pass over the non-zeros per iteration; lbfgs the rest."""
+    t = cfg.train
+    reasons = [why for why, fails in (
+        ("a linear model (no embedding, hidden layers or encoder)", not is_linear(cfg.model)),
+        ("train.loss squared_hinge", t.loss != "squared_hinge"), ("train.batch_size 0", t.batch_size != 0),
+        ("data in memory (not data.streaming)", cfg.data.streaming),
+        ("train.class_weights none", t.class_weights != "none"), ("train.weight_decay > 0", not t.weight_decay > 0)) if fails]
+    if t.optimizer == "auto":
+        return "lbfgs" if reasons else "liblinear"
+    if t.optimizer == "liblinear" and reasons:
+        raise ConfigError(f"train.optimizer liblinear solves a linear SVM and needs {', '.join(reasons)}; "
+                          "for anything else use --optimizer lbfgs (or a mini-batch optimizer)")
+    return t.optimizer
 
 
 def _chars(m: ModelConfig, tokens: int) -> list[int]:

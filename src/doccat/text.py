@@ -636,17 +636,17 @@ class Featurizer:
         return enc
 
     def _count(self, tokens, lengths: np.ndarray) -> Encoded:
-        """Each document's distinct features and their counts, by one sort of (document, feature) keys.
+        """Each document's distinct features and their counts: words and word n-grams by one sort of
+        (document, feature) keys, then the character n-grams (`_char_counts`) after them.
 
         Fitted (columns known): features are columns, and those that are not are dropped before the sort.
         """
         tokens = tokens if isinstance(tokens, pa.Array) else pa.array(tokens, pa.large_string())
-        chars, per_token = self._char_features(tokens, lengths) if self.chars else (np.zeros(0, np.int64), None)
-        ids, lengths = truncate(self.vocab.lookup(tokens), lengths, self.max_tokens)
-        doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths) << 32
+        ids, kept = truncate(self.vocab.lookup(tokens), lengths, self.max_tokens)
+        doc = np.repeat(np.arange(len(kept), dtype=np.int64), kept) << 32
         hashes = _window_hashes(ids, self.ngrams) if self.ngrams > 1 and self.buckets > 0 else []
         # one array written in place: a concatenation would copy it, and fresh pages cost more than the sort
-        key = np.empty(len(ids) + sum(map(len, hashes)) + len(chars), dtype=np.int64)
+        key = np.empty(len(ids) + sum(map(len, hashes)), dtype=np.int64)
         self._keys(doc, ids, key[: len(ids)])  # feature ids < 2**32 (config caps buckets); shifts undo it
         start = len(ids)
         for k, h in enumerate(hashes, start=2):
@@ -656,8 +656,6 @@ class Featurizer:
             self._keys(doc[: len(raw)], raw, out)
             out[doc[: len(raw)] != doc[k - 1:]] = _DROP  # a window across two documents is no n-gram
             start += len(raw)
-        if len(chars):
-            np.bitwise_or(np.repeat(doc, per_token), chars, out=key[start:])
         key.sort()
         key = key[: np.searchsorted(key, _DROP)]
         first = np.ones(len(key), dtype=bool)
@@ -665,29 +663,35 @@ class Featurizer:
         starts = np.flatnonzero(first)
         counts = np.diff(starts, append=len(key)).astype(np.float32)
         key = key[starts]
-        offsets = np.searchsorted(key, np.arange(len(lengths) + 1, dtype=np.int64) << 32)  # documents' first keys
-        return Encoded(key & 0xFFFFFFFF, offsets, counts)
+        offsets = np.searchsorted(key, np.arange(len(kept) + 1, dtype=np.int64) << 32)  # documents' first keys
+        words = Encoded(key & 0xFFFFFFFF, offsets, counts)
+        return Encoded.beside(words, self._char_counts(tokens, lengths)) if self.chars else words
 
-    def _char_features(self, tokens: pa.Array, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The features of every kept token's character n-grams, back to back (C,), and how many each token has (T,).
+    def _char_counts(self, tokens: pa.Array, lengths: np.ndarray) -> Encoded:
+        """Each document's character n-gram features and counts, as the product (documents x words) @ (words x
+        n-grams) of sparse count matrices: each distinct word's n-grams are found once, and a document's
+        repeated words cost one multiply-add per n-gram, not a key each in a sort.
 
-        Features are raw ids, or once fitted columns (an n-gram that is none is dropped). Both are found
-        once per distinct word, not per occurrence.
+        Features are raw ids, or once fitted columns (an n-gram that is none is dropped).
         """
+        from scipy import sparse
         words = pc.dictionary_encode(tokens)
-        which, _ = truncate(words.indices.to_numpy().astype(np.int64), lengths, self.max_tokens)
+        which, kept = truncate(words.indices.to_numpy().astype(np.int64), lengths, self.max_tokens)
         feats, offsets = self.char_ids(words.dictionary)
+        base = self.char_base
         if self._column is not None:
             col = self._column[feats]
-            kept = col >= 0
-            feats = col[kept].astype(np.int64)
-            per_word = np.bincount(np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))[kept],
+            per_word = np.bincount(np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))[col >= 0],
                                    minlength=len(offsets) - 1)
-            offsets = np.concatenate([[0], np.cumsum(per_word)])
-        per_token = np.diff(offsets)[which]
-        ends = np.cumsum(per_token)
-        gather = np.repeat(offsets[which] - (ends - per_token), per_token) + np.arange(ends[-1] if len(ends) else 0)
-        return feats[gather], per_token
+            feats, base, offsets = col[col >= 0], self._first_char_column, np.concatenate([[0], np.cumsum(per_word)])
+        width = (self.raw_features if self._column is None else len(self.columns_)) - base
+        ones = np.ones(max(len(which), len(feats)), np.float32)
+        docs = sparse.csr_matrix((ones[: len(which)], which, np.concatenate([[0], np.cumsum(kept)])),
+                                 shape=(len(kept), len(offsets) - 1))
+        grams = sparse.csr_matrix((ones[: len(feats)], feats - base, offsets), shape=(len(offsets) - 1, max(width, 1)))
+        product = docs @ grams
+        product.sort_indices()
+        return Encoded(product.indices.astype(np.int64) + base, product.indptr.astype(np.int64), product.data)
 
     def char_ids(self, words: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """Raw feature ids of the character n-grams of each of `words` (C,), and where each word's start (W+1,)."""

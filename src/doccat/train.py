@@ -209,6 +209,8 @@ class Trainer:
         self.model, self.outputs, self.cfg, self.checkpoints, self.hooks = model, outputs, cfg, checkpoints, hooks or Hooks()
         self.device = next(model.parameters()).device
         self.rng = np.random.default_rng(cfg.seed)
+        if cfg.optimizer == "auto":  # a config not resolved (doccat.recipe): the loop's one full-batch optimizer
+            cfg = self.cfg = dataclasses.replace(cfg, optimizer="lbfgs")
         self.opt = build_optimizer(cfg, model)
         self.step = (FullBatchStep if cfg.optimizer == "lbfgs" else Step)(self)
         self.run, self.best_state, self.data_id = Progress(order_rng=self.rng.bit_generator.state), None, None
