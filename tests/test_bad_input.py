@@ -6,6 +6,7 @@ would fail the test with a traceback); `test_real_process_exit_code` checks a fe
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import subprocess
@@ -276,3 +277,93 @@ def test_everything_skipped_is_still_an_error(tmp_path, capsys):
     (tmp_path / "d.csv").write_text("label,text\n,x\n,y\n")
     with pytest.raises(DataError, match=r"d\.csv: no rows left after dropping 2 bad row\(s\)"):
         readers.read(tmp_path / "d.csv", on_bad_row="warn")
+
+
+# flags of `train` (config values out of their domain) -> the message; each is refused before any data is read
+BAD_FLAGS = {
+    "--shuffle maybe": "argument --shuffle: 'maybe' is not true or false",
+    "--seed -1": "train.seed must be >= 0",
+    "--split-seed -5": "data.split_seed must be >= 0",
+    "--threads -3": "train.threads must be >= 1",
+    "--momentum -5": "train.momentum must be in [0, 1)",
+    "--step-size 0": "train.step_size must be >= 1",
+    "--init-range nan": "model.init_range must be a number > 0",
+    "--embed-dim 1000000000": "model.embed_dim must be <= 65,536",
+    "--embed-dim 8 --hidden 1000000000": "model.hidden sizes must be <= 65,536",
+    "--gamma -1": "train.gamma must be a number > 0",
+    "--scheduler plateau --gamma 1": "train.gamma must be < 1 with scheduler plateau",
+    "--weight-decay -1": "train.weight_decay must be a number >= 0",
+    "--weight-decay inf": "train.weight_decay must be a number >= 0",
+    "--patience -2": "train.patience must be >= 0",
+    "--warmup-epochs -3": "train.warmup_epochs must be a number >= 0",
+    "--ngrams 5000": "model.ngrams must be in [1, 10]",
+    "--lr inf": "train.lr must be a number > 0",
+    "--lr nan": "train.lr must be a number > 0",
+    "--nesterov": "train.nesterov needs optimizer sgd with momentum > 0",
+    "--plateau-patience -1": "train.plateau_patience must be >= 0",
+    "--optimizer liblinear --embed-dim 8": "train.optimizer liblinear solves a linear SVM and needs a linear model",
+}
+
+
+@pytest.mark.parametrize("flags", BAD_FLAGS, ids=list(BAD_FLAGS))
+def test_config_values_out_of_their_domain_are_refused(flags, tmp_path, capsys):
+    (tmp_path / "train.csv").write_text(GOOD_CSV)
+    with pytest.raises(SystemExit) if flags.startswith("--shuffle") else contextlib.nullcontext():
+        rc = run_cli("train", "--train", tmp_path / "train.csv", *flags.split(), "--quiet", "--out", tmp_path / "run")
+        assert rc == 2
+    err = capsys.readouterr().err
+    assert BAD_FLAGS[flags] in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+# other verbs' arguments: argparse refuses them with exit status 2
+BAD_ARGUMENTS = {
+    "predict -k -1": (["predict", "RUN", "hello", "-k", "-1"], "argument -k: must be >= 1, got -1"),
+    "predict -k 0": (["predict", "RUN", "hello", "-k", "0"], "argument -k: must be >= 1, got 0"),
+    "predict --threshold 2": (["predict", "RUN", "hello", "--threshold", "2"], "must be in [0, 1], got 2"),
+    "explain --top -1": (["explain", "RUN", "hello", "--top", "-1"], "argument --top: must be >= 1"),
+    "serve --port 70000": (["serve", "RUN", "--port", "70000"], "argument --port: must be in [0, 65535]"),
+    "serve --max-texts -1": (["serve", "RUN", "--max-texts", "-1"], "argument --max-texts: must be >= 1"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ARGUMENTS, ids=list(BAD_ARGUMENTS))
+def test_verb_arguments_out_of_their_domain_exit_2(case, capsys):
+    args, expected = BAD_ARGUMENTS[case]
+    with pytest.raises(SystemExit) as stop:
+        run_cli(*args)
+    assert stop.value.code == 2 and expected in capsys.readouterr().err
+
+
+def test_os_errors_are_exit_2_with_the_path(tmp_path, capsys):
+    (tmp_path / "train.csv").write_text(GOOD_CSV)
+    (tmp_path / "folder.toml").mkdir()
+    assert run_cli("train", "--train", tmp_path / "train.csv", "--config", tmp_path / "folder.toml") == 2
+    assert "folder.toml: Is a directory (the path is a folder: name a file)" in capsys.readouterr().err
+    (tmp_path / "latin1.toml").write_bytes(b"[train]\nepochs = 3 # \xe9\n")
+    assert run_cli("train", "--train", tmp_path / "train.csv", "--config", tmp_path / "latin1.toml") == 2
+    assert "latin1.toml: not UTF-8 text (byte 0xe9" in capsys.readouterr().err
+
+
+def test_unicode_digits_are_labels_and_column_names_not_numbers(tmp_path, capsys):
+    (tmp_path / "sup.csv").write_text("label,text\n" + "".join(f"{y},{y} words {i}\n" for y in ("²", "b") for i in range(6)))
+    assert run_cli("train", "--train", tmp_path / "sup.csv", "--quiet", "--out", tmp_path / "run") == 0
+    assert json.loads((tmp_path / "run" / "labels.json").read_text()) == ["b", "²"]
+    assert run_cli("train", "--train", tmp_path / "sup.csv", "--label-column", "²", "--out", tmp_path / "r2") == 2
+    assert "no column named '²'" in capsys.readouterr().err
+
+
+def test_degenerate_data_is_refused_or_said_with_numbers(tmp_path, capsys):
+    swapped = "label,text\n" + "".join(f"a review of the film number {i} {'x' * 1200 * (i == 3)},w{i % 2}\n"
+                                       for i in range(40))
+    (tmp_path / "swapped.csv").write_text(swapped)
+    assert run_cli("train", "--train", tmp_path / "swapped.csv", "--quiet", "--out", tmp_path / "run") == 2
+    assert "a label of 1,2" in capsys.readouterr().err and not (tmp_path / "run").exists()
+    (tmp_path / "one.csv").write_text("label,text\n" + "".join(f"c{i},text {i} here\n" for i in range(60)))
+    assert run_cli("train", "--train", tmp_path / "one.csv", "--quiet", "--out", tmp_path / "one") == 0
+    err = capsys.readouterr().err
+    assert "60 of 60 classes have a single training document" in err
+    assert "60 classes for 60 training documents (fewer than 10 per class)" in err
+    assert "the validation split is empty" in err
+    metrics = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    assert "valid" not in metrics  # no scores for an empty split, not an accuracy of 0

@@ -143,7 +143,7 @@ def test_load_errors_name_the_file(tmp_path):
     {"data": {"train": r"C:\data\my \"quoted\" train.csv", "test_fraction": 0.2, "header": True,
               "text_columns": ["1", "2"], "label_column": "0"},
      "model": {"embed_dim": 32, "hidden": [16, 8], "max_vocab": 5000, "dropout": 0.25, "init": "xavier"},
-     "train": {"lr": 5, "nesterov": True, "threads": 2, "optimizer": "sgd", "scheduler": "step"}},
+     "train": {"lr": 5, "nesterov": True, "momentum": 0.9, "threads": 2, "optimizer": "sgd", "scheduler": "step"}},
 ])
 def test_to_toml_round_trips(tmp_path, overrides):
     cfg = merge(Config(), overrides)

@@ -1,6 +1,7 @@
 """The PNGs every run directory gets: valid, non-empty images, listed in the manifest."""
 import json
 
+import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
@@ -60,3 +61,11 @@ def test_one_solve_draws_no_curves_only_the_confusion_matrix():
     batches = [{"step": 1, "epoch": 1, "loss": 0.2, "grad_norm": float("nan"), "lr": 0.0}]  # liblinear's one solve
     images = plots.render_run(history, batches, {"valid": {"confusion_matrix": [[3, 1], [0, 4]]}}, ["a", "b"])
     assert set(images) == {"confusion_matrix.png"}
+
+
+def test_the_confusion_matrix_is_drawn_up_to_50_classes():
+    history = [{"epoch": 1, "train_loss": 0.2, "val_loss": 0.4, "val_score": 0.8, "lr": 0.0, "seconds": 1}]
+    for n, drawn in ((50, True), (51, False)):
+        cm = np.eye(n, dtype=int).tolist()
+        images = plots.render_run(history, [], {"test": {"confusion_matrix": cm}}, [f"c{i}" for i in range(n)])
+        assert ("confusion_matrix.png" in images) is drawn

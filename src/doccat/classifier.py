@@ -437,9 +437,10 @@ def _metrics(clf: Classifier, data: Splits | Corpus, pretrained: dict) -> dict:
         return evaluate_streamed(clf, name) if streamed else clf.evaluate(split.texts, split.labels)
     out = {"kept_epoch": kept_epoch(clf.history_, clf.config.train.keep)["epoch"], "sizes": sizes,
            "peak_memory_mib": round(peak_memory_mib(), 1), "data": data.summary() if streamed else data_summary(data),
-           "valid": evaluate("valid"), **pretrained}
-    if "test" in sizes:
-        out["test"] = evaluate("test")
+           **pretrained}
+    for name in ("valid", "test"):  # an empty split has no scores (not accuracy 0)
+        if sizes.get(name):
+            out[name] = evaluate(name)
     return out
 
 

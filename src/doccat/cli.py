@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import itertools
 import json
 import os
@@ -27,8 +28,45 @@ def _flag_type(tp):
         item = typing.get_args(base)[0]
         return lambda s: [item(x) for x in s.split(",") if x.strip()]
     if base is bool:
-        return lambda s: {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[s.lower()]
+        return _bool
     return base
+
+
+def _at_least(low: int):
+    """argparse type: an integer >= low."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+    return parse
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _at_least(0)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be in [0, 65535], got {value}")
+    return value
+
+
+def _bool(text: str) -> bool:
+    words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    if text.lower() not in words:
+        raise argparse.ArgumentTypeError(f"{text!r} is not true or false (also yes/no, 1/0)")
+    return words[text.lower()]
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -268,8 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--format", default="lines", choices=["lines", "jsonl"],
                     help="lines: one text per line; jsonl: one JSON string, or object with a \"text\" key, per line")
     pr.add_argument("--encoding", default="utf-8")
-    pr.add_argument("-k", type=int, help="how many classes per text (default 1; multilabel: all above the threshold)")
-    pr.add_argument("--threshold", type=float,
+    pr.add_argument("-k", type=_at_least(1), help="how many classes per text (default 1; multilabel: all above the threshold)")
+    pr.add_argument("--threshold", type=_probability,
                     help="drop classes below this probability (default 0; multilabel: the model's, 0.5)")
     pr.add_argument("--device", default="auto", help="cpu, cuda or auto (a GPU when there is one; default)")
     pr.set_defaults(func=cmd_predict)
@@ -294,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("text", help="the text to explain; '-' reads it from standard input")
     x.add_argument("--encoding", default="utf-8", help="of standard input")
     x.add_argument("--json", action="store_true", help="JSON instead of text")
-    x.add_argument("--top", type=int, default=10, help="how many words and features to rank")
+    x.add_argument("--top", type=_at_least(1), default=10, help="how many words and features to rank")
     x.set_defaults(func=cmd_explain)
 
     from .serve import Limits
@@ -302,13 +340,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="an HTTP API (predict, explain, health, model) and a web page for a run")
     s.add_argument("run_dir")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--workers", type=int, default=1, help="server processes, each with its own copy of the model")
+    s.add_argument("--port", type=_port, default=8000)
+    s.add_argument("--workers", type=_at_least(1), default=1, help="server processes, each with its own copy of the model")
     s.add_argument("--api-key", help="require this key (X-API-Key header) on every path but / and /health; "
                                      "default $DOCCAT_API_KEY")
-    s.add_argument("--max-texts", type=int, default=limits.max_texts, help="texts per request")
-    s.add_argument("--max-text-bytes", type=int, default=limits.max_text_bytes, help="UTF-8 bytes per text")
-    s.add_argument("--max-request-bytes", type=int, default=limits.max_request_bytes, help="bytes per request body")
+    s.add_argument("--max-texts", type=_at_least(1), default=limits.max_texts, help="texts per request")
+    s.add_argument("--max-text-bytes", type=_at_least(1), default=limits.max_text_bytes, help="UTF-8 bytes per text")
+    s.add_argument("--max-request-bytes", type=_at_least(1), default=limits.max_request_bytes, help="bytes per request body")
     s.set_defaults(func=cmd_serve)
     return p
 
@@ -320,6 +358,21 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as e:
         print(f"doccat: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the file system refused: a full disk, no permission, a file where a folder goes...
+        print(f"doccat: error: {_os_error(e)}", file=sys.stderr)
+        return 2
+
+
+def _os_error(e: OSError) -> str:
+    """An OSError in a user's words: the path, what the system said, and for the common ones what to do."""
+    fixes = {errno.ENOSPC: "free some space, or write elsewhere (--out)",
+             errno.EACCES: "choose a path you may write to (--out), or fix its permissions",
+             errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
+             errno.EISDIR: "the path is a folder: name a file",
+             errno.ENAMETOOLONG: "choose a shorter path", errno.EROFS: "write to a writable file system"}
+    paths = " -> ".join(str(p) for p in (e.filename, e.filename2) if p is not None)
+    what = f"{paths}: {e.strerror or e}" if paths else str(e.strerror or e)
+    return what + (f" ({fixes[e.errno]})" if e.errno in fixes else "")
 
 
 if __name__ == "__main__":

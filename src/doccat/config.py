@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import tomllib
 import types
 import typing
@@ -244,6 +245,9 @@ def load(path: str | Path, overrides: dict | None = None) -> Config:
         raise ConfigError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}): a "
+                          "config file is TOML, which is UTF-8") from None
     try:
         cfg = merge(Config(), raw)
     except ConfigError as e:
@@ -296,6 +300,8 @@ CHOICES = {
 
 
 MAX_BUCKETS = 2**26
+MAX_WIDTH = 2**16  # embed_dim and each hidden size: wider layers are no document classifier's, only memory
+MAX_NGRAMS = 10  # word n-grams: each length costs a hash per token; past a few words they never recur
 FULL_BATCH = {"auto", "liblinear", "lbfgs"}  # train.optimizer values that solve the whole training split at once
 
 
@@ -342,11 +348,14 @@ def _model_checks(cfg: Config) -> list[tuple[str, bool, str]]:
     m, d = cfg.model, cfg.data
     return [
         ("model.embed_dim", m.embed_dim >= 0, "must be >= 0"),
+        ("model.embed_dim", m.embed_dim <= MAX_WIDTH, f"must be <= {MAX_WIDTH:,}: a row of that width per feature"),
+        ("model.hidden", all(h <= MAX_WIDTH for h in m.hidden), f"sizes must be <= {MAX_WIDTH:,}"),
+        ("model.init_range", math.isfinite(m.init_range) and m.init_range > 0, "must be a number > 0"),
         ("model.hidden", m.embed_dim > 0 or m.encoder or not m.hidden,
          "needs an embedding (embed_dim > 0, or an encoder); embed_dim 0 is a linear model"),
         ("model.init", m.init != "vectors" or m.vectors,
          "vectors draws the rows at the scale of word vectors: it needs --vectors"),
-        ("model.ngrams", m.ngrams >= 1, "must be >= 1"),
+        ("model.ngrams", 1 <= m.ngrams <= MAX_NGRAMS, f"must be in [1, {MAX_NGRAMS}]"),
         ("model.buckets", m.buckets >= 0, "must be >= 0"),
         ("model.buckets", m.buckets <= MAX_BUCKETS,
          f"must be <= {MAX_BUCKETS:,} (2**26): each bucket is a row of the embedding table in memory"),
@@ -377,8 +386,22 @@ def _train_checks(cfg: Config) -> list[tuple[str, bool, str]]:
         ("train.batch_size", t.optimizer not in FULL_BATCH or t.batch_size == 0,
          f"must be 0 (full batch) with optimizer {t.optimizer}: it solves the whole objective (lbfgs's line "
          "search needs the same one every call); for mini-batches choose another optimizer, e.g. --optimizer adam"),
-        ("train.lr", t.lr > 0, "must be > 0"),
-        ("train.tol", t.tol >= 0, "must be >= 0"),
+        ("train.lr", math.isfinite(t.lr) and t.lr > 0, "must be a number > 0"),
+        ("train.tol", math.isfinite(t.tol) and t.tol >= 0, "must be a number >= 0"),
+        ("train.weight_decay", t.weight_decay is None or (math.isfinite(t.weight_decay) and t.weight_decay >= 0),
+         "must be a number >= 0 (or unset: the recipe's)"),
+        ("train.momentum", 0.0 <= t.momentum < 1.0, "must be in [0, 1)"),
+        ("train.nesterov", not t.nesterov or (t.momentum > 0 and t.optimizer == "sgd"),
+         "needs optimizer sgd with momentum > 0"),
+        ("train.step_size", t.step_size >= 1, "must be >= 1 (epochs between steps)"),
+        ("train.gamma", math.isfinite(t.gamma) and t.gamma > 0, "must be a number > 0: the factor the learning rate "
+         "is multiplied by"),
+        ("train.gamma", t.scheduler != "plateau" or t.gamma < 1.0, "must be < 1 with scheduler plateau"),
+        ("train.plateau_patience", t.plateau_patience >= 0, "must be >= 0"),
+        ("train.warmup_epochs", math.isfinite(t.warmup_epochs) and t.warmup_epochs >= 0, "must be a number >= 0"),
+        ("train.patience", t.patience >= 0, "must be >= 0 (0: off)"),
+        ("train.seed", t.seed >= 0, "must be >= 0"),
+        ("train.threads", t.threads is None or t.threads >= 1, "must be >= 1 (or unset: one per core)"),
         ("train.label_smoothing", 0.0 <= t.label_smoothing < 1.0, "must be in [0, 1)"),
         ("train.clip_norm", t.clip_norm >= 0, "must be >= 0"),
         ("train.clip_value", t.clip_value >= 0, "must be >= 0"),
@@ -402,6 +425,7 @@ def _data_checks(cfg: Config) -> list[tuple[str, bool, str]]:
         ("data.label_sep", d.label_sep is None or d.task == "multilabel",
          "splits a field into several labels: it needs task = \"multilabel\""),
         ("data.valid_fraction", 0.0 <= d.valid_fraction < 1.0, "must be in [0, 1)"),
+        ("data.split_seed", d.split_seed >= 0, "must be >= 0"),
         ("data.streaming", not d.streaming or t.batch_size > 0,
          "trains on mini-batches read from disk; the full batch (batch_size 0, L-BFGS: the default) would read "
          "and featurize the whole corpus at every step of its line search: give a mini-batch recipe, e.g. "

@@ -133,10 +133,14 @@ LOSS_NAMES = {"cross_entropy": "cross-entropy loss", "nll": "negative log-likeli
               "mse": "mean squared error (standardized target)", "l1": "mean absolute error (standardized target)"}
 
 
+MAX_CONFUSION_CLASSES = 50  # past this a confusion matrix is unreadable, and drawing it takes minutes
+
+
 def render_run(history: list[dict], batches: list[dict], metrics: dict, classes: list[str],
                loss: str = "cross_entropy", score: str = "accuracy") -> dict[str, bytes]:
     """Every figure the run's data allows, {file name: PNG bytes}: curves from two epochs on (one solve, as
-    liblinear's, is a point, not a curve), gradient norms where there were any."""
+    liblinear's, is a point, not a curve), gradient norms where there were any, the confusion matrix up to
+    50 classes (metrics.json holds it whatever the number)."""
     if not history:
         return {}
     images = {}
@@ -146,7 +150,7 @@ def render_run(history: list[dict], batches: list[dict], metrics: dict, classes:
     if any(math.isfinite(b["grad_norm"]) for b in batches):
         images["grad_norm.png"] = grad_norm_plot(batches)
     split = "test" if "test" in metrics else "valid" if "valid" in metrics else None
-    if split and "confusion_matrix" in metrics[split]:
+    if split and "confusion_matrix" in metrics[split] and len(classes) <= MAX_CONFUSION_CLASSES:
         images["confusion_matrix.png"] = confusion_plot(metrics[split]["confusion_matrix"], classes,
                                                         f"Confusion matrix ({split} split, row-normalized)")
     return images

@@ -29,7 +29,7 @@ from .data.summary import Stats
 from .text import Tokens
 from .train import Hooks, TrainingError
 from .config import Config, ConfigError
-from .data import Splits, load_splits
+from .data import DataError, Splits, load_splits
 from .loss import SCORES
 from .seeds import headline
 
@@ -193,7 +193,7 @@ def tune(*, config=None, out=None, trials: int | None = None, timeout: float | N
     space = load_space(space)
     base = classifier.resolve_config(config, overrides)
     out = _claim(Path(out), overwrite) if out is not None else None
-    splits = load_splits(base.data)
+    splits = _scored_splits(base)
     base = _resolve_searched(base, splits, space)
     score = f"valid_{SCORES[splits.task]}"
     trials = DEFAULT_TRIALS if trials is None and timeout is None else trials
@@ -220,6 +220,15 @@ def tune(*, config=None, out=None, trials: int | None = None, timeout: float | N
 
 def _counts(rows: list[dict]) -> dict:
     return {"trials": len(rows), **{state: sum(r["state"] == state for r in rows) for state in ("complete", "pruned", "fail")}}
+
+
+def _scored_splits(base: Config) -> Splits:
+    """The data of the trials, which are scored on its validation split: that split must hold documents."""
+    splits = load_splits(base.data)
+    if not len(splits.valid.labels):
+        raise DataError("tune scores each trial on the validation split, which is empty: give --valid FILE "
+                        "(or more documents per class)")
+    return splits
 
 
 def _resolve_searched(base: Config, splits: Splits, space: dict) -> Config:

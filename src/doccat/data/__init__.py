@@ -106,7 +106,9 @@ def class_order(labels: list[str], label_names: dict | None) -> tuple[list[str],
     """Class names in a stable order: the registry's, else numeric or alphabetical."""
     if label_names:
         return list(label_names.values()), label_names
-    uniq = sorted(set(labels), key=lambda x: (0, int(x), x) if x.lstrip("-").isdigit() else (1, 0, x))
+    # isascii: "²" and other Unicode digits pass isdigit but are no integer int() reads
+    uniq = sorted(set(labels), key=lambda x: (0, int(x), x) if x.lstrip("-").isascii() and x.lstrip("-").isdigit()
+                  else (1, 0, x))
     return uniq, {u: u for u in uniq}
 
 
@@ -264,4 +266,32 @@ def _splits(cfg: DataConfig, parts: dict[str, Split], label_names: dict | None, 
         if cfg.valid_fraction <= 0:
             raise DataError("no validation split: give a --valid file or a valid_fraction above 0")
         train, valid = _carve(train, cfg.valid_fraction, cfg.split_seed + 1, task)
+    if task == "classify":
+        _check_shape(cfg, train, valid, classes)
     return Splits(train, valid, test, classes, task)
+
+
+MAX_LABEL_CHARS = 1000  # a class name longer than this is a text read as a label
+
+
+def _check_shape(cfg: DataConfig, train: Split, valid: Split, classes: list[str]) -> None:
+    """Data a classifier can't learn from as given: refused (a text as the label column) or said (numbers)."""
+    where = cfg.train or cfg.dataset or "the training data"
+    longest = max(classes, key=len)
+    if len(longest) > MAX_LABEL_CHARS:
+        raise DataError(f"{where}: a label of {len(longest):,} characters ({longest[:40]!r}...): labels are class "
+                        "names; are --label-column and --text-columns swapped?")
+    single = sum(n == 1 for n in Counter(train.labels).values())
+    if single:
+        _warn(f"{where}: {single} of {len(classes)} classes have a single training document (they can't be "
+              "scored on a validation split, and are learned from one example)")
+    if len(classes) > max(len(train.labels) / 10, 50):
+        _warn(f"{where}: {len(classes):,} classes for {len(train.labels):,} training documents (fewer than 10 per "
+              "class): is --label-column the column of the classes?")
+    if not len(valid.labels):
+        _warn(f"{where}: the validation split is empty (too few documents per class to carve one): validation "
+              "scores are not computed and the probabilities are not calibrated; give --valid FILE")
+
+
+def _warn(text: str) -> None:
+    print(f"doccat: warning: {text}", file=sys.stderr)

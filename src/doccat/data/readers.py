@@ -193,7 +193,7 @@ class Lines:
 
 
 def _column(spec: str, header: list[str] | None, width: int, path: Path) -> int:
-    if spec.isdigit():
+    if spec.isascii() and spec.isdigit():  # not "²": a Unicode digit is no column index
         if int(spec) >= width:
             raise DataError(f"{path}: column {spec} is out of range: rows have {width} column(s), "
                             f"0-based indices 0..{width - 1}")
@@ -311,7 +311,7 @@ def delimited_rows(path, f: Format, delimiter: str = ","):
     bad = BadRows(path, f.on_bad_row)
     csv.field_size_limit(sys.maxsize)
     names = [f.label_column, *f.text_columns]
-    header = f.header if f.header is not None else not all(c.isdigit() for c in names)  # named, not numbered
+    header = f.header if f.header is not None else not all(c.isascii() and c.isdigit() for c in names)  # named, not numbered
     delimiter = f.delimiter or (_sniff_delimiter(path, f, names, delimiter) if header else delimiter)
     quotechar = f.quotechar if f.quotechar is not None else _sniff_quotechar(path, f, delimiter)
     # quoted: a stray quote is an error, not a silent merge; plain: quotes are text
@@ -682,7 +682,7 @@ def _columns(path: Path, schema: pa.Schema, f: Format) -> tuple[str, list[str]]:
     def find(spec: str) -> str:
         if spec in names:
             return spec
-        if spec.isdigit() and int(spec) < len(names):
+        if spec.isascii() and spec.isdigit() and int(spec) < len(names):
             return names[int(spec)]
         raise DataError(f"{path}: no column named {spec!r} (columns: {names}); set --label-column / --text-columns")
     return find(f.label_column), [find(c) for c in f.text_columns]
