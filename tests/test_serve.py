@@ -16,7 +16,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 KEY = "s3cret-key"
-LIMITS = {"max_texts": 5, "max_text_bytes": 300, "max_request_bytes": 3000}
+LIMITS = {"max_texts": 5, "max_text_bytes": 300, "max_request_bytes": 3000, "max_explain_words": 40, "body_seconds": 2}
 
 
 def free_port() -> int:
@@ -120,6 +120,23 @@ def test_limits_get_413_with_json(server):
     r = httpx.post(server.url + "/predict", content=iter(chunks), headers={"content-type": "application/json"})
     _json_error(r, {413})
     assert post(server, "/predict", {"texts": ["a"] * LIMITS["max_texts"]}).status_code == 200  # at the limit
+    _json_error(post(server, "/explain", {"text": " ".join(f"w{i}" for i in range(41))}), {413})  # 41 distinct words
+    assert post(server, "/explain", {"text": " ".join(f"w{i}" for i in range(40))}).status_code == 200
+
+
+def test_a_body_that_never_arrives_gets_408_within_the_body_timeout(server):
+    import socket
+    import time
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        t0 = time.monotonic()
+        sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 2000\r\n\r\n{\"text\": ")  # announces 2,000 bytes, sends 9
+        reply = sock.recv(4096)
+        waited = time.monotonic() - t0
+    assert reply.startswith(b"HTTP/1.1 408") and b"did not arrive within 2 s" in reply
+    assert LIMITS["body_seconds"] <= waited < LIMITS["body_seconds"] + 5
+    assert post(server, "/predict", {"text": "goal"}).status_code == 200  # and the server goes on
 
 
 MALFORMED = [b"{bad json", b"", b"[1, 2]", b"null", b'"text"', b"{}", b'{"text": 5}', b'{"texts": []}',

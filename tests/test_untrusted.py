@@ -10,7 +10,7 @@ import doccat
 from doccat.artifacts import ArtifactError
 from doccat.text import Featurizer, Vocab, truncate
 
-from conftest import make_corpus
+from conftest import make_corpus, python_probe
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +101,66 @@ def test_resource_limits_have_sane_defaults_and_are_validated():
 
 def test_peak_memory_is_reported(saved_run):
     assert json.loads((saved_run / "metrics.json").read_text())["peak_memory_mib"] > 0
+
+
+def _edit(run, name: str, edit) -> None:
+    """Change a file of the run and re-hash it in the manifest, as someone who means harm would."""
+    path = run / name
+    value = edit(json.loads(path.read_text()))
+    path.write_text(json.dumps(value))
+    _set_manifest(run, **{name: hashlib.sha256(path.read_bytes()).hexdigest()})
+
+
+def _set(section, key, value):
+    def edit(config):
+        config[section][key] = value
+        return config
+    return edit
+
+
+@pytest.mark.parametrize("name,edit,message", [
+    ("config.json", _set("model", "embed_dim", 2_000_000), "model.embed_dim must be <= 65,536"),
+    ("config.json", _set("model", "embed_dim", 60_000), "weights do not fit the config: bag.weight: ("),
+    ("config.json", _set("model", "hidden", [40_000, 40_000]), "weights do not fit the config"),
+    ("config.json", _set("model", "buckets", 3), "the featurizer's columns do not fit config.json"),
+    ("config.json", _set("model", "ngrams", 5000), "model.ngrams must be in [1, 10]"),
+    ("vocab.json", lambda vocab: {w: i for i, w in enumerate(vocab)}, "vocab.json: expected a JSON list of strings"),
+    ("labels.json", lambda labels: [True, False] + labels[2:], "labels.json: expected a JSON list of class names"),
+])
+def test_an_edited_and_rehashed_run_is_refused_before_it_costs_memory(saved_run, tmp_path, name, edit, message):
+    run = _copy(saved_run, tmp_path)
+    _edit(run, name, edit)
+    # in a fresh process, after one load of the intact run (the imports a first load does, ~1 s, are not the
+    # refusal's): its peak memory is then this load's, and the time the refusal's
+    python_probe(f"""
+import resource, time, doccat
+from doccat.artifacts import ArtifactError
+doccat.load({str(saved_run)!r})
+before, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+try:
+    doccat.load({str(run)!r})
+except ArtifactError as e:
+    assert {message!r} in str(e), str(e)
+else:
+    raise AssertionError("loaded")
+seconds, grown = time.perf_counter() - t0, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+assert seconds < 1.0 and grown < 50, (seconds, grown)
+""")
+
+
+def test_nan_weights_and_a_symlinked_manifest_are_refused(saved_run, tmp_path):
+    from safetensors.torch import load, save
+    run = _copy(saved_run, tmp_path)
+    state = load((run / "model.safetensors").read_bytes())
+    state["bag.weight"][0, 0] = float("nan")
+    (run / "model.safetensors").write_bytes(save(state))
+    _set_manifest(run, **{"model.safetensors": hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest()})
+    with pytest.raises(ArtifactError, match="bag.weight hold NaN or infinite values"):
+        doccat.load(run)
+    (tmp_path / "x").mkdir()
+    other = _copy(saved_run, tmp_path / "x")
+    (tmp_path / "elsewhere.json").write_bytes((other / "manifest.json").read_bytes())
+    (other / "manifest.json").unlink()
+    (other / "manifest.json").symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(ArtifactError, match="manifest.json: is a symbolic link"):
+        doccat.load(other)

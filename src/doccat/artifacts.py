@@ -247,12 +247,8 @@ def read_run(path: Path) -> dict:
             raise ArtifactError(f"{path}: the run has not finished (it is training, or was killed: "
                                 f"continue it with `doccat train --resume {path}`)")
         raise ArtifactError(f"{path}: not a doccat run directory (no manifest.json)")
-    manifest = _parse_json(path / "manifest.json", (path / "manifest.json").read_bytes())
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, dict):
-        raise ArtifactError(f"{path}/manifest.json: no \"files\" table")
     data = {}
-    for name, digest in files.items():
+    for name, digest in _manifest_files(path).items():
         # names only: nothing may point outside the run directory
         if Path(name).name != name or name in (".", "..") or "\\" in name:
             raise ArtifactError(f"{path}/manifest.json: file name {name!r} is not a plain name")
@@ -273,15 +269,38 @@ def read_run(path: Path) -> dict:
     except Exception as e:  # safetensors raises its own error type for a malformed header
         raise ArtifactError(f"{path}/model.safetensors: not a safetensors file ({type(e).__name__}: {e}); "
                             "refusing to load it") from None
+    bad = [name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise ArtifactError(f"{path}/model.safetensors: {', '.join(bad[:3])} hold NaN or infinite values; "
+                            "refusing to serve them (train the run again)")
     return {
         "config": _parse_json(path / "config.json", data["config.json"]),
         "state": state,
-        "vocab": _parse_json(path / "vocab.json", data["vocab.json"]),
-        "labels": _parse_json(path / "labels.json", data["labels.json"]),
+        "vocab": _typed(path / "vocab.json", data["vocab.json"], (str,), "strings (the vocabulary in id order)"),
+        "labels": _typed(path / "labels.json", data["labels.json"], (str, int), "class names (strings or integers)"),
         "metrics": _parse_json(path / "metrics.json", data.get("metrics.json", b"{}")),
         # the pretrained encoder the run was trained with (doccat.encoder.Encoder.identity), if any
         "encoder": _parse_json(path / "encoder.json", data["encoder.json"]) if "encoder.json" in data else None,
     }
+
+
+def _manifest_files(path: Path) -> dict:
+    """manifest.json's {file name: sha256}: a plain file inside the run, with a "files" table."""
+    if (path / "manifest.json").is_symlink():
+        raise ArtifactError(f"{path}/manifest.json: is a symbolic link; a run directory holds plain files only")
+    manifest = _parse_json(path / "manifest.json", (path / "manifest.json").read_bytes())
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise ArtifactError(f"{path}/manifest.json: no \"files\" table")
+    return files
+
+
+def _typed(file: Path, data: bytes, kinds: tuple, what: str) -> list:
+    """A JSON list of `kinds` (never booleans), or an error naming the file."""
+    value = _parse_json(file, data)
+    if not isinstance(value, list) or not all(isinstance(v, kinds) and not isinstance(v, bool) for v in value):
+        raise ArtifactError(f"{file}: expected a JSON list of {what}")
+    return value
 
 
 def _parse_json(file: Path, data: bytes):

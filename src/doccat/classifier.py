@@ -247,18 +247,15 @@ def load(path: str | Path, device: str = "auto", encoder: str | Path | None = No
     except config_mod.ConfigError as e:
         raise artifacts.ArtifactError(f"{path}/config.json: {e}") from None
     state = dict(run["state"])
-    idf_, columns = state.pop("featurizer.idf", None), state.pop("featurizer.columns", None)
-    if columns is None or (idf_ is None) != (cfg.model.weighting != "tfidf"):
-        raise artifacts.ArtifactError(f"{path}: model.safetensors lacks the featurizer's columns or idf; "
-                                      "it was written by another version of doccat: train it again")
+    featurizer = _saved_featurizer(path, cfg, run["vocab"], state)
     target = tuple(state.pop("target.mean_std", torch.tensor([0.0, 1.0])).tolist())
-    featurizer = Featurizer.from_config(cfg.model, Vocab(run["vocab"]), columns.numpy(),
-                                        None if idf_ is None else idf_.numpy())
     loss = Outputs(cfg.data.task, cfg.train.loss, threshold=cfg.model.threshold,
                 scale=float(state.pop("loss.scale", torch.tensor(1.0))))
+    outputs = num_outputs(loss.task, loss.kind, len(run["labels"]))
+    if not cfg.model.encoder:
+        _check_shapes(path, cfg, featurizer.num_features, outputs, state)
     encoder_ = _saved_encoder(path, cfg, run["encoder"], encoder, device) if cfg.model.encoder else None
-    model = build_model(cfg.model, featurizer.num_features, num_outputs(loss.task, loss.kind, len(run["labels"])),
-                        encoder=encoder_)
+    model = build_model(cfg.model, featurizer.num_features, outputs, encoder=encoder_)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
@@ -267,6 +264,39 @@ def load(path: str | Path, device: str = "auto", encoder: str | Path | None = No
     clf = Classifier(cfg, featurizer, run["labels"], model, loss, target, encoder_)
     clf.metrics_ = run["metrics"]
     return clf
+
+
+def _saved_featurizer(path, cfg: Config, vocab: list[str], state: dict) -> Featurizer:
+    """The fitted featurizer a run saved (its columns and idf taken out of `state`), checked against its config."""
+    idf, columns = state.pop("featurizer.idf", None), state.pop("featurizer.columns", None)
+    if columns is None or (idf is None) != (cfg.model.weighting != "tfidf"):
+        raise artifacts.ArtifactError(f"{path}: model.safetensors lacks the featurizer's columns or idf; "
+                                      "it was written by another version of doccat: train it again")
+    unfitted = Featurizer.from_config(cfg.model, Vocab(vocab))
+    _check_columns(path, unfitted.raw_features, columns, idf)
+    return Featurizer.from_config(cfg.model, unfitted.vocab, columns.numpy(), None if idf is None else idf.numpy())
+
+
+def _check_columns(path, raw_features: int, columns: torch.Tensor, idf: torch.Tensor | None) -> None:
+    """The featurizer's saved columns: increasing feature ids the config's vocabulary and buckets can produce."""
+    ok = columns.dim() == 1 and not columns.is_floating_point() and (idf is None or idf.shape == columns.shape)
+    if ok and len(columns):
+        ok = bool((columns[1:] > columns[:-1]).all()) and 0 <= int(columns[0]) and int(columns[-1]) < raw_features
+    if not ok:
+        raise artifacts.ArtifactError(f"{path}: the featurizer's columns do not fit config.json's vocabulary and "
+                                      "buckets (the files were edited, or come from different runs): train it again")
+
+
+def _check_shapes(path, cfg: Config, num_features: int, outputs: int, state: dict) -> None:
+    """Every weight's shape against what config.json describes, on torch's meta device: nothing is allocated,
+    so an edited config (embed_dim 2e6, hidden [40000, 40000]) is refused before it costs memory."""
+    with torch.device("meta"):
+        expected = build_model(cfg.model, num_features, outputs).state_dict()
+    wrong = [f"{k}: {tuple(state[k].shape) if k in state else 'missing'} in model.safetensors, "
+             f"{tuple(v.shape)} by config.json" for k, v in expected.items() if k not in state or state[k].shape != v.shape]
+    wrong += [f"{k}: in model.safetensors, not in the model config.json describes" for k in sorted(set(state) - set(expected))]
+    if wrong:
+        raise artifacts.ArtifactError(f"{path}: weights do not fit the config: {'; '.join(wrong[:3])}")
 
 
 def resolve_config(config: Config | dict | str | Path | None, overrides: dict) -> Config:

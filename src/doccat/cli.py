@@ -239,7 +239,8 @@ def cmd_serve(args) -> int:
     from .serve import Limits, serve
     api_key = args.api_key if args.api_key is not None else os.environ.get("DOCCAT_API_KEY")
     serve(args.run_dir, args.host, args.port, args.workers, api_key,
-          Limits(args.max_texts, args.max_text_bytes, args.max_request_bytes),
+          Limits(args.max_texts, args.max_text_bytes, args.max_request_bytes, args.max_explain_words,
+                 args.body_seconds, args.max_connections),
           log=lambda msg: print(msg, file=sys.stderr, flush=True))
     return 0
 
@@ -347,6 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-texts", type=_at_least(1), default=limits.max_texts, help="texts per request")
     s.add_argument("--max-text-bytes", type=_at_least(1), default=limits.max_text_bytes, help="UTF-8 bytes per text")
     s.add_argument("--max-request-bytes", type=_at_least(1), default=limits.max_request_bytes, help="bytes per request body")
+    s.add_argument("--max-explain-words", type=_at_least(1), default=limits.max_explain_words,
+                   help="distinct words of an /explain text (413 beyond)")
+    s.add_argument("--body-seconds", type=float, default=limits.body_seconds,
+                   help="seconds a request's body may take to arrive (408 beyond)")
+    s.add_argument("--max-connections", type=_at_least(1), default=limits.max_connections,
+                   help="connections and requests at once (503 beyond)")
     s.set_defaults(func=cmd_serve)
     return p
 

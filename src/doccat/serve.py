@@ -12,6 +12,7 @@ Safety: loopback by default; with an API key (X-API-Key or `Authorization: Beare
 or 422 and a JSON body. fastapi and uvicorn are optional (`pip install 'doccat[serve]'`), imported here only.
 """
 
+import asyncio
 import hmac
 import ipaddress
 import json
@@ -31,6 +32,9 @@ class Limits:
     max_texts: int = 256  # texts per /predict request
     max_text_bytes: int = 100_000  # UTF-8 bytes per text
     max_request_bytes: int = 2_000_000  # the whole request body
+    max_explain_words: int = 1_000  # distinct words of an /explain text: leaving each out costs a pass over the rest
+    body_seconds: float = 10.0  # a request's body must arrive within this (else 408): a slow sender holds nothing
+    max_connections: int = 200  # open connections and requests at once; more are answered 503 (uvicorn)
 
 
 def _require():
@@ -63,8 +67,8 @@ class _GuardMiddleware:
     endless upload costs no more than the limit and never reaches JSON parsing.
     """
 
-    def __init__(self, app, api_key: str | None, max_bytes: int):
-        self.app, self.api_key, self.max_bytes = app, api_key, max_bytes
+    def __init__(self, app, api_key: str | None, max_bytes: int, body_seconds: float):
+        self.app, self.api_key, self.max_bytes, self.body_seconds = app, api_key, max_bytes, body_seconds
 
     def _authorized(self, headers: dict) -> bool:
         given = headers.get(b"x-api-key", b"")
@@ -86,9 +90,13 @@ class _GuardMiddleware:
                 return await _json_error(400, "bad Content-Length")(scope, receive, send)
             if int(length) > self.max_bytes:
                 return await _json_error(413, f"request body over {self.max_bytes} bytes")(scope, receive, send)
-        body, more = bytearray(), True
+        body, more, deadline = bytearray(), True, asyncio.get_running_loop().time() + self.body_seconds
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - asyncio.get_running_loop().time(), 0))
+            except asyncio.TimeoutError:
+                return await _json_error(408, f"the request body did not arrive within {self.body_seconds:g} s")(
+                    scope, receive, send)
             if message["type"] == "http.disconnect":
                 return
             body += message.get("body", b"")
@@ -127,7 +135,8 @@ def create_app(run_dir: str | Path, api_key: str | None = None, limits: Limits |
     app.state.ready = True  # set only after load() above succeeded
     _add_error_handlers(app)
     _add_routes(app, clf, run_dir, limits)
-    app.add_middleware(_GuardMiddleware, api_key=api_key or None, max_bytes=limits.max_request_bytes)
+    app.add_middleware(_GuardMiddleware, api_key=api_key or None, max_bytes=limits.max_request_bytes,
+                       body_seconds=limits.body_seconds)
     return app
 
 
@@ -198,10 +207,22 @@ def _check_texts(texts: list[str], limits: Limits) -> None:
             raise HTTPException(413, f"text {i} is {size} bytes; the limit is {limits.max_text_bytes}")
 
 
+def _check_explained(text: str, limits: Limits) -> None:
+    """/explain leaves each distinct word out in turn: its cost grows with their number, which is bounded."""
+    from fastapi import HTTPException
+
+    from .text import tokenize
+    words = len(set(tokenize(text)))
+    if words > limits.max_explain_words:
+        raise HTTPException(413, f"the text has {words} distinct words; /explain takes up to "
+                                 f"{limits.max_explain_words} (each is left out in turn)")
+
+
 def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
+    import anyio
     import torch
     from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi.responses import JSONResponse
 
     from .config import to_dict
     from .explain import explain
@@ -223,11 +244,15 @@ def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
         preds = await run_in_threadpool(inference, clf.predict, texts, k=req.k, threshold=req.threshold)
         return {"predictions": [{"labels": p.labels, "probs": p.probs, "value": p.value} for p in preds]}
 
+    explaining = anyio.CapacityLimiter(1)  # one /explain at a time: the others wait, /predict does not
+
     @app.post("/explain")
     async def explain_view(req: ExplainRequest) -> dict:
         """Tokens, n-grams, logits, probabilities per class, and the words and features that decided."""
         _check_texts([req.text], limits)
-        return await run_in_threadpool(inference, explain, clf, req.text, top=req.top)
+        _check_explained(req.text, limits)
+        return await anyio.to_thread.run_sync(lambda: inference(explain, clf, req.text, top=req.top),
+                                              limiter=explaining)
 
     @app.get("/health")
     async def health():
@@ -239,6 +264,12 @@ def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
     async def model() -> dict:
         """Labels, the run's config and metrics, and the SHA-256 of each artifact (manifest.json)."""
         return model_info
+
+    _add_page(app)
+
+
+def _add_page(app) -> None:
+    from fastapi.responses import HTMLResponse
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
@@ -273,11 +304,11 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, worker
         os.environ[SETTINGS_ENV] = json.dumps({"run_dir": str(run_dir), "api_key": api_key,
                                                "limits": asdict(limits), "threads": threads})
         uvicorn.run("doccat.serve:_app_from_env", factory=True, host=host, port=port, workers=workers,
-                    log_level="warning")
+                    log_level="warning", limit_concurrency=limits.max_connections)
     else:
         app = create_app(run_dir, api_key, limits, threads)
         log(f"doccat serve: {Path(run_dir).name} verified and loaded; http://{host}:{port}/")
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", limit_concurrency=limits.max_connections)
 
 
 PAGE = """<!DOCTYPE html>
