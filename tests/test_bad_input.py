@@ -302,6 +302,7 @@ BAD_FLAGS = {
     "--nesterov": "train.nesterov needs optimizer sgd with momentum > 0",
     "--plateau-patience -1": "train.plateau_patience must be >= 0",
     "--optimizer liblinear --embed-dim 8": "train.optimizer liblinear solves a linear SVM and needs a linear model",
+    "--dataset trec": "data.dataset 'trec' and files (--train/--valid/--test) both name the data: give one",
 }
 
 
@@ -367,3 +368,48 @@ def test_degenerate_data_is_refused_or_said_with_numbers(tmp_path, capsys):
     assert "the validation split is empty" in err
     metrics = json.loads((tmp_path / "one" / "metrics.json").read_text())
     assert "valid" not in metrics  # no scores for an empty split, not an accuracy of 0
+
+
+def test_folder_corpora_skip_hidden_entries_and_refuse_nesting(tmp_path, capsys):
+    root = tmp_path / "corpus"
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        for i in range(6):
+            (root / name / f"{i}.txt").write_text(f"{name} words {i}")
+    (root / ".git").mkdir()
+    (root / ".git" / "HEAD").write_text("ref")
+    (root / "a" / ".DS_Store").write_bytes(b"\0\1junk")
+    (root / "empty").mkdir()
+    assert run_cli("train", "--train", root, "--format", "folder", "--quiet", "--out", tmp_path / "run") == 0
+    assert json.loads((tmp_path / "run" / "labels.json").read_text()) == ["a", "b"]
+    assert "corpus/empty: an empty class folder (no files): left out" in capsys.readouterr().err
+    (root / "b" / "deeper").mkdir()
+    assert run_cli("train", "--train", root, "--format", "folder", "--out", tmp_path / "r2") == 2
+    assert "b/deeper: a folder inside a class folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("line,message", [
+    ('{"label": "a", "text": ["x", "y"]}', "key 'text' holds a JSON list"),
+    ('{"label": true, "text": "x"}', "key 'label' holds a JSON bool"),
+    ('{"label": {"k": 1}, "text": "x"}', "key 'label' holds a JSON dict"),
+])
+def test_jsonl_values_that_are_no_text_or_label_are_refused(tmp_path, capsys, line, message):
+    (tmp_path / "d.jsonl").write_text(line + "\n" + '{"label": "b", "text": "z"}\n')
+    assert run_cli("train", "--train", tmp_path / "d.jsonl", "--out", tmp_path / "run") == 2
+    assert f"d.jsonl:1: {message}" in capsys.readouterr().err
+
+
+def test_a_toml_key_outside_its_section_is_named(tmp_path, capsys):
+    (tmp_path / "t.toml").write_text("epochs = 3\n")
+    (tmp_path / "train.csv").write_text(GOOD_CSV)
+    assert run_cli("train", "--train", tmp_path / "train.csv", "--config", tmp_path / "t.toml") == 2
+    assert "epochs = 3 is outside any section: put it under [train]" in capsys.readouterr().err
+
+
+def test_cr_only_line_ends_and_duplicate_headers_are_named(tmp_path, capsys):
+    (tmp_path / "cr.csv").write_bytes(b"label,text\ra,x\rb,y\r")
+    assert run_cli("train", "--train", tmp_path / "cr.csv", "--out", tmp_path / "run") == 2
+    assert "cr.csv: its lines end with a carriage return alone" in capsys.readouterr().err
+    (tmp_path / "dup.csv").write_text("label,text,text\na,x,y\nb,z,w\n")
+    assert run_cli("train", "--train", tmp_path / "dup.csv", "--out", tmp_path / "run") == 2
+    assert "dup.csv:1: the header names column 'text' twice" in capsys.readouterr().err

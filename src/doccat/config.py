@@ -207,6 +207,9 @@ def merge(cfg: Config, overrides: dict) -> Config:
     out = copy.deepcopy(cfg)
     for section, values in overrides.items():
         if section not in SECTION_TYPES:
+            owner = [name for name, cls in SECTION_TYPES.items() if section in _field_types(cls)]
+            if owner and not isinstance(values, dict):
+                raise ConfigError(f"{section} = {values!r} is outside any section: put it under [{owner[0]}]")
             raise ConfigError(f"unknown config section [{section}] (known: {', '.join(SECTION_TYPES)})")
         if not isinstance(values, dict):
             raise ConfigError(f"[{section}] must be a table of keys")
@@ -416,6 +419,8 @@ def _data_checks(cfg: Config) -> list[tuple[str, bool, str]]:
     m, t, d = cfg.model, cfg.train, cfg.data
     return [
         ("data.label_sep", d.label_sep != "", "must not be empty (e.g. \",\" or \"|\")"),
+        ("data.dataset", not (d.dataset and (d.train or d.valid or d.test)),
+         f"{d.dataset!r} and files (--train/--valid/--test) both name the data: give one of them"),
         ("data.delimiter", d.delimiter is None or (len(d.delimiter) == 1 and d.delimiter not in "\r\n\"'"),
          "must be one character other than a quote or a line break, e.g. \";\" or \"|\" (a tab: $'\\t' in a shell)"),
         ("data.quotechar", d.quotechar is None or len(d.quotechar) <= 1 and d.quotechar not in ("\r", "\n"),

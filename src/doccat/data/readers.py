@@ -324,9 +324,7 @@ def delimited_rows(path, f: Format, delimiter: str = ","):
         try:
             row = next(rows, None)
         except csv.Error as e:
-            bad(start, f"malformed {'TSV' if delimiter == chr(9) else 'CSV'} row ({e}); a field with the delimiter, "
-                       "a quote or a line break must be quoted, inner quotes doubled; if the file's quotes are "
-                       "text, give --quotechar ''")
+            bad(start, _malformed(path, start, e, delimiter))
             continue
         if row is None:
             break
@@ -334,6 +332,7 @@ def delimited_rows(path, f: Format, delimiter: str = ","):
             continue
         if width is None:  # the first row fixes the columns
             width, first = len(row), row if header else None
+            _check_header(path, start, first)
             lab, txt = _column(f.label_column, first, width, path), [_column(c, first, width, path) for c in f.text_columns]
             if header:
                 continue
@@ -433,6 +432,13 @@ def jsonl_rows(path, f: Format):
             bad(lines.n, f"key {missing[0]!r} is missing or null; set --label-column / --text-columns "
                          "to the file's keys")
             continue
+        kinds = [(k, type(obj[k]).__name__) for k in text_columns if not isinstance(obj[k], str)]
+        if f.task == "classify" and isinstance(obj[label_column], (bool, dict)):  # lists: checked_row says why
+            kinds.append((label_column, type(obj[label_column]).__name__))
+        if kinds:
+            bad(lines.n, f"key {kinds[0][0]!r} holds a JSON {kinds[0][1]}: texts are strings, labels strings "
+                         "or numbers (multilabel: or lists of them)")
+            continue
         if row := checked_row(bad, lines.n, " ".join(str(obj[c]) for c in text_columns), obj[label_column], parse):
             kept += 1
             yield row
@@ -467,6 +473,23 @@ def fasttext_rows(path, f: Format, prefix: str = "__label__"):
     bad.end(kept)
 
 
+def _malformed(path: Path, start: int, e: csv.Error, delimiter: str) -> str:
+    """What is wrong with a row the csv module refused; a first row that breaks on a line end means the file's
+    lines end with CR alone, which it can't read: that is the file's problem, not a row's."""
+    if "new-line character seen in unquoted field" in str(e) and start == 1:
+        raise DataError(f"{path}: its lines end with a carriage return alone (CR, as classic Mac OS wrote them): "
+                        f"convert them to line feeds, e.g. tr '\\r' '\\n' < {path.name} > fixed{path.suffix}") from None
+    return (f"malformed {'TSV' if delimiter == chr(9) else 'CSV'} row ({e}); a field with the delimiter, a quote or a "
+            "line break must be quoted, inner quotes doubled; if the file's quotes are text, give --quotechar ''")
+
+
+def _check_header(path: Path, line: int, names: list[str] | None) -> None:
+    twice = [name for name in (names or []) if names.count(name) > 1]
+    if twice:
+        raise DataError(f"{path}:{line}: the header names column {twice[0]!r} twice: rename one, so that "
+                        "--label-column and --text-columns say which is which")
+
+
 def read_folder(path, f: Format = Format()):
     """One subfolder per class: root/<class>/<file>; files sorted by name; each file is one text.
     (multilabel: one label per file; regression: the folder names are the numbers.)"""
@@ -477,8 +500,11 @@ def read_folder(path, f: Format = Format()):
     bad = BadRows(root, f.on_bad_row)
     codec = _codec(encoding)
     texts, labels = [], []
-    for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for file in sorted(p for p in class_dir.iterdir() if p.is_file()):
+    for class_dir in _visible(root, "class folder"):
+        files = _visible(class_dir, "file")
+        if not files:
+            print(f"doccat: warning: {class_dir}: an empty class folder (no files): left out", file=sys.stderr)
+        for file in files:
             where = file.relative_to(root).as_posix()
             try:
                 text = file.read_bytes().decode("utf-8-sig" if codec == "utf-8" else codec)
@@ -491,6 +517,18 @@ def read_folder(path, f: Format = Format()):
     if not texts and not bad.count:
         raise DataError(f"{root}: no files found under root/<class>/")
     return bad.done(texts, labels)
+
+
+def _visible(folder: Path, kind: str) -> list[Path]:
+    """`folder`'s entries of the kind (class folders in the root, files in a class), sorted; hidden ones (".git",
+    ".DS_Store") left out, and anything else there (a folder in a class, a file in the root) refused."""
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    wrong = [p for p in entries if p.is_dir() != (kind == "class folder")]
+    if wrong:
+        what = "a folder inside a class folder" if kind == "file" else "a file beside the class folders"
+        raise DataError(f"{wrong[0]}: {what}; the folder format is root/<class>/<file>, one level: move it, "
+                        "or remove it")
+    return entries
 
 
 def read_lines(path, label: str, encoding="utf-8", on_bad_row="error"):
