@@ -254,3 +254,18 @@ def test_no_feature_left_is_refused_not_a_prior_only_model():
         doccat.train([""] * 12, [0, 1] * 6, log=lambda *a: None)
     with pytest.raises(DataError, match="min_df=100000"):
         doccat.train(*make_corpus(10), min_df=100000, log=lambda *a: None)
+
+
+def test_a_model_larger_than_the_memory_available_is_refused_before_it_is_allocated():
+    from pathlib import Path
+    from doccat.data import DataError
+    try:
+        info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    except OSError:
+        pytest.skip("no /proc/meminfo")
+    available = int(info["MemAvailable"].split()[0]) * 1024
+    words = int(1.5 * available / (12 * 65536)) + 1  # features enough for 65,536 dimensions to overflow
+    texts = [f"w{i} w{i + 1}" for i in range(0, words, 2)] * 2
+    with pytest.raises(DataError, match="the model would need about .* GiB are available"):
+        doccat.train(texts, ["a", "b"] * (len(texts) // 2), embed_dim=65536, optimizer="adam", batch_size=32,
+                     ngrams=1, min_df=1, char_ngrams=[], log=lambda *a: None)

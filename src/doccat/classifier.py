@@ -478,15 +478,31 @@ def build(cfg: Config, stats: Stats, featurizer: Featurizer, encoder=None) -> Cl
     """The untrained classifier that a resolved config (see doccat.recipe) describes for data with these
     statistics: its network (seeded by train.seed), loss with class weights, biases at the class priors."""
     t, m = cfg.train, cfg.model
+    outputs = num_outputs(stats.task, t.loss, len(stats.classes))
+    _check_memory(featurizer.num_features, m.embed_dim or outputs)
     torch.manual_seed(t.seed)  # the initial weights are part of what the seed fixes
-    model = build_model(m, featurizer.num_features, num_outputs(stats.task, t.loss, len(stats.classes)),
-                        sparse=uses_sparse_grads(t) and not m.nb, encoder=encoder)
+    model = build_model(m, featurizer.num_features, outputs, sparse=uses_sparse_grads(t) and not m.nb, encoder=encoder)
     weight = class_weights(t.class_weights, stats.class_counts, stats.documents, stats.task)
     loss = Outputs(stats.task, t.loss, label_smoothing=t.label_smoothing, weight=weight, threshold=m.threshold)
     if t.loss == "squared_hinge" and stats.documents:
         biases_at_the_prior(model.head.bias, np.array(stats.class_counts))
     classes = stats.labels or stats.classes
     return Classifier(cfg, featurizer, classes, model, loss, (stats.target_mean, stats.target_std), encoder)
+
+
+def _check_memory(features: int, width: int) -> None:
+    """The bag (features x width float32) and what training keeps beside it (a gradient, an optimizer's or NB's
+    copy: 3x in all) against the memory available now, before any of it is allocated."""
+    need = 3 * 4 * features * width
+    try:
+        info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+        available = int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return  # not Linux: nothing to check against
+    if need > available:
+        raise DataError(f"the model would need about {need / 2**30:.1f} GiB ({features:,} features x {width:,} "
+                        f"outputs or dimensions, float32, 3 copies) and {available / 2**30:.1f} GiB are available: "
+                        "fewer features (--buckets, --max-vocab, a higher --min-df, --char-ngrams '') or classes")
 
 
 @torch.no_grad()
