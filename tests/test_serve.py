@@ -142,7 +142,8 @@ def test_a_body_that_never_arrives_gets_408_within_the_body_timeout(server):
 MALFORMED = [b"{bad json", b"", b"[1, 2]", b"null", b'"text"', b"{}", b'{"text": 5}', b'{"texts": []}',
              b'{"texts": "not a list"}', b'{"text": "a", "texts": ["b"]}', b'{"text": "a", "k": 0}',
              b'{"text": "a", "k": "two"}', b'{"text": "a", "threshold": NaN}', b'{"text": "a", "threshold": 2}',
-             b'{"text": "a", "extra": 1}', b'{"text": "\\ud800"}', b"\xff\xfe{", b'{"text": "a"' + b"]" * 50]
+             b'{"text": "a", "extra": 1}', b'{"text": "a", "k": true}', b'{"text": "a", "threshold": "0.5"}',
+             b'{"text": "a", "k": 1.0}', b'{"text": "\\ud800"}', b"\xff\xfe{", b'{"text": "a"' + b"]" * 50]
 
 
 @pytest.mark.parametrize("path", ["/predict", "/explain"])

@@ -145,7 +145,7 @@ def _schemas():
     from pydantic import BaseModel, ConfigDict, Field, model_validator
 
     class PredictRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid", strict=True)  # strict: true is no 1, "0.5" no 0.5
         texts: list[str] | None = Field(None, min_length=1, description="texts to classify (or give `text`)")
         text: str | None = Field(None, description="one text to classify (or give `texts`)")
         k: int | None = Field(None, ge=1, le=10_000, description="classes per text, most probable first "
@@ -169,7 +169,7 @@ def _schemas():
         predictions: list[Prediction]
 
     class ExplainRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid", strict=True)
         text: str
         top: int = Field(10, ge=1, le=1000, description="how many words and features to rank")
 
