@@ -110,12 +110,17 @@ def test_corpus_is_big_enough():
     assert len(CASES) >= 25
 
 
-def test_folder_format_bad_files(tmp_path, capsys):
-    root = tmp_path / "corpus"
-    for cls in ("neg", "pos"):
+def folder_corpus(root, classes, per_class: int, word: str):
+    """root/<class>/<i>.txt, each file "<class> <word> <i>"."""
+    for cls in classes:
         (root / cls).mkdir(parents=True)
-        for i in range(5):
-            (root / cls / f"{i}.txt").write_text(f"{cls} text {i}")
+        for i in range(per_class):
+            (root / cls / f"{i}.txt").write_text(f"{cls} {word} {i}")
+    return root
+
+
+def test_folder_format_bad_files(tmp_path, capsys):
+    root = folder_corpus(tmp_path / "corpus", ("neg", "pos"), 5, "text")
     (root / "neg" / "5.txt").write_bytes(b"ok \xff bad")
     assert run_cli("train", "--train", root, *TRAIN_FLAGS, "--out", tmp_path / "r1") == 2
     assert "corpus:neg/5.txt: byte 0xff at byte offset 3 is not valid utf-8" in capsys.readouterr().err
@@ -371,11 +376,7 @@ def test_degenerate_data_is_refused_or_said_with_numbers(tmp_path, capsys):
 
 
 def test_folder_corpora_skip_hidden_entries_and_refuse_nesting(tmp_path, capsys):
-    root = tmp_path / "corpus"
-    for name in ("a", "b"):
-        (root / name).mkdir(parents=True)
-        for i in range(6):
-            (root / name / f"{i}.txt").write_text(f"{name} words {i}")
+    root = folder_corpus(tmp_path / "corpus", ("a", "b"), 6, "words")
     (root / ".git").mkdir()
     (root / ".git" / "HEAD").write_text("ref")
     (root / "a" / ".DS_Store").write_bytes(b"\0\1junk")
