@@ -102,6 +102,10 @@ def test_explain_health_model(server, small_run):
     assert m["config"]["model"]["embed_dim"] == 16 and "valid" in m["metrics"]
     schema = httpx.get(server.url + "/openapi.json").json()
     assert {"/predict", "/explain", "/health", "/model"} <= set(schema["paths"])
+    for path, method in (("/predict", "post"), ("/explain", "post"), ("/health", "get"), ("/model", "get")):
+        documented = set(schema["paths"][path][method]["responses"])
+        assert {"200", "401", "408", "413", "500", "503"} <= documented, (path, documented)
+    assert "422" in schema["paths"]["/predict"]["post"]["responses"]
 
 
 def _json_error(r, status):

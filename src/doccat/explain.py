@@ -76,15 +76,21 @@ def explain(clf, text: str, top: int = 10) -> dict:
     }
 
 
+CHUNK_IDS = 1 << 20  # feature ids per batch of leave-one-out variants (a few MB of arrays at a time)
+
+
 def _word_drops(clf, tokens: list[str], words: list[str], enc: Encoded, emb, chosen: int, p: float) -> np.ndarray:
     """Per distinct word: the chosen output's probability minus what it is with every occurrence of the word left out."""
     if not words:
         return np.zeros(0)
-    keep = [[t for t in tokens if t != w] for w in words]
-    variants = clf.featurizer.encode_tokens([t for k in keep for t in k],
-                                            np.array([len(k) for k in keep], dtype=np.int64))
     p_words = p if emb is None else float(_probs(clf, _inputs(clf, enc, emb, 1, 2))[0, chosen])
-    return p_words - _probs(clf, _inputs(clf, variants, emb, 2, len(words) + 2))[:, chosen]
+    step, probs = max(1, CHUNK_IDS // (8 * len(tokens))), []  # a token makes up to ~8 features (chars)
+    for start in range(0, len(words), step):
+        keep = [[t for t in tokens if t != w] for w in words[start:start + step]]
+        variants = clf.featurizer.encode_tokens([t for k in keep for t in k],
+                                                np.array([len(k) for k in keep], dtype=np.int64))
+        probs.append(_probs(clf, _inputs(clf, variants, emb, 2 + start, 2 + start + len(keep)))[:, chosen])
+    return p_words - np.concatenate(probs)
 
 
 def _feature_drops(clf, enc: Encoded, emb, chosen: int, p: float) -> np.ndarray:
@@ -92,10 +98,15 @@ def _feature_drops(clf, enc: Encoded, emb, chosen: int, p: float) -> np.ndarray:
     feats = enc.ids
     if not len(feats) or not clf.config.model.bag:  # no bag, no features
         return np.zeros(0)
-    rest = np.concatenate([np.delete(np.arange(len(feats)), i) for i in range(len(feats))])  # F bags of F-1
-    variants = Encoded(feats[rest], np.arange(len(feats) + 1, dtype=np.int64) * (len(feats) - 1), enc.counts[rest])
-    variants.weights = clf.featurizer.weigh(variants)
-    return p - _probs(clf, _inputs(clf, variants, None if emb is None else emb[[0] * len(feats)]))[:, chosen]
+    F, probs = len(feats), []
+    step = max(1, CHUNK_IDS // F)  # F bags of F - 1 features, `step` bags at a time: memory stays bounded
+    for start in range(0, F, step):
+        left_out = np.arange(start, min(start + step, F))
+        rest = (np.arange(F - 1)[None, :] + (np.arange(F - 1)[None, :] >= left_out[:, None])).ravel()
+        variants = Encoded(feats[rest], np.arange(len(left_out) + 1, dtype=np.int64) * (F - 1), enc.counts[rest])
+        variants.weights = clf.featurizer.weigh(variants)
+        probs.append(_probs(clf, _inputs(clf, variants, None if emb is None else emb[[0] * len(left_out)]))[:, chosen])
+    return p - np.concatenate(probs)
 
 
 def _feature_names(tokens: list[str], ids: np.ndarray, ngrams: list[dict]) -> dict[int, str]:

@@ -13,6 +13,8 @@ or 422 and a JSON body. fastapi and uvicorn are optional (`pip install 'doccat[s
 """
 
 import asyncio
+import contextlib
+import ctypes
 import hmac
 import ipaddress
 import json
@@ -25,6 +27,15 @@ from .config import ConfigError
 
 SETTINGS_ENV = "DOCCAT_SERVE_SETTINGS"  # how `--workers N` hands the settings to each worker process
 PUBLIC_PATHS = {"/", "/health"}
+# Every status the server answers besides 200, as the OpenAPI schema documents it (FastAPI adds 422 itself).
+ERRORS = {
+    400: "a Content-Length that is not a number",
+    401: "missing or wrong API key (when the server has one); /health and / need none",
+    408: "the request body did not arrive within the body timeout (--body-seconds)",
+    413: "too large: the body, a text, the number of texts, or an /explain text's distinct words",
+    500: "internal error (logged by the server, never a traceback to the client)",
+    503: "too many connections at once (--max-connections), or the model still loading (/health)",
+}
 
 
 @dataclass
@@ -130,7 +141,7 @@ def create_app(run_dir: str | Path, api_key: str | None = None, limits: Limits |
         torch.set_num_threads(threads)
     run_dir = Path(run_dir)
     clf = load(run_dir)  # verifies every file against manifest.json
-    app = FastAPI(title="doccat", version="1", description=f"Document classifier serving run {run_dir.name!r} "
+    app = FastAPI(title="doccat", version="1", lifespan=_returning_memory, description=f"Document classifier serving run {run_dir.name!r} "
                   f"({len(clf.classes_)} classes).")
     app.state.ready = True  # set only after load() above succeeded
     _add_error_handlers(app)
@@ -138,6 +149,29 @@ def create_app(run_dir: str | Path, api_key: str | None = None, limits: Limits |
     app.add_middleware(_GuardMiddleware, api_key=api_key or None, max_bytes=limits.max_request_bytes,
                        body_seconds=limits.body_seconds)
     return app
+
+
+TRIM_SECONDS = 5.0  # how often freed memory is handed back to the system
+M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
+
+
+@contextlib.asynccontextmanager
+async def _returning_memory(app):
+    """glibc keeps what the request threads free in their own heaps (arenas) instead of returning it, so the
+    RSS after a burst of large requests stayed at its peak (1.59x the start, bench/abuse_serve.py):
+    malloc_trim hands the free pages back every few seconds (a few ms; it runs without the GIL)."""
+    libc = ctypes.CDLL(None)
+    trim = getattr(libc, "malloc_trim", None)  # glibc only (not musl, macOS): elsewhere nothing to do
+    if trim:
+        libc.mallopt(M_ARENA_MAX, 2)  # not one heap per request thread (8 per core by default), each kept
+
+    async def loop():
+        while trim:
+            await asyncio.sleep(TRIM_SECONDS)
+            await asyncio.to_thread(trim, 0)
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
 
 
 def _schemas():
@@ -228,6 +262,8 @@ def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
     from .explain import explain
 
     PredictRequest, PredictResponse, ExplainRequest = _schemas()
+    errors = {status: {"description": text, "content": {"application/json": {"example": {"detail": text}}}}
+              for status, text in ERRORS.items()}
     manifest = json.loads((run_dir / "manifest.json").read_text())
     model_info = {"run": run_dir.name, "labels": clf.classes_, "config": to_dict(clf.config),
                   "metrics": clf.metrics_, "artifacts": manifest["files"]}
@@ -236,7 +272,7 @@ def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
         with torch.inference_mode():  # per thread: no autograd bookkeeping
             return fn(*args, **kw)
 
-    @app.post("/predict", response_model=PredictResponse)
+    @app.post("/predict", response_model=PredictResponse, responses=errors)
     async def predict(req: PredictRequest):
         """Top-`k` classes of each text with their softmax probabilities; one batch through the model."""
         texts = req.texts if req.texts is not None else [req.text]
@@ -246,7 +282,7 @@ def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
 
     explaining = anyio.CapacityLimiter(1)  # one /explain at a time: the others wait, /predict does not
 
-    @app.post("/explain")
+    @app.post("/explain", responses=errors)
     async def explain_view(req: ExplainRequest) -> dict:
         """Tokens, n-grams, logits, probabilities per class, and the words and features that decided."""
         _check_texts([req.text], limits)
@@ -254,13 +290,13 @@ def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
         return await anyio.to_thread.run_sync(lambda: inference(explain, clf, req.text, top=req.top),
                                               limiter=explaining)
 
-    @app.get("/health")
+    @app.get("/health", responses=errors)
     async def health():
         if not app.state.ready:
             return JSONResponse({"status": "loading"}, status_code=503)
         return {"status": "ok", "run": run_dir.name, "classes": len(clf.classes_)}
 
-    @app.get("/model")
+    @app.get("/model", responses=errors)
     async def model() -> dict:
         """Labels, the run's config and metrics, and the SHA-256 of each artifact (manifest.json)."""
         return model_info
