@@ -7,14 +7,16 @@ would fail the test with a traceback); `test_real_process_exit_code` checks a fe
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
-from doccat import cli
+from doccat import artifacts, cli
 from doccat.config import DataConfig
 from doccat.data import DataError, load_splits, readers
 
@@ -414,3 +416,34 @@ def test_cr_only_line_ends_and_duplicate_headers_are_named(tmp_path, capsys):
     (tmp_path / "dup.csv").write_text("label,text,text\na,x,y\nb,z,w\n")
     assert run_cli("train", "--train", tmp_path / "dup.csv", "--out", tmp_path / "run") == 2
     assert "dup.csv:1: the header names column 'text' twice" in capsys.readouterr().err
+
+
+def full_disk(monkeypatch, where: str):
+    """fsync fails as on a full disk (after the bytes were handed over, naming no file) for files whose path
+    holds `where`."""
+    fsync = os.fsync
+
+    def full(fd):
+        if where in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return fsync(fd)
+    monkeypatch.setattr(artifacts.os, "fsync", full)
+
+
+def test_a_full_disk_loses_nothing_in_the_three_places_that_write(run_dir, tmp_path, monkeypatch, capsys):
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    (tmp_path / "report.html").write_text("the report of yesterday")
+    full_disk(monkeypatch, ".run.tmp-")  # 1. the run directory, replaced with --overwrite
+    assert run_cli("train", "--train", tmp_path / "train.csv", *TRAIN_FLAGS, "--out", run_dir, "--overwrite") == 2
+    assert f"{run_dir}: No space left on device (free some space, or write elsewhere (--out))" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+    full_disk(monkeypatch, "checkpoint")  # 2. a checkpoint of a mini-batch run
+    assert run_cli("train", "--train", tmp_path / "train.csv", "--embed-dim", "4", "--optimizer", "adam",
+                   "--batch-size", "4", "--epochs", "2", "--checkpoint-every", "1", "--out", tmp_path / "net") == 2
+    assert "checkpoint.safetensors: No space left on device (free some space" in capsys.readouterr().err
+    assert not (tmp_path / "net").exists()
+    full_disk(monkeypatch, "report.html")  # 3. a report over an existing file
+    assert run_cli("report", run_dir, "--out", tmp_path / "report.html") == 2
+    assert f"{tmp_path / 'report.html'}: No space left on device" in capsys.readouterr().err
+    assert (tmp_path / "report.html").read_text() == "the report of yesterday"
+    assert [p.name for p in tmp_path.rglob("*") if ".tmp-" in p.name] == []

@@ -38,11 +38,15 @@ def _json(obj) -> bytes:
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` all at once: a temp file in the same directory, fsync, rename."""
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:  # a full disk, an interrupt: `path` is untouched, and no half-written temp is left
+        tmp.unlink(missing_ok=True)
+        raise _with_path(e, path)
     _fsync_dir(path.parent)  # make the rename itself durable
 
 
@@ -198,6 +202,13 @@ class RunFiles:
                 "history.csv": rows_csv(self.history), **self.extra}
 
 
+def _with_path(e: BaseException, path: Path) -> BaseException:
+    """A write's OSError names no file (a full disk is found by write() or fsync()): name the one meant."""
+    if isinstance(e, OSError) and e.filename is None:
+        return OSError(e.errno, e.strerror, str(path))
+    return e
+
+
 def write_run(out: Path, run: RunFiles, overwrite: bool = False) -> Path:
     """Write the run directory atomically: into a temporary sibling, then swapped into place.
 
@@ -208,11 +219,15 @@ def write_run(out: Path, run: RunFiles, overwrite: bool = False) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
-    for name, data in files.items():  # manifest.json last: a temporary copy with one is complete
-        with open(tmp / name, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+    try:
+        for name, data in files.items():  # manifest.json last: a temporary copy with one is complete
+            with open(tmp / name, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+    except BaseException as e:  # a full disk: the old run (if any) is untouched and the partial copy goes
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _with_path(e, out)
     if not os.path.lexists(out):
         os.replace(tmp, out)
     elif _exchange(tmp, out):  # the old run is now at `tmp`

@@ -215,11 +215,13 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    from pathlib import Path
+
+    from .artifacts import write_atomic
     from .report import compare, format_table
     text = format_table(*compare(args.run_dirs), args.format)
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_atomic(Path(args.out), text.encode("utf-8"))
     else:
         sys.stdout.write(text)
     return 0

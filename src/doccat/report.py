@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import ArtifactError
+from .artifacts import ArtifactError, write_atomic
 from .loss import SCORES
 from .metrics import HEADLINE
 
@@ -217,7 +217,7 @@ def _timing_section(m: dict, history: list[dict]) -> list[str]:
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of `run_dir` to `out` (default RUN_DIR/report.html, outside the manifest)."""
     out = Path(out) if out else Path(run_dir) / "report.html"
-    out.write_text(render_report(run_dir), encoding="utf-8")
+    write_atomic(out, render_report(run_dir).encode("utf-8"))  # a full disk leaves the old report whole
     return out
 
 
