@@ -37,6 +37,8 @@ def _json(obj) -> bytes:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` all at once: a temp file in the same directory, fsync, rename."""
+    if path.is_dir():  # else the rename's error would name the temporary file
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         with open(tmp, "wb") as f:

@@ -26,7 +26,14 @@ def _flag_type(tp):
     base = config_mod.set_type(tp)  # `str | None` -> str; `list[str]` stays a list
     if typing.get_origin(base) is list:
         item = typing.get_args(base)[0]
-        return lambda s: [item(x) for x in s.split(",") if x.strip()]
+
+        def items(text: str) -> list:
+            try:
+                return [item(x) for x in text.split(",") if x.strip()]
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of {item.__name__} "
+                                                 "values (e.g. 64,32)") from None
+        return items
     if base is bool:
         return _bool
     return base
@@ -102,7 +109,7 @@ def cmd_train(args) -> int:
         clf = resume(out, log=log, progress=progress)
     else:
         name = overrides.get("dataset") or "run"
-        out = args.out if args.out is not None else f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = args.out if args.out is not None else default_out(name)
         clf = train(config=args.config, out=out, overwrite=args.overwrite, log=log, progress=progress, **overrides)
     from .distributed import is_main
     if not is_main():  # under torchrun, rank 0 says how it went
@@ -115,12 +122,19 @@ def cmd_train(args) -> int:
     return 0
 
 
+def default_out(name: str) -> str:
+    """runs/NAME-<date>-<time>, with -2, -3, ... when a run of the same second is there already."""
+    base = f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    taken = itertools.chain([base], (f"{base}-{i}" for i in itertools.count(2)))
+    return next(p for p in taken if not os.path.lexists(p))
+
+
 def _train_seeds(args, overrides: dict, log, progress) -> int:
     from .seeds import train_seeds
     if args.resume:
         raise ConfigError("--resume continues one run: it takes no --seeds")
     name = overrides.get("dataset") or "run"
-    out = args.out if args.out is not None else f"runs/{name}-seeds-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = args.out if args.out is not None else default_out(f"{name}-seeds")
     summary = train_seeds(args.seeds, config=args.config, out=out, overwrite=args.overwrite, log=log,
                           progress=progress, **overrides)
     print(json.dumps({"out": str(out), **summary}, indent=2))
@@ -132,7 +146,7 @@ def cmd_tune(args) -> int:
     overrides = config_overrides(args)
     log = (lambda *a, **k: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     name = overrides.get("dataset") or "run"
-    out = args.out if args.out is not None else f"runs/tune-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = args.out if args.out is not None else default_out(f"tune-{name}")
     result = tune(config=args.config, out=out, trials=args.trials, timeout=args.timeout, space=args.space,
                   overwrite=args.overwrite, log=log, progress=False if args.quiet else None, **overrides)
     print(json.dumps(result.summary, indent=2))
@@ -378,7 +392,8 @@ def _os_error(e: OSError) -> str:
              errno.EACCES: "choose a path you may write to (--out), or fix its permissions",
              errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
              errno.EISDIR: "the path is a folder: name a file",
-             errno.ENAMETOOLONG: "choose a shorter path", errno.EROFS: "write to a writable file system"}
+             errno.ENAMETOOLONG: "choose a shorter path", errno.EROFS: "write to a writable file system",
+             errno.ENOENT: "a folder on the path does not exist, or cannot hold files there: choose another path"}
     paths = " -> ".join(str(p) for p in (e.filename, e.filename2) if p is not None)
     what = f"{paths}: {e.strerror or e}" if paths else str(e.strerror or e)
     return what + (f" ({fixes[e.errno]})" if e.errno in fixes else "")

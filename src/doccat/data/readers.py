@@ -407,6 +407,18 @@ def read_jsonl(path, **options) -> tuple[list[str], list]:
     return _collect(jsonl_rows(path, Format(**options)))
 
 
+def _check_json_lines(path: Path, n: int, line: str) -> None:
+    """A whole JSON document (an array, or an object over several lines) is no JSON Lines file: say so once,
+    with the conversion, rather than refusing (or skipping) every line."""
+    head = line.strip()
+    if head.startswith("["):
+        raise DataError(f"{path}:{n}: a JSON array, not JSON Lines (one object per line); convert it with "
+                        f"jq -c '.[]' {path} > {path.stem}.jsonl")
+    if head == "{" or (head.startswith("{") and not head.endswith("}")):
+        raise DataError(f"{path}:{n}: an object spread over several lines (pretty-printed JSON), not JSON Lines "
+                        f"(one object per line); convert it with jq -c . {path} > {path.stem}.jsonl")
+
+
 def jsonl_rows(path, f: Format):
     """One JSON object per line, one (text, label) at a time; several text keys are joined with a space."""
     path = Path(path)
@@ -415,9 +427,13 @@ def jsonl_rows(path, f: Format):
     kept = 0
     label_column, text_columns = f.label_column, f.text_columns
     lines = Lines(path, f.encoding, bad)
+    first = True
     for line in lines:
         if not line.strip():
             continue
+        if first:
+            _check_json_lines(path, lines.n, line)
+            first = False
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
