@@ -99,3 +99,21 @@ def test_stdin_for_predict_evaluate_and_explain(small_run, tmp_path):
     assert scored.returncode == 0 and json.loads(scored.stdout)["n"] == 2
     told = piped(["explain", small_run, "-", "--json"], "goal match team\n")
     assert told.returncode == 0 and json.loads(told.stdout)["text"] == "goal match team"
+
+
+def test_help_explains_each_option_from_its_field_and_groups_them():
+    import dataclasses
+    from doccat.config import ModelConfig
+    help_text = " ".join(doccat("train", "--help").stdout.split())  # argparse wraps lines
+    nb = next(f for f in dataclasses.fields(ModelConfig) if f.name == "nb")
+    assert " ".join(nb.metadata["doc"].split()) + " (default: auto)" in help_text
+    assert "--optimizer {auto,liblinear,lbfgs,sgd,adam,adamw,adagrad,rmsprop}" in help_text
+    assert "default: None" not in help_text and "default: 'auto'" not in help_text
+    groups = ["data:", "features:", "model:", "training:", "output:"]
+    assert [help_text.index(g) for g in groups] == sorted(help_text.index(g) for g in groups)
+    assert help_text.index("--ngrams") < help_text.index("model:") < help_text.index("--hidden")
+
+
+def test_version():
+    from importlib.metadata import version
+    assert doccat("--version").stdout.strip() == f"doccat {version('doccat')}"

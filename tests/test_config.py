@@ -1,12 +1,13 @@
 """Typed config: defaults, nested merges, key/type/choice checking, TOML load and round trip."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from doccat.config import (Config, ConfigError, DataConfig, ModelConfig, TrainConfig, load, merge, nest,
-                           to_toml)
+                           reference, to_toml)
 
 TUTORIAL = Path(__file__).parents[1] / "configs" / "tutorial.toml"
 
@@ -184,3 +185,25 @@ def test_tutorial_config_loads_with_tutorial_values():
     assert cfg.train.clip_norm == pytest.approx(0.1)
     assert cfg.train.batch_size == 64 and cfg.train.weight_decay == 0 and cfg.model.min_df == 1
     assert cfg.train.epochs == 10
+
+
+def readme_reference() -> str:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    start = readme.index("<!-- the configuration reference:")
+    start = readme.index("\n", start) + 1
+    return readme[start:readme.index("<!-- end of the configuration reference -->")]
+
+
+def test_the_readme_configuration_reference_is_the_fields_documentation():
+    assert readme_reference() == reference(), (
+        "README.md's configuration reference is out of date: rewrite the part between its markers with "
+        "python -c 'import doccat.config as c; print(c.reference(), end=\"\")'")
+
+
+@pytest.mark.parametrize("cls", [DataConfig, ModelConfig, TrainConfig])
+def test_every_key_is_documented_with_its_allowed_values(cls):
+    for f in dataclasses.fields(cls):
+        doc = f.metadata["doc"]
+        assert len(doc) > 20, f"{f.name}: document it beside its field"
+        missing = [c for c in f.metadata["choices"] if c not in doc]
+        assert not missing, f"{f.name}: its doc does not say what {missing} mean"

@@ -5,7 +5,7 @@ import pytest
 
 import doccat
 from doccat import recipe
-from doccat.config import Config, ConfigError, from_dict
+from doccat.config import Config, ConfigError, ModelConfig, TrainConfig, from_dict
 from doccat.data import from_memory, load_splits
 from doccat.data.stream import Corpus
 from doccat.data.summary import Stats
@@ -91,3 +91,13 @@ def test_the_saved_config_is_the_resolved_one(tmp_path):
     texts, labels = make_corpus(30)
     clf = doccat.train(texts, labels, out=tmp_path / "run", epochs=2, buckets=200, log=lambda *a: None)
     assert _auto_left(clf.config) == [] and doccat.load(tmp_path / "run").config == clf.config
+
+
+def test_the_config_docs_state_what_auto_resolves_to():
+    """The docs beside the fields (--help, the README's reference) say the recipe's numbers, not stale ones."""
+    docs = {f.name: f.metadata["doc"] for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)}
+    assert f"{recipe.AUTO_CHAR_TOKENS:,} tokens" in docs["char_ngrams"]
+    assert ",".join(map(str, recipe.AUTO_CHARS)) in docs["char_ngrams"]
+    assert f"auto (unset): {recipe.AUTO_NB}" in docs["nb"]
+    assert f"1 / ({recipe.AUTO_C:g} x training documents)" in docs["weight_decay"]
+    assert f"C = {recipe.AUTO_C:g}" in docs["weight_decay"] and f"else {recipe.AUTO_WEIGHT_DECAY:g}".replace("e-0", "e-") in docs["weight_decay"]

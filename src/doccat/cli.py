@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
+import importlib.metadata
 import itertools
 import json
 import os
@@ -76,17 +77,36 @@ def _bool(text: str) -> bool:
     return words[text.lower()]
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One --flag per config field (e.g. --embed-dim, --lr, --dataset); defaults stay in config.py."""
+HELP_GROUPS = {"data": "data: what is read, and how it is split",
+               "features": "features: how a document becomes feature ids and weights",
+               "model": "model: the layers on the features",
+               "training": "training: loss, optimizer, schedule, regularization, stopping",
+               "output": "output: the run directory, checkpoints and what is printed"}
+
+
+def help_groups(parser: argparse.ArgumentParser) -> dict:
+    """The argument groups config flags are listed under, in HELP_GROUPS' order."""
+    return {name: parser.add_argument_group(title) for name, title in HELP_GROUPS.items()}
+
+
+def add_config_flags(groups: dict) -> None:
+    """One --flag per config field (e.g. --embed-dim, --lr, --dataset), under its help group; its help is the
+    field's documentation in config.py, the one place defaults and their meaning are written."""
     for section, cls in config_mod.SECTION_TYPES.items():
-        group = parser.add_argument_group(f"[{section}] options (config file section)")
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            group = f.metadata["group"] or {"train": "training"}.get(section, section)
             # a bool flag alone means true (--freeze-embeddings); it also takes a value (--shuffle false)
             alone = {"nargs": "?", "const": True} if hints[f.name] is bool else {}
-            group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", type=_flag_type(hints[f.name]),
-                               default=None, metavar=f.name.upper(), help=f"default: {default!r}", **alone)
+            choices = f.metadata["choices"]
+            groups[group].add_argument(
+                f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", type=_flag_type(hints[f.name]), default=None,
+                metavar="{" + ",".join(choices) + "}" if choices else f.name.upper(),
+                help=f"{f.metadata['doc']} (default: {config_mod.shown(config_mod.default_of(f), f.metadata['doc'])})", **alone)
+
+
+def add_output_flags(group, what: str) -> None:
+    group.add_argument("-q", "--quiet", action="store_true", help=f"warnings and errors only: no {what}")
 
 
 def config_overrides(args) -> dict:
@@ -263,13 +283,16 @@ def cmd_serve(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="doccat", description="Train, evaluate and use document classifiers.")
+    p.add_argument("--version", action="version", version=f"doccat {importlib.metadata.version('doccat')}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train and evaluate a classifier; writes a run directory")
+    t = sub.add_parser("train", help="train and evaluate a classifier; writes a run directory",
+                       usage="%(prog)s [--config FILE] [--dataset NAME | --train FILE ...] [options]",
+                       description="Train and evaluate a classifier; writes a run directory. The options of the "
+                                   "data, features, model and training groups are config keys: the same names "
+                                   "in a TOML file given with --config (README: Configuration reference); "
+                                   "flags override the file.")
     t.add_argument("--config", help="TOML config file; flags override it")
-    t.add_argument("--out", help="run directory to write (default runs/<dataset>-<time>)")
-    t.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    t.add_argument("--quiet", action="store_true", help="no per-epoch log")
     t.add_argument("--seeds", metavar="SEEDS",
                    help="several runs, one per seed: a list (1,2,3) or a count (3: seeds 0,1,2); each run goes "
                         "to OUT/seed-S, and the mean and standard deviation of each metric to OUT/seeds.json "
@@ -278,7 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue a killed run (the --out it was given) from its last checkpoint in "
                         "RUN_DIR.partial/, with the config saved there; no other option is allowed with it "
                         "except --quiet")
-    add_config_flags(t)
+    groups = help_groups(t)
+    groups["output"].add_argument("--out", help="run directory to write (default runs/<dataset>-<time>)")
+    groups["output"].add_argument("--overwrite", action="store_true", help="replace --out if it is a doccat run")
+    add_output_flags(groups["output"], "per-epoch log")
+    add_config_flags(groups)
     t.set_defaults(func=cmd_train)
 
     u = sub.add_parser("tune", help="search hyperparameters on the validation split (Optuna), then train the "
@@ -292,11 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "log = true")
     u.add_argument("--trials", type=int, help="how many trials (default 20, unless --timeout is given)")
     u.add_argument("--timeout", type=float, help="start no trial after this many seconds")
-    u.add_argument("--out", help="folder to write: best.toml, trials.csv, tune.json, best/ "
-                                 "(default runs/tune-<dataset>-<time>)")
-    u.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    u.add_argument("--quiet", action="store_true", help="no per-trial log")
-    add_config_flags(u)  # --seed seeds the search too
+    groups = help_groups(u)
+    groups["output"].add_argument("--out", help="folder to write: best.toml, trials.csv, tune.json, best/ "
+                                                "(default runs/tune-<dataset>-<time>)")
+    groups["output"].add_argument("--overwrite", action="store_true", help="replace --out if it is doccat's")
+    add_output_flags(groups["output"], "per-trial log")
+    add_config_flags(groups)  # --seed seeds the search too
     u.set_defaults(func=cmd_tune)
 
     e = sub.add_parser("evaluate", help="metrics of a saved run on a split or a labeled file")

@@ -19,125 +19,188 @@ class ConfigError(ValueError):
     """A configuration value or key that doesn't make sense."""
 
 
+def option(default, doc: str, choices: tuple[str, ...] = (), group: str | None = None):
+    """A config field and its documentation, written once: `--help`, the README's config reference and the
+    estimator's docstring show `doc`; `choices` are the values a str field allows (checked by `validate`);
+    `group` the heading it is listed under in help (default: its section's)."""
+    metadata = {"doc": doc, "choices": choices, "group": group}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass
 class DataConfig:
-    dataset: str | None = None  # a registry name (see `doccat datasets`); or give files below
-    # classify (one label per document) | multilabel (a set of labels) | regression (a number);
-    # auto: the registry dataset's task, else classify
-    task: str = "auto"
-    train: str | None = None
-    valid: str | None = None
-    test: str | None = None
-    # auto (by the name: .csv .tsv .jsonl .txt .parquet .arrow/.feather, a folder per class or a Hugging Face
-    # save_to_disk folder) | csv | tsv | jsonl | fasttext | folder | parquet | arrow | hf
-    format: str = "auto"
-    delimiter: str | None = None  # CSV/TSV: None: "," or tab by the format, or the one the header shows (e.g. ";")
-    # CSV/TSV: the quote character; None: '"' for CSV, and for a TSV whose fields are quoted (as pandas writes
-    # them: found from the file's start), else none; "" = no quoting (every delimiter splits)
-    quotechar: str | None = None
-    label_column: str = "label"  # a column name, or a 0-based index for headerless CSV/TSV
-    label_sep: str | None = None  # multilabel CSV/TSV/JSONL strings: the separator of the labels in a field, e.g. ","
-    text_columns: list[str] = field(default_factory=lambda: ["text"])
-    header: bool | None = None  # CSV/TSV: None guesses from the first row
-    encoding: str = "utf-8"
-    on_bad_row: str = "error"  # error | skip | warn: skip/warn drop bad rows and report their line numbers
-    from_split: str | None = None  # use only this registry split, carve the others from it
-    valid_fraction: float = 0.1  # carved from train when there is no validation split
-    test_fraction: float | None = None  # carved from train when there is no test split
-    split_seed: int = 0
-    data_dir: str | None = None
-    # read the files a block at a time, every epoch, instead of loading them: corpora larger than memory
-    # (doccat/data/stream.py); mini-batch optimizers only
-    streaming: bool = False
-    shuffle_buffer: int = 10_000  # streaming: documents held to shuffle the training stream (memory ~ this x doc size)
+    """Where the documents and labels come from, and how they are read and split."""
+    dataset: str | None = option(None, "a registry dataset by name (`doccat datasets` lists them), downloaded "
+                                 "on first use; or give files with train / valid / test instead")
+    task: str = option("auto", "classify: one label per document; multilabel: a set of labels per document; "
+                       "regression: a number per document; auto: the registry dataset's task, else classify",
+                       ("auto", "classify", "multilabel", "regression"))
+    train: str | None = option(None, "the training file or folder (see format)")
+    valid: str | None = option(None, "the validation file; none: valid_fraction of train is held out")
+    test: str | None = option(None, "the test file; none: no test scores (or test_fraction of train)")
+    format: str = option("auto", "the files' format: csv, tsv, jsonl, fasttext (__label__ lines), folder (one "
+                         "subfolder of text files per class), parquet, arrow (or feather), hf (a Hugging Face "
+                         "save_to_disk folder); auto: by the name (.csv .tsv .jsonl .txt .parquet .arrow "
+                         ".feather) or what the folder holds",
+                         ("auto", "csv", "tsv", "jsonl", "fasttext", "folder", "parquet", "arrow", "hf"))
+    delimiter: str | None = option(None, "CSV/TSV: the field delimiter; auto (unset): ',' for CSV, a tab for "
+                                   "TSV, or the one the header shows (e.g. ';')")
+    quotechar: str | None = option(None, "CSV/TSV: the quote character; auto (unset): '\"' for CSV, and for a "
+                                   "TSV whose fields are quoted (as pandas writes them: seen at the file's "
+                                   "start), else none; '' = no quoting (every delimiter splits)")
+    label_column: str = option("label", "the label's column: a name, or a 0-based index for a file without a header")
+    label_sep: str | None = option(None, "multilabel: the separator of the labels in one field, e.g. ','")
+    text_columns: list[str] = option(["text"], "the text's columns (names or 0-based indexes), joined with a "
+                                     "space when there are several, e.g. title,text")
+    header: bool | None = option(None, "CSV/TSV: whether the first row is a header; auto (unset): guessed "
+                                 "from the first row")
+    encoding: str = option("utf-8", "the files' text encoding, e.g. latin-1 (UTF-16/32 files are found by their BOM)")
+    on_bad_row: str = option("error", "a row that cannot be read: error stops with its line; skip drops it; "
+                             "warn drops it and reports the line numbers", ("error", "skip", "warn"))
+    from_split: str | None = option(None, "use only this split of a registry dataset and carve the others from it")
+    valid_fraction: float = option(0.1, "the part of train held out for validation when there is no "
+                                   "validation split (stratified by class)")
+    test_fraction: float | None = option(None, "the part of train held out for testing when there is no test "
+                                         "split; unset: none")
+    split_seed: int = option(0, "the seed of the held-out splits (apart from train.seed, so that runs with "
+                             "different seeds see the same splits)")
+    data_dir: str | None = option(None, "where registry datasets are kept; unset: $DOCCAT_DATA_DIR, else "
+                                  "../shared/datasets beside a source checkout, else "
+                                  "$XDG_CACHE_HOME/doccat/datasets (~/.cache/doccat/datasets)")
+    streaming: bool = option(False, "read the files a block at a time, every epoch, instead of loading them: "
+                             "for corpora larger than memory; mini-batch optimizers only (batch_size > 0)")
+    shuffle_buffer: int = option(10_000, "streaming: how many documents are held to shuffle the training "
+                                 "stream (memory ~ this x a document's size)")
 
 
 @dataclass
 class ModelConfig:
-    # the default recipe, chosen on held-out training data (bench/SELECTION.md): a linear SVM on TF-IDF word 1-2-grams
-    embed_dim: int = 0  # 0: no embedding, the bag holds one weight per class (a linear model)
-    ngrams: int = 2  # word n-grams up to this n, hashed into `buckets`
-    buckets: int = 2_000_000  # only the buckets training uses become columns: few collisions, little memory
-    # character n-grams of every word (unknown ones too), lengths [low, high], marked at the word's ends
-    # ("<wo", "ord>"), hashed into `buckets` of their own, weighed as a block beside the words; [] = none.
-    # None: [3, 5] for a linear model whose training split has at most 500,000 tokens (the default recipe, chosen
-    # on held-out training data), else none: a word brings ~10 character n-grams, which on a larger corpus cost
-    # 3-5x the training time for a gain of -0.2 to +0.7 points (bench/SELECTION.md)
-    char_ngrams: list[int] | None = None
-    min_freq: int = 1  # a word needs this many occurrences in the training split to enter the vocabulary
-    min_df: int = 2  # a feature (word or n-gram) needs this many training documents to be a column
-    max_vocab: int | None = 2_000_000  # the most frequent tokens kept; None = all
-    max_tokens: int | None = 10_000  # documents are cut to their first N tokens (before n-grams); None = all
-    weighting: str = "tfidf"  # mean (of token and n-gram vectors) | tfidf (sublinear, L2-normalized)
-    # Naive Bayes scaling (NBSVM, Wang & Manning 2012) of a linear classifier: each class's score weighs a feature by
-    # |r| ** nb, r the log-ratio of its smoothed document frequencies in and out of the class, so the features that
-    # tell the class apart cost less under weight decay. 0 = off; None: 0.5 for a linear classify/multilabel model
-    # fit full batch (the default recipe, chosen on held-out training data), else 0
-    nb: float | None = None
-    hidden: list[int] = field(default_factory=list)  # sizes of the hidden layers between the bag and the output
-    activation: str = "relu"  # relu | tanh | sigmoid | hardtanh | gelu
-    dropout: float = 0.0
-    # auto (zeros for a linear model; with word vectors, "vectors": uniform at their scale; else uniform) |
-    # uniform | vectors | xavier | kaiming | normal | zeros | default (PyTorch's own per layer)
-    init: str = "auto"
-    init_range: float = 0.5
-    # pretrained representations (README: "Pretrained representations")
-    vectors: str | None = None  # word vectors (GloVe .txt, fastText/word2vec .vec, .gz) for the bag's word rows
-    freeze_embeddings: bool = False  # the bag keeps its initial rows (e.g. the vectors); else they are fine-tuned
-    unfreeze_after: int = 0  # with freeze_embeddings: fine-tune the bag after this many epochs; 0 = never
-    bag: bool = True  # with an encoder: the n-gram bag beside it (see model.EncoderClassifier); false: none
-    encoder: str | None = None  # a sentence encoder: a known name (all-MiniLM-L6-v2) or a Hugging Face folder
-    encoder_mode: str = "frozen"  # frozen (embeddings computed once, cached on disk) | finetune
-    encoder_layers: int | None = None  # finetune: only the top N transformer layers train; None = all
-    encoder_max_length: int | None = None  # tokens per window; None = the encoder's own (256 for MiniLM)
-    encoder_long_docs: str = "truncate"  # truncate | chunk (windows of encoder_max_length, embeddings averaged)
-    encoder_overlap: int = 0  # chunk: tokens shared by neighbouring windows
-    encoder_pool_layers: int = 1  # the token states pooled: the mean of the top N layers' (1: the last layer's)
-    encoder_cache: str | None = None  # frozen: embeddings cache; None = $DOCCAT_CACHE_DIR/encoder or ~/.cache/doccat/encoder
-    threshold: float = 0.5  # multilabel: a label is predicted when its probability reaches this
+    """What the model is: the features of a document (group "features"), then the layers on them."""
+    embed_dim: int = option(0, "the width of each feature's embedding row; 0: no embedding, the bag holds one "
+                            "weight per feature and class: a linear model (the default recipe, a linear SVM)")
+    ngrams: int = option(2, "word n-grams up to this n (1: words alone), hashed into buckets", group="features")
+    buckets: int = option(2_000_000, "hash buckets for the word n-grams (and, separately, the character "
+                          "n-grams); only the buckets training uses become columns, so a large number costs "
+                          "little memory and few collisions", group="features")
+    char_ngrams: list[int] | None = option(
+        None, "character n-grams of every word (unknown words too), lengths low,high, marked at the word's ends "
+        "('<wo', 'ord>'), hashed and weighed as a block of their own beside the words; '' (empty) = none; "
+        "auto (unset): 3,5 for a linear model whose training split has at most 1,000,000 tokens, else none (on "
+        "more, they cost 1.2-3.5x the training time for -0.04 to +0.33 points: bench/SELECTION.md)",
+        group="features")
+    min_freq: int = option(1, "a word needs this many occurrences in the training split to enter the "
+                           "vocabulary", group="features")
+    min_df: int = option(2, "a feature (word, n-gram or character n-gram) needs this many training documents "
+                         "to become a column", group="features")
+    max_vocab: int | None = option(2_000_000, "the most frequent words kept in the vocabulary; unset = all",
+                                   group="features")
+    max_tokens: int | None = option(10_000, "documents are cut to their first N tokens (before n-grams); "
+                                    "unset = all", group="features")
+    weighting: str = option("tfidf", "how a document's features are weighed: tfidf: (1 + log count) x idf, "
+                            "L2-normalized (sublinear TF-IDF: a linear model on it is a TF-IDF SVM); mean: "
+                            "count / total, the average of the feature vectors (fastText's bag)",
+                            ("tfidf", "mean"), group="features")
+    nb: float | None = option(None, "Naive Bayes scaling (NBSVM, Wang & Manning 2012), linear classify/"
+                              "multilabel models only: each class weighs a feature by |r| ** nb, r the log-ratio "
+                              "of its document frequencies in and out of the class, so features that tell the "
+                              "class apart cost less under weight decay; 0 = off; auto (unset): 0.5 for a "
+                              "linear model fit full batch, else 0", group="features")
+    hidden: list[int] = option([], "sizes of the hidden layers between the embedding bag and the output, "
+                               "e.g. 256,128; needs embed_dim > 0 (or an encoder); none: the bag feeds the output")
+    activation: str = option("relu", "the hidden layers' activation: relu, tanh, sigmoid, hardtanh or gelu (only "
+                             "with hidden layers)",
+                             ("relu", "tanh", "sigmoid", "hardtanh", "gelu"))
+    dropout: float = option(0.0, "dropout probability after each hidden layer's activation, in training only "
+                            "(only with hidden layers); 0 = off")
+    init: str = option("auto", "how the weights start: uniform in [-init_range, init_range]; vectors: uniform "
+                       "at the word vectors' scale (needs vectors); xavier, kaiming, normal (std init_range); "
+                       "zeros (only for a linear model: hidden layers started at zero never break symmetry); "
+                       "default: PyTorch's own per layer; auto: zeros for a linear model, vectors with word "
+                       "vectors, else uniform",
+                       ("auto", "uniform", "vectors", "xavier", "kaiming", "normal", "zeros", "default"))
+    init_range: float = option(0.5, "init uniform: the bound of the uniform draw; normal: its standard "
+                               "deviation (a network's embedding rows)")
+    vectors: str | None = option(None, "pretrained word vectors (GloVe .txt, fastText/word2vec .vec, .gz) for "
+                                 "the bag's word rows; needs embed_dim of their size")
+    freeze_embeddings: bool = option(False, "the bag keeps its initial rows (e.g. the vectors); else they are "
+                                     "fine-tuned")
+    unfreeze_after: int = option(0, "with freeze_embeddings: fine-tune the bag after this many epochs; 0 = never")
+    bag: bool = option(True, "with an encoder: the n-gram bag beside it; false: the encoder alone")
+    encoder: str | None = option(None, "a sentence encoder: a known name (all-MiniLM-L6-v2, with the "
+                                 "'encoder' extra) or a Hugging Face model folder")
+    encoder_mode: str = option("frozen", "frozen: the encoder's embeddings computed once (cached on disk) and "
+                               "a head trained on them; finetune: the encoder trains too (mini-batches)",
+                               ("frozen", "finetune"))
+    encoder_layers: int | None = option(None, "finetune: only the top N transformer layers train; unset = all")
+    encoder_max_length: int | None = option(None, "tokens per encoder window; unset: the encoder's own (256 "
+                                            "for MiniLM)")
+    encoder_long_docs: str = option("truncate", "documents longer than a window: truncate keeps the first; "
+                                    "chunk embeds windows of encoder_max_length and averages them",
+                                    ("truncate", "chunk"))
+    encoder_overlap: int = option(0, "chunk: tokens shared by neighbouring windows")
+    encoder_pool_layers: int = option(1, "the token states pooled: the mean of the top N layers' (1: the last "
+                                      "layer's)")
+    encoder_cache: str | None = option(None, "frozen: where embeddings are cached; unset: $DOCCAT_CACHE_DIR/"
+                                       "encoder, else ~/.cache/doccat/encoder")
+    threshold: float = option(0.5, "multilabel: a label is predicted when its probability reaches this")
 
 
 @dataclass
 class TrainConfig:
-    # the default recipe is scikit-learn's LinearSVC (squared hinge, one-vs-rest, C = 2), solved by liblinear's
-    # dual coordinate descent (chosen on held-out training data)
-    epochs: int = 40
-    batch_size: int = 0  # 1: stochastic; 0: full batch (one update per epoch, the whole training split)
-    shuffle: bool = True  # reshuffle the training documents every epoch
-    # auto: liblinear where it solves the same problem (a linear model, squared_hinge, in memory, no class
-    # weights), else lbfgs | liblinear (full batch, one solve) | lbfgs (full batch; 4 iterations an epoch) |
-    # sgd | adam | adamw | adagrad | rmsprop
-    optimizer: str = "auto"
-    lr: float = 1.0
-    encoder_lr: float = 2e-5  # model.encoder_mode finetune: the pretrained encoder's learning rate (small: it forgets)
-    momentum: float = 0.0
-    nesterov: bool = False
-    # L2 on weights (not biases); lbfgs adds 0.5 * wd * |W|^2 to its objective (the mean loss). None: by the
-    # loss: squared_hinge 1 / (2 * training docs) (scikit-learn's C = 2: half a document's weight); else 3e-6
-    weight_decay: float | None = None
-    scheduler: str = "none"  # none | step | cosine | linear | plateau
-    step_size: int = 1
-    step_when: str = "epoch"  # step: every step_size epochs, or "val_drop": when val accuracy drops (the tutorial)
-    gamma: float = 0.1  # step: lr *= gamma every step_size epochs; plateau: the reduce factor
-    plateau_patience: int = 0
-    warmup_epochs: float = 0.0  # linear: warm up over this many epochs, then decay to 0
-    # auto: the task's usual (classify: squared_hinge for a linear model, as the default recipe, else
-    # cross_entropy; multilabel: bce; regression: mse) | cross_entropy | nll | bce | squared_hinge | mse | l1
-    loss: str = "auto"
-    label_smoothing: float = 0.0  # classify/multilabel: move targets this much toward uniform
-    class_weights: str = "none"  # none | balanced | "w1,w2,..." (one per class, in class order)
-    clip_norm: float = 0.0  # clip the gradient norm to this; 0 = off
-    clip_value: float = 0.0  # clip every gradient element to [-v, v]; 0 = off
-    patience: int = 0  # stop after this many epochs without a better validation accuracy; 0 = off
-    keep: str = "last"  # last | best: the weights training ends with, or those of the best validation epoch
-    tol: float = 3e-3  # full batch: stop once an epoch lowers the training loss by less than this fraction
-    seed: int = 0
-    # checkpoints (into <out>.partial/, for --resume): a killed run loses at most this many minutes;
-    # by time rather than by epoch, since an L-BFGS checkpoint holds its history (5 steps of all weights)
-    checkpoint_minutes: float = 2.0  # 0 = off; mid-epoch too
-    checkpoint_every: int = 0  # also every N epochs; 0 = off
-    threads: int | None = None  # torch's CPU threads; None = torch's default (one per core)
-    device: str = "auto"  # cpu | cuda | auto (cuda when a GPU is present, else cpu)
+    """How the model learns: the loss, the optimizer and its schedule, regularization, stopping."""
+    epochs: int = option(40, "passes over the training split at most (the liblinear solve of the default "
+                         "recipe is one pass of its own, to convergence)")
+    batch_size: int = option(0, "documents per update; 0: full batch (the whole training split at once: "
+                             "liblinear and lbfgs); 1: stochastic")
+    shuffle: bool = option(True, "mini-batches: reshuffle the training documents every epoch")
+    optimizer: str = option("auto", "liblinear: LIBLINEAR's dual coordinate descent, one solve (a linear model, "
+                            "squared_hinge, full batch, in memory, no class weights); lbfgs: full batch, 4 "
+                            "iterations an epoch; sgd (momentum, nesterov), adam, adamw, adagrad, rmsprop: "
+                            "mini-batches (batch_size > 0); auto: liblinear where it applies, else lbfgs",
+                            ("auto", "liblinear", "lbfgs", "sgd", "adam", "adamw", "adagrad", "rmsprop"))
+    lr: float = option(1.0, "the learning rate (not used by liblinear; lbfgs: its first step size)")
+    encoder_lr: float = option(2e-5, "encoder_mode finetune: the pretrained encoder's learning rate (small: it "
+                               "forgets)")
+    momentum: float = option(0.0, "sgd only: the momentum, in [0, 1)")
+    nesterov: bool = option(False, "sgd with momentum only: Nesterov's momentum")
+    weight_decay: float | None = option(None, "L2 on the weights (not the biases): the objective is the mean "
+                                        "loss + 0.5 x weight_decay x |W|^2; auto (unset): for squared_hinge "
+                                        "1 / (2 x training documents), scikit-learn's C = 2; else 3e-6")
+    scheduler: str = option("none", "the learning rate's schedule: none (constant), step (x gamma every step_size epochs, or "
+                            "see step_when), cosine (to 0 over the epochs), linear (warm up, then down to 0), "
+                            "plateau (x gamma when validation accuracy stalls); not used by liblinear",
+                            ("none", "step", "cosine", "linear", "plateau"))
+    step_size: int = option(1, "scheduler step: epochs between steps")
+    step_when: str = option("epoch", "scheduler step: every step_size epochs (epoch), or when validation "
+                            "accuracy drops (val_drop)", ("epoch", "val_drop"))
+    gamma: float = option(0.1, "scheduler step: the factor the learning rate is multiplied by; plateau: the "
+                          "reduce factor (< 1)")
+    plateau_patience: int = option(0, "scheduler plateau: epochs without improvement before the rate drops")
+    warmup_epochs: float = option(0.0, "scheduler linear: warm up over this many epochs, then decay to 0")
+    loss: str = option("auto", "cross_entropy (softmax), nll, squared_hinge (one-vs-rest linear SVM): classify; "
+                       "bce: multilabel (or a two-class classify); mse, l1: regression; auto: squared_hinge for "
+                       "a linear classifier (the default recipe), else cross_entropy / bce / mse by the task",
+                       ("auto", "cross_entropy", "nll", "bce", "squared_hinge", "mse", "l1"))
+    label_smoothing: float = option(0.0, "classify/multilabel with probabilities: move targets this much "
+                                    "toward uniform")
+    class_weights: str = option("none", "weigh each class's documents in the loss: none, balanced (n / (classes "
+                                "x n_class)), or 'w1,w2,...' (one per class, in class order)")
+    clip_norm: float = option(0.0, "clip the gradient's norm to this; 0 = off")
+    clip_value: float = option(0.0, "clip every gradient element to [-v, v]; 0 = off")
+    patience: int = option(0, "stop after this many epochs without a better validation accuracy; 0 = off")
+    keep: str = option("last", "the weights training ends with (last), or those of the best validation epoch "
+                       "(best)", ("last", "best"))
+    tol: float = option(3e-3, "lbfgs: stop once an epoch lowers the training loss by less than this "
+                        "fraction (liblinear stops on its own dual tolerance, 0.1)")
+    seed: int = option(0, "the seed of initialization, shuffling and dropout (and liblinear's coordinate order)")
+    checkpoint_minutes: float = option(2.0, "checkpoint (into OUT.partial/, for --resume) at least this often, "
+                                       "mid-epoch too: a killed run loses at most this much; 0 = off",
+                                       group="output")
+    checkpoint_every: int = option(0, "also checkpoint every N epochs; 0 = off", group="output")
+    threads: int | None = option(None, "CPU threads for torch; unset: torch's default (one per core)")
+    device: str = option("auto", "cpu, cuda, or auto (cuda when a GPU is present, else cpu)", ("cpu", "cuda", "auto"))
 
 
 @dataclass
@@ -284,22 +347,8 @@ def _toml_value(v) -> str:
     return repr(v)
 
 
-CHOICES = {
-    "data.task": {"auto", "classify", "multilabel", "regression"},
-    "data.format": {"auto", "csv", "tsv", "jsonl", "fasttext", "folder", "parquet", "arrow", "hf"},
-    "data.on_bad_row": {"error", "skip", "warn"},
-    "model.activation": {"relu", "tanh", "sigmoid", "hardtanh", "gelu"},
-    "model.weighting": {"mean", "tfidf"},
-    "model.init": {"auto", "uniform", "vectors", "xavier", "kaiming", "normal", "zeros", "default"},
-    "model.encoder_mode": {"frozen", "finetune"},
-    "model.encoder_long_docs": {"truncate", "chunk"},
-    "train.optimizer": {"auto", "liblinear", "lbfgs", "sgd", "adam", "adamw", "adagrad", "rmsprop"},
-    "train.scheduler": {"none", "step", "cosine", "linear", "plateau"},
-    "train.step_when": {"epoch", "val_drop"},
-    "train.keep": {"last", "best"},
-    "train.device": {"cpu", "cuda", "auto"},
-    "train.loss": {"auto", "cross_entropy", "nll", "bce", "squared_hinge", "mse", "l1"},
-}
+CHOICES = {f"{section}.{f.name}": set(f.metadata["choices"]) for section, cls in SECTION_TYPES.items()
+           for f in dataclasses.fields(cls) if f.metadata["choices"]}
 
 
 MAX_BUCKETS = 2**26
@@ -452,3 +501,35 @@ def validate(cfg: Config) -> None:
     for key, ok, why in [*_model_checks(cfg), *_pretrained_checks(cfg), *_train_checks(cfg), *_data_checks(cfg)]:
         if not ok:
             raise ConfigError(f"{key} {why}")
+
+
+def default_of(f: dataclasses.Field):
+    """A config field's default value."""
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+
+def shown(value, doc: str = "") -> str:
+    """A config value as a user writes it on the command line; None (a key left unset) is "auto" where its
+    `doc` says what auto decides, else "none"."""
+    if value is None:
+        return "auto" if "auto" in doc else "unset" if "unset" in doc else "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) if value else "none"
+    return "''" if value == "" else f"{value:,}" if isinstance(value, int) and value >= 10_000 else str(value)
+
+
+def reference() -> str:
+    """The configuration reference as Markdown, one table per section, from the fields' documentation: the
+    README's "Configuration reference" is this text (a test keeps the two the same)."""
+    lines = []
+    for section, cls in SECTION_TYPES.items():
+        lines += [f"### [{section}]", "", cls.__doc__, "", "| key | type | default | meaning |", "|---|---|---|---|"]
+        for name, tp in typing.get_type_hints(cls).items():
+            f = cls.__dataclass_fields__[name]
+            doc = f.metadata["doc"].replace("|", "\\|")
+            kind = str(set_type(tp)) if typing.get_origin(set_type(tp)) else _type_name(tp if tp is bool else set_type(tp))
+            lines.append(f"| `{name}` | {kind} | `{shown(default_of(f), doc)}` | {doc} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import textwrap
 import warnings
 
 import numpy as np
 
 from .classifier import train
-from .config import Config, DataConfig, ModelConfig, TrainConfig, merge, nest
+from .config import Config, DataConfig, ModelConfig, TrainConfig, default_of, merge, nest
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin
@@ -103,10 +104,8 @@ class DocumentClassifier(*BASES):
         multilabel: `y` may hold strings of labels cut at this separator, e.g. "sports,politics".
     valid_fraction, split_seed
         The validation split carved from the texts given to `fit`, and its seed.
-    {model_keys}
-        The ModelConfig keys (``[model]``).
-    {train_keys}
-        The TrainConfig keys (``[train]``).
+{model_keys}
+{train_keys}
     verbose : bool, default=False
         Print doccat's training log; quiet otherwise.
 
@@ -451,6 +450,15 @@ def r2(truth: np.ndarray, pred: np.ndarray, sample_weight=None) -> float:
     return float(1 - residual / total)
 
 
-DocumentClassifier.__doc__ = DocumentClassifier.__doc__.replace(
-    "{model_keys}", ", ".join(f.name for f in dataclasses.fields(ModelConfig))).replace(
-    "{train_keys}", ", ".join(f.name for f in dataclasses.fields(TrainConfig)))
+def parameter_docs(cls) -> str:
+    """numpydoc entries for a config section's keys, from their documentation beside each field."""
+    entries = []
+    for f in dataclasses.fields(cls):
+        doc = f.metadata["doc"]
+        entries.append(f"    {f.name} : default={default_of(f)!r}")
+        entries += textwrap.wrap(doc, 110, initial_indent=" " * 8, subsequent_indent=" " * 8)
+    return "\n".join(entries)
+
+
+DocumentClassifier.__doc__ = DocumentClassifier.__doc__.replace("{model_keys}", parameter_docs(ModelConfig)).replace(
+    "{train_keys}", parameter_docs(TrainConfig))

@@ -33,8 +33,8 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
     1,000,000 training tokens, else []. model.nb None: 0.5 for a linear classifier fit full batch, else 0.
     model.init auto: zeros where the model is linear in its inputs, "vectors" (uniform at the word
     vectors' scale) with model.vectors, else uniform. train.loss auto: squared_hinge for a linear
-    classifier, else the task's usual (cross_entropy, bce, mse). train.weight_decay None: 1 / training
-    documents for squared_hinge (scikit-learn's C = 1), else 3e-6.
+    classifier, else the task's usual (cross_entropy, bce, mse). train.weight_decay None: 1 / (2 x training
+    documents) for squared_hinge (scikit-learn's C = 2), else 3e-6.
 
     `stats` None (a saved run's config, resolved when it was trained): only what needs no data is
     resolved, and a key that needs data and is still undecided is an error.
