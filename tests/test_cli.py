@@ -117,3 +117,12 @@ def test_help_explains_each_option_from_its_field_and_groups_them():
 def test_version():
     from importlib.metadata import version
     assert doccat("--version").stdout.strip() == f"doccat {version('doccat')}"
+
+
+def test_train_says_what_the_recipe_decided_and_warns_of_unused_settings(corpus_files, tmp_path):
+    train, test = corpus_files
+    out = doccat("train", "--train", train, "--lr", 0.5, "--out", tmp_path / "run")
+    assert "recipe: train.optimizer auto -> liblinear (it solves this linear SVM exactly)" in out.stderr
+    assert "doccat: warning: train.lr 0.5 is not used: the optimizer is liblinear" in out.stderr
+    refused = doccat("train", "--train", train, "--embed-dim", 16, "--dropout", 0.5, check=False)
+    assert refused.returncode == 2 and "model.dropout applies after hidden layers" in refused.stderr

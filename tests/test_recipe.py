@@ -101,3 +101,54 @@ def test_the_config_docs_state_what_auto_resolves_to():
     assert f"auto (unset): {recipe.AUTO_NB}" in docs["nb"]
     assert f"1 / ({recipe.AUTO_C:g} x training documents)" in docs["weight_decay"]
     assert f"C = {recipe.AUTO_C:g}" in docs["weight_decay"] and f"else {recipe.AUTO_WEIGHT_DECAY:g}".replace("e-0", "e-") in docs["weight_decay"]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"model": {"embed_dim": 32, "dropout": 0.5}}, "model.dropout applies after hidden layers, and there are none"),
+    ({"model": {"embed_dim": 32, "activation": "tanh"}}, "model.activation tanh is the hidden layers' activation"),
+    ({"train": {"optimizer": "adam", "batch_size": 64, "momentum": 0.9}}, "train.momentum is SGD's: with optimizer adam"),
+    ({"train": {"momentum": 0.9}}, "train.momentum is SGD's: with optimizer auto"),
+    ({"model": {"embed_dim": 32, "nb": 0.5}}, "model.nb scales a linear model's weights"),
+])
+def test_a_setting_that_would_change_nothing_is_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        from_dict(overrides)
+
+
+def _resolved(**sections) -> Config:
+    return recipe.resolve(from_dict(sections), SMALL)
+
+
+@pytest.mark.parametrize("sections, message", [
+    ({"train": {"lr": 0.5}}, "train.lr 0.5 is not used: the optimizer is liblinear"),
+    ({"train": {"scheduler": "cosine"}}, "train.scheduler cosine is not used: the optimizer is liblinear"),
+    ({"train": {"step_size": 3, "optimizer": "adam", "batch_size": 8}},
+     "train.step_size 3 is not used: it belongs to scheduler step, and the scheduler is none"),
+    ({"train": {"warmup_epochs": 1.0, "optimizer": "adam", "batch_size": 8, "scheduler": "cosine"}},
+     "train.warmup_epochs 1 is not used: it belongs to scheduler linear"),
+    ({"model": {"encoder_mode": "finetune"}, "train": {"optimizer": "adam", "batch_size": 8}},
+     "model.encoder_mode finetune is not used: there is no encoder"),
+    ({"model": {"init": "zeros", "embed_dim": 16, "hidden": [8]}}, "model.init zeros with an embedding or hidden layers"),
+    ({"train": {"shuffle": False, "optimizer": "lbfgs"}}, "train.shuffle false is not used: full batch"),
+])
+def test_a_setting_the_resolved_recipe_leaves_unused_is_named(sections, message):
+    notes = recipe.unused(_resolved(**sections))
+    assert any(message in n for n in notes), notes
+
+
+def test_the_default_recipe_leaves_nothing_unused_and_says_what_it_decided():
+    cfg = from_dict({})
+    resolved = recipe.resolve(cfg, SMALL)
+    assert recipe.unused(resolved) == []
+    lines = recipe.decisions(cfg, resolved, SMALL)
+    assert "recipe: train.optimizer auto -> liblinear (it solves this linear SVM exactly)" in lines
+    assert "recipe: model.char_ngrams auto -> 3,5 (a linear model on 5,000 training tokens, at most 1,000,000)" in lines
+    assert len(lines) == 7  # every auto key: task, char_ngrams, nb, init, loss, weight_decay, optimizer
+
+
+def test_a_loss_that_switches_the_weight_decay_says_so():
+    """--loss squared_hinge on a network: the weight decay becomes 1 / (C x documents), not 3e-6; the log says so."""
+    cfg = from_dict({"model": {"embed_dim": 16}, "train": {"loss": "squared_hinge"}})
+    lines = recipe.decisions(cfg, recipe.resolve(cfg, SMALL), SMALL)
+    assert "recipe: train.weight_decay auto -> 0.0025 (1 / (2 x 200 training documents), for squared_hinge)" in lines
+    assert any(line.startswith("recipe: train.optimizer auto -> lbfgs (liblinear needs a linear model") for line in lines)

@@ -52,6 +52,7 @@ def test_train_seeds_runs_differ_and_are_summed_up(hard_files):
     runs = summary["runs"]
     assert summary["seeds"] == [1, 2, 3] and [r["seed"] for r in runs] == [1, 2, 3]
     assert len({r["test_accuracy"] for r in runs}) > 1  # the seed changes the result
+    assert "note" not in summary  # a mini-batch network: its spread is the seed's
     for key in ("test_accuracy", "valid_macro_f1", "train_seconds"):
         values = [r[key] for r in runs]
         assert summary["mean"][key] == pytest.approx(statistics.fmean(values))
@@ -83,3 +84,9 @@ def test_cli_train_seeds(hard_files, tmp_path, capsys):
     assert "s: already exists" in capsys.readouterr().err
     assert cli.main(["train", "--seeds", "2", "--seed", "4", *flags, "--out", str(tmp_path / "t")]) == 2
     assert "either seed" in capsys.readouterr().err
+
+
+def test_seeds_of_the_deterministic_default_say_why_their_spread_is_near_zero(hard_files):
+    train, _ = hard_files
+    summary = doccat.train_seeds(2, train=train, log=lambda *a: None, buckets=1000)
+    assert "does not depend on the seed" in summary["note"] and "liblinear" in summary["note"]

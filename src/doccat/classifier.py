@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import torch
 
 from . import artifacts, config as config_mod, distributed, recipe
 from .checkpoint import Checkpoints
-from .config import Config
+from .config import Config, ConfigWarning
 from .data import DataError, Splits, from_memory, load_splits
 from .data.stream import Corpus, evaluate as evaluate_streamed
 from .data.summary import Stats, data_summary
@@ -417,7 +418,7 @@ def _prepare(splits: Splits, cfg: Config, log) -> tuple:
     """In memory: the resolved recipe's classifier, and its training and validation data (InMemory)."""
     tokens = Tokens.of(splits.train.texts)  # once: the recipe reads their count, the featurizer the tokens
     stats = Stats.of(splits, tokens.count)
-    cfg = recipe.resolve(cfg, stats)
+    cfg = _resolve(cfg, stats, log)
     m = cfg.model
     featurizer, train_enc = Featurizer.fit_encode(
         tokens, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,
@@ -435,9 +436,19 @@ def _prepare(splits: Splits, cfg: Config, log) -> tuple:
     return clf, InMemory(train_enc, y_train, t.batch_size, t.shuffle), InMemory(valid_enc, y_valid), pretrained
 
 
+def _resolve(cfg: Config, stats, log) -> Config:
+    """The recipe resolved, what it decided logged, and what it leaves unused warned about."""
+    resolved = recipe.resolve(cfg, stats)
+    for line in recipe.decisions(cfg, resolved, stats):
+        log(line)
+    for note in recipe.unused(resolved):
+        warnings.warn(note, ConfigWarning, stacklevel=2)
+    return resolved
+
+
 def _prepare_stream(corpus: Corpus, cfg: Config, log) -> tuple:
     """Streamed: the same, the featurizer fitted and the data read by passes over the files."""
-    cfg = recipe.resolve(cfg, corpus.stats)
+    cfg = _resolve(cfg, corpus.stats, log)
     featurizer = corpus.fit_featurizer(cfg.model)
     _log_features(featurizer, cfg.model, log)
     clf = build(cfg, corpus.stats, featurizer)

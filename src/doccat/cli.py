@@ -11,6 +11,7 @@ import os
 import sys
 import time
 import typing
+import warnings
 
 from . import config as config_mod
 from .artifacts import ArtifactError
@@ -402,8 +403,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning the library raises, in the CLI's words: one line on stderr, no source location."""
+    print(f"doccat: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = show_warning
     try:
         return args.func(args)
     except USER_ERRORS as e:

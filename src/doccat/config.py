@@ -19,6 +19,10 @@ class ConfigError(ValueError):
     """A configuration value or key that doesn't make sense."""
 
 
+class ConfigWarning(UserWarning):
+    """A setting that changes nothing in the resolved recipe, or makes training degenerate."""
+
+
 def option(default, doc: str, choices: tuple[str, ...] = (), group: str | None = None):
     """A config field and its documentation, written once: `--help`, the README's config reference and the
     estimator's docstring show `doc`; `choices` are the values a str field allows (checked by `validate`);
@@ -418,6 +422,12 @@ def _model_checks(cfg: Config) -> list[tuple[str, bool, str]]:
         ("model.min_freq", m.min_freq >= 1, "must be >= 1"),
         ("model.min_df", m.min_df >= 1, "must be >= 1"),
         ("model.dropout", 0.0 <= m.dropout < 1.0, "must be in [0, 1)"),
+        ("model.dropout", not m.dropout or m.hidden,
+         "applies after hidden layers, and there are none: it would change nothing (add --hidden, e.g. 64, or "
+         "leave dropout 0)"),
+        ("model.activation", m.activation == "relu" or m.hidden,
+         f"{m.activation} is the hidden layers' activation, and there are none: it would change nothing (add "
+         "--hidden, e.g. 64)"),
         ("model.nb", m.nb is None or m.nb >= 0, "must be >= 0 (0: off)"),
         ("model.nb", not m.nb or (m.embed_dim == 0 and not m.encoder),
          "scales a linear model's weights: it needs embed_dim 0 and no encoder (or nb 0)"),
@@ -443,6 +453,9 @@ def _train_checks(cfg: Config) -> list[tuple[str, bool, str]]:
         ("train.weight_decay", t.weight_decay is None or (math.isfinite(t.weight_decay) and t.weight_decay >= 0),
          "must be a number >= 0 (or unset: the recipe's)"),
         ("train.momentum", 0.0 <= t.momentum < 1.0, "must be in [0, 1)"),
+        ("train.momentum", not t.momentum or t.optimizer == "sgd",
+         f"is SGD's: with optimizer {t.optimizer} it would change nothing (give --optimizer sgd, or leave "
+         "momentum 0)"),
         ("train.nesterov", not t.nesterov or (t.momentum > 0 and t.optimizer == "sgd"),
          "needs optimizer sgd with momentum > 0"),
         ("train.step_size", t.step_size >= 1, "must be >= 1 (epochs between steps)"),
@@ -517,6 +530,8 @@ def shown(value, doc: str = "") -> str:
         return str(value).lower()
     if isinstance(value, list):
         return ",".join(str(v) for v in value) if value else "none"
+    if isinstance(value, float):
+        return f"{value:.4g}"
     return "''" if value == "" else f"{value:,}" if isinstance(value, int) and value >= 10_000 else str(value)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .config import Config, ConfigError, ModelConfig
+from .config import Config, ConfigError, ModelConfig, TrainConfig, shown
 from .data.summary import Stats
 from .loss import LOSSES, LossError, check as check_loss
 
@@ -73,17 +73,23 @@ def _loss(cfg: Config, task: str) -> str:
 def _optimizer(cfg: Config) -> str:
     """liblinear solves the linear SVM itself, in a pass over the non-zeros per iteration; lbfgs the rest."""
     t = cfg.train
-    reasons = [why for why, fails in (
-        ("a linear model (no embedding, hidden layers or encoder)", not is_linear(cfg.model)),
-        ("train.loss squared_hinge", t.loss != "squared_hinge"), ("train.batch_size 0", t.batch_size != 0),
-        ("data in memory (not data.streaming)", cfg.data.streaming),
-        ("train.class_weights none", t.class_weights != "none"), ("train.weight_decay > 0", not t.weight_decay > 0)) if fails]
+    reasons = _liblinear_misses(cfg)
     if t.optimizer == "auto":
         return "lbfgs" if reasons else "liblinear"
     if t.optimizer == "liblinear" and reasons:
         raise ConfigError(f"train.optimizer liblinear solves a linear SVM and needs {', '.join(reasons)}; "
                           "for anything else use --optimizer lbfgs (or a mini-batch optimizer)")
     return t.optimizer
+
+
+def _liblinear_misses(cfg: Config) -> list[str]:
+    """What liblinear needs that `cfg` (its loss and weight decay resolved) does not have."""
+    t = cfg.train
+    return [why for why, fails in (
+        ("a linear model (no embedding, hidden layers or encoder)", not is_linear(cfg.model)),
+        ("train.loss squared_hinge", t.loss != "squared_hinge"), ("train.batch_size 0", t.batch_size != 0),
+        ("data in memory (not data.streaming)", cfg.data.streaming),
+        ("train.class_weights none", t.class_weights != "none"), ("train.weight_decay > 0", not t.weight_decay > 0)) if fails]
 
 
 def _chars(m: ModelConfig, tokens: int) -> list[int]:
@@ -112,3 +118,59 @@ def init_scheme(m: ModelConfig) -> str:
     if linear:
         return "zeros"
     return "vectors" if m.vectors else "uniform"
+
+
+def decisions(given: Config, resolved: Config, stats: Stats) -> list[str]:
+    """One line per key `resolve` decided (given as auto), with the reason: a recipe switch is never silent."""
+    m, t = resolved.model, resolved.train
+    linear = is_linear(given.model)
+    why = {
+        "data.task": "the data's labels",
+        "model.char_ngrams": ("not a linear model" if not linear else
+                              f"a linear model on {stats.tokens:,} training tokens, "
+                              f"{'at most' if stats.tokens <= AUTO_CHAR_TOKENS else 'more than'} {AUTO_CHAR_TOKENS:,}"),
+        "model.nb": "a linear classifier fit full batch" if m.nb else "not a linear classifier fit full batch",
+        "model.init": {"zeros": "a linear model", "vectors": "word vectors"}.get(m.init, "a network"),
+        "train.loss": "a linear classifier: a linear SVM" if t.loss == "squared_hinge" else f"the {stats.task} task's usual",
+        "train.weight_decay": (f"1 / ({AUTO_C:g} x {stats.documents:,} training documents), for squared_hinge"
+                               if t.loss == "squared_hinge" and given.train.weight_decay is None else f"for {t.loss}"),
+        "train.optimizer": ("it solves this linear SVM exactly" if t.optimizer == "liblinear" else
+                            "liblinear needs " + ", ".join(_liblinear_misses(dataclasses.replace(given, train=t)))),
+    }
+    lines = []
+    for key, reason in why.items():
+        section, name = key.split(".")
+        before, after = getattr(getattr(given, section), name), getattr(getattr(resolved, section), name)
+        if before in (None, "auto"):
+            lines.append(f"recipe: {key} auto -> {shown(after)} ({reason})")
+    return lines
+
+
+LIBLINEAR_UNUSED = ("lr", "scheduler", "clip_norm", "clip_value", "patience", "warmup_epochs", "keep", "shuffle")
+
+
+def unused(cfg: Config) -> list[str]:
+    """Settings of a resolved `cfg` that change nothing, or that make training degenerate: each a warning."""
+    m, t = cfg.model, cfg.train
+    m0, t0 = ModelConfig(), TrainConfig()
+    notes = []
+    if t.optimizer == "liblinear":
+        notes += [f"train.{k} {shown(getattr(t, k))} is not used: the optimizer is liblinear (one exact solve of the "
+                  "linear SVM, no learning rate or epochs); to use it, give --optimizer lbfgs or a mini-batch one"
+                  for k in LIBLINEAR_UNUSED if getattr(t, k) != getattr(t0, k)]
+    needs = {"step_size": ("step",), "step_when": ("step",), "gamma": ("step", "plateau"),
+             "plateau_patience": ("plateau",), "warmup_epochs": ("linear",)}
+    notes += [f"train.{k} {shown(getattr(t, k))} is not used: it belongs to scheduler {' or '.join(kinds)}, and "
+              f"the scheduler is {t.scheduler}" for k, kinds in needs.items()
+              if getattr(t, k) != getattr(t0, k) and t.scheduler not in kinds]
+    if not m.encoder:
+        notes += [f"model.{f.name} {shown(getattr(m, f.name))} is not used: there is no encoder (--encoder)"
+                  for f in dataclasses.fields(ModelConfig) if f.name.startswith("encoder_")
+                  and getattr(m, f.name) != getattr(m0, f.name)]
+    if m.init == "zeros" and not is_linear(m):
+        notes.append("model.init zeros with an embedding or hidden layers: every unit starts the same and gets the "
+                     "same gradient (with zero output weights, none at all), so the layers never learn apart; "
+                     "leave init auto (uniform)")
+    if not t.shuffle and t.batch_size == 0 and t.optimizer != "liblinear":
+        notes.append("train.shuffle false is not used: full batch (batch_size 0) sees every document at each step")
+    return notes

@@ -103,9 +103,14 @@ def train_seeds(seeds: int | str | list[int], texts: list[str] | None = None, la
         seeded = config_mod.merge(cfg, {"train": {"seed": s}})
         clf = classifier.fit_data(splits, seeded, classifier.RunOptions(run_dir, overwrite, Hooks(log, progress)))
         rows.append({"seed": s, "run_dir": str(run_dir) if run_dir else None, **headline(clf)})
-        task = clf.task
+        task, resolved = clf.task, clf.config
     mean, std = mean_std(rows)
     summary = {"seeds": seeds, "task": task, "runs": rows, "mean": mean, "std": std}
+    if resolved.train.batch_size == 0 and resolved.model.init == "zeros" and not resolved.model.dropout:
+        summary["note"] = (f"a linear model started at zero and fit full batch ({resolved.train.optimizer}) does "
+                           "not depend on the seed (liblinear only through its coordinate order): a std near 0 is "
+                           "expected; seeds measure the spread of mini-batch networks (init, order, dropout)")
+        log(f"note: {summary['note']}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         artifacts.write_atomic(out / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())

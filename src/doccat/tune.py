@@ -140,6 +140,9 @@ def trial_config(base: Config, trial, space: dict) -> Config:
             values[name] = suggest(name, spec["low"], spec["high"], log=spec.get("log", False))
     if "hidden" in values:
         values["hidden"] = [values["hidden"]] if values["hidden"] else []
+    if not values.get("hidden", base.model.hidden):  # the hidden layers' own keys would change nothing
+        for name in ("dropout", "activation"):
+            values.pop(name, None)
     return config_mod.merge(base, config_mod.nest(values))
 
 
