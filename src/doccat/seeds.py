@@ -63,6 +63,11 @@ def mean_std(rows: list[dict]) -> tuple[dict, dict]:
     return mean, std
 
 
+def seed_free(cfg) -> bool:
+    """Whether a resolved config trains the same model whatever its seed (up to liblinear's coordinate order)."""
+    return cfg.train.batch_size == 0 and cfg.model.init == "zeros" and not cfg.model.dropout
+
+
 def train_seeds(seeds: int | str | list[int], texts: list[str] | None = None, labels: list | None = None, *,
                 config=None, out=None, overwrite: bool = False, log=print, progress: bool | None = None,
                 **overrides) -> dict:
@@ -106,7 +111,7 @@ def train_seeds(seeds: int | str | list[int], texts: list[str] | None = None, la
         task, resolved = clf.task, clf.config
     mean, std = mean_std(rows)
     summary = {"seeds": seeds, "task": task, "runs": rows, "mean": mean, "std": std}
-    if resolved.train.batch_size == 0 and resolved.model.init == "zeros" and not resolved.model.dropout:
+    if seed_free(resolved):
         summary["note"] = (f"a linear model started at zero and fit full batch ({resolved.train.optimizer}) does "
                            "not depend on the seed (liblinear only through its coordinate order): a std near 0 is "
                            "expected; seeds measure the spread of mini-batch networks (init, order, dropout)")
