@@ -63,6 +63,18 @@ def mean_std(rows: list[dict]) -> tuple[dict, dict]:
     return mean, std
 
 
+def summarize(seeds: list[int], rows: list[dict], last) -> dict:
+    """seeds.json: the runs, the mean and std of each figure, and why the spread is ~0 where it must be."""
+    mean, std = mean_std(rows)
+    summary = {"seeds": seeds, "task": last.task, "runs": rows, "mean": mean, "std": std}
+    cfg = last.config
+    if seed_free(cfg):
+        summary["note"] = (f"a linear model started at zero and fit full batch ({cfg.train.optimizer}) does "
+                           "not depend on the seed (liblinear only through its coordinate order): a std near 0 is "
+                           "expected; seeds measure the spread of mini-batch networks (init, order, dropout)")
+    return summary
+
+
 def seed_free(cfg) -> bool:
     """Whether a resolved config trains the same model whatever its seed (up to liblinear's coordinate order)."""
     return cfg.train.batch_size == 0 and cfg.model.init == "zeros" and not cfg.model.dropout
@@ -101,20 +113,15 @@ def train_seeds(seeds: int | str | list[int], texts: list[str] | None = None, la
         for s in seeds:
             Checkpoints.check(out / f"seed-{s}", overwrite)
     splits = from_memory(cfg.data, texts, labels) if texts is not None else load_splits(cfg.data)
-    rows, task = [], None
+    rows = []
     for i, s in enumerate(seeds, 1):
         log(f"seed {s} ({i} of {len(seeds)})")
         run_dir = out / f"seed-{s}" if out is not None else None
         seeded = config_mod.merge(cfg, {"train": {"seed": s}})
         clf = classifier.fit_data(splits, seeded, classifier.RunOptions(run_dir, overwrite, Hooks(log, progress)))
         rows.append({"seed": s, "run_dir": str(run_dir) if run_dir else None, **headline(clf)})
-        task, resolved = clf.task, clf.config
-    mean, std = mean_std(rows)
-    summary = {"seeds": seeds, "task": task, "runs": rows, "mean": mean, "std": std}
-    if seed_free(resolved):
-        summary["note"] = (f"a linear model started at zero and fit full batch ({resolved.train.optimizer}) does "
-                           "not depend on the seed (liblinear only through its coordinate order): a std near 0 is "
-                           "expected; seeds measure the spread of mini-batch networks (init, order, dropout)")
+    summary = summarize(seeds, rows, clf)
+    if "note" in summary:
         log(f"note: {summary['note']}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
