@@ -69,3 +69,13 @@ def test_the_confusion_matrix_is_drawn_up_to_50_classes():
         cm = np.eye(n, dtype=int).tolist()
         images = plots.render_run(history, [], {"test": {"confusion_matrix": cm}}, [f"c{i}" for i in range(n)])
         assert ("confusion_matrix.png" in images) is drawn
+
+
+def test_the_loss_figure_draws_per_batch_curves_for_mini_batches_only():
+    history = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e} for e in (1, 2)]
+    batches = [{"step": s, "loss": 5.0} for s in range(1, 9)]  # at full batch: line-search trial points
+    labels = lambda full: [c[0] for c in plots.loss_curves(history, batches, full)]
+    assert labels(True) == ["train loss per epoch", "validation loss"]
+    assert labels(False)[:2] == ["train loss per batch", "train loss per batch (smoothed)"]
+    x = plots.loss_curves(history, batches, False)[0][1]
+    assert x[0] == pytest.approx(0.25) and x[-1] == pytest.approx(2.0)  # 4 batches an epoch, on the epoch axis

@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import numpy as np
+
 
 from conftest import FAST
 from doccat.report import compare, format_table, write_report
@@ -30,6 +32,11 @@ def test_report_is_self_contained_and_complete(small_run, tmp_path, monkeypatch)
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(images) == 5 and all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
     assert "sports" in page  # class names
+    config = json.loads((small_run / "config.json").read_text())
+    assert re.search(r"<p>(\d+) of \d+ keys differ from doccat's defaults", page)
+    differ = page[page.index("keys differ"):page.index("<details>")]  # the short table, before the full one
+    assert "<td>model.embed_dim</td><td>0</td><td>%d</td>" % config["model"]["embed_dim"] in differ
+    assert "<td>data.encoding</td>" not in differ  # a default left alone is only in the full table
     assert "No mistakes on the test split." in page or "goal" in page  # or the mistaken documents' text
 
 
@@ -83,6 +90,23 @@ def test_report_cli_writes_the_page(small_run, tmp_path):
 
 
 def test_format_table_text_aligns_columns():
-    text = format_table(["key", "a", "b"], [["x", 1.0, "long value"], ["longer key", None, True]])
+    text = format_table(["key", "a", "b"], [["x", 1.5, "long value"], ["longer key", None, True]])
     lines = text.splitlines()
-    assert lines[1].index("1.0000") == lines[2].index("null") and lines[2].endswith("true")
+    assert lines[1].index("1.5") == lines[2].index("null") and lines[2].endswith("true")
+
+
+def test_length_bins_are_whole_tokens_of_one_width():
+    from doccat.data.summary import split_summary
+    from doccat.report import bin_label
+    lengths = np.arange(1, 24)  # the case that gave "3-5", "10-12", "22-23+"
+    hist = split_summary(len(lengths), lengths, ["a"] * len(lengths), "classify")["length_histogram"]
+    edges = hist["edges"]
+    assert len(set(np.diff(edges))) == 1 and all(isinstance(e, int) for e in edges)
+    labels = [bin_label(edges, i, i == len(hist["counts"]) - 1) for i in range(len(hist["counts"]))]
+    assert labels[:3] == ["0-1", "2-3", "4-5"] and labels[-1] == "22+"
+    assert sum(hist["counts"]) == len(lengths)
+
+
+def test_compare_keeps_small_numbers_apart():
+    text = format_table(["key", "a", "b"], [["train.weight_decay", 3e-06, 0.0]])
+    assert "3e-06" in text and "0.0000" not in text

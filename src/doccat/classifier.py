@@ -212,7 +212,7 @@ class Classifier:
         from . import plots
         extra = {"batches.csv": artifacts.rows_csv(self.batches_)} if self.batches_ else {}
         extra |= plots.render_run(self.history_, self.batches_, self.metrics_, self.class_names, self.outputs_.kind,
-                                  SCORES[self.task])
+                                  SCORES[self.task], self.config.train)
         if self.encoder_ is not None:  # which encoder: `load` refuses another
             extra["encoder.json"] = json.dumps(self.encoder_.identity(), indent=2).encode()
         run = artifacts.RunFiles(config_mod.to_dict(self.config), self.state_dict(), self.featurizer.vocab.itos,

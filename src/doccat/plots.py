@@ -46,19 +46,27 @@ def _column(rows: list[dict], key: str) -> np.ndarray:
     return np.array([float(r[key]) for r in rows])
 
 
-def loss_plot(history: list[dict], batches: list[dict], loss_name: str = "cross-entropy loss") -> bytes:
+def loss_curves(history: list[dict], batches: list[dict], full_batch: bool = False) -> list[tuple]:
+    """(label, x, y, style) of the loss figure. Per batch only for mini-batches: at full batch a "batch" is one of
+    L-BFGS's line-search evaluations, whose trial steps lie far above the loss it ends each epoch at."""
+    curves = []
+    if batches and not full_batch:  # per batch, on the epoch axis: step k of epoch e sits between e-1 and e
+        x = _column(batches, "step") / (len(batches) / max(len(history), 1))
+        loss = _column(batches, "loss")
+        curves += [("train loss per batch", x, loss, dict(color="tab:blue", alpha=0.3, linewidth=0.8)),
+                   ("train loss per batch (smoothed)", x, smooth(loss), dict(color="tab:blue", linewidth=1.5))]
+    epochs = _column(history, "epoch")
+    return curves + [("train loss per epoch", epochs, _column(history, "train_loss"), dict(fmt="o-", color="tab:orange")),
+                     ("validation loss", epochs, _column(history, "val_loss"), dict(fmt="s-", color="tab:green"))]
+
+
+def loss_plot(history: list[dict], batches: list[dict], loss_name: str = "cross-entropy loss",
+              full_batch: bool = False) -> bytes:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    if batches:  # per batch, on the epoch axis: step k of epoch e sits between e-1 and e
-        steps = _column(batches, "step")
-        per_epoch = len(batches) / max(len(history), 1)
-        x = steps / per_epoch
-        loss = _column(batches, "loss")
-        ax.plot(x, loss, color="tab:blue", alpha=0.3, linewidth=0.8, label="train loss per batch")
-        ax.plot(x, smooth(loss), color="tab:blue", linewidth=1.5, label="train loss per batch (smoothed)")
-    epochs = _column(history, "epoch")
-    ax.plot(epochs, _column(history, "train_loss"), "o-", color="tab:orange", label="train loss per epoch")
-    ax.plot(epochs, _column(history, "val_loss"), "s-", color="tab:green", label="validation loss")
+    for label, x, y, style in loss_curves(history, batches, full_batch):
+        style = dict(style)
+        ax.plot(x, y, style.pop("fmt", "-"), label=label, **style)
     ax.set(xlabel="epoch", ylabel=loss_name, title="Loss")
     ax.grid(alpha=0.3)
     ax.legend()
@@ -92,12 +100,16 @@ def lr_plot(history: list[dict], batches: list[dict]) -> bytes:
     return _png(fig)
 
 
-def grad_norm_plot(batches: list[dict]) -> bytes:
+def grad_norm_plot(batches: list[dict], clip_norm: float = 0.0) -> bytes:
+    """The norm before clipping, and the clip threshold (train.clip_norm) where there is one."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3))
     steps, norm = _column(batches, "step"), _column(batches, "grad_norm")
     ax.plot(steps, norm, color="tab:red", alpha=0.2, linewidth=0.8, label="per batch")
     ax.plot(steps, smooth(norm), color="tab:red", linewidth=1.5, label="smoothed")
+    if clip_norm:
+        ax.axhline(clip_norm, color="black", linestyle="--", linewidth=1,
+                   label=f"clip_norm {clip_norm:g}: clipped above ({(norm > clip_norm).mean():.0%} of batches)")
     ax.set(xlabel="step (batch)", ylabel="L2 norm (before clipping)", title="Gradient norm")
     if norm.min() > 0 and norm.max() / norm.min() > 100:
         ax.set_yscale("log")
@@ -137,18 +149,20 @@ MAX_CONFUSION_CLASSES = 50  # past this a confusion matrix is unreadable, and dr
 
 
 def render_run(history: list[dict], batches: list[dict], metrics: dict, classes: list[str],
-               loss: str = "cross_entropy", score: str = "accuracy") -> dict[str, bytes]:
+               loss: str = "cross_entropy", score: str = "accuracy", train=None) -> dict[str, bytes]:
     """Every figure the run's data allows, {file name: PNG bytes}: curves from two epochs on (one solve, as
     liblinear's, is a point, not a curve), gradient norms where there were any, the confusion matrix up to
-    50 classes (metrics.json holds it whatever the number)."""
+    50 classes (metrics.json holds it whatever the number). `train`: the run's TrainConfig (full batch or
+    not, the clip threshold), None for mini-batches without clipping."""
+    full_batch, clip = (train.batch_size == 0, train.clip_norm) if train is not None else (False, 0.0)
     if not history:
         return {}
     images = {}
     if len(history) > 1:
-        images = {"loss.png": loss_plot(history, batches, LOSS_NAMES.get(loss, loss)),
+        images = {"loss.png": loss_plot(history, batches, LOSS_NAMES.get(loss, loss), full_batch),
                   "score.png": score_plot(history, score), "lr.png": lr_plot(history, batches)}
     if any(math.isfinite(b["grad_norm"]) for b in batches):
-        images["grad_norm.png"] = grad_norm_plot(batches)
+        images["grad_norm.png"] = grad_norm_plot(batches, clip)
     split = "test" if "test" in metrics else "valid" if "valid" in metrics else None
     if split and "confusion_matrix" in metrics[split] and len(classes) <= MAX_CONFUSION_CLASSES:
         images["confusion_matrix.png"] = confusion_plot(metrics[split]["confusion_matrix"], classes,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import config as config_mod
 from .artifacts import ArtifactError, write_atomic
 from .loss import SCORES
 from .metrics import HEADLINE
@@ -72,11 +73,17 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
+def bin_label(edges: list, i: int, last: bool) -> str:
+    """Bin i of whole-token edges: "8-11", "12" for a bin one token wide, "24+" for the last (it holds the tail)."""
+    low, high = int(edges[i]), int(edges[i + 1]) - 1
+    return f"{low}+" if last else str(low) if high <= low else f"{low}-{high}"
+
+
 def _histogram(hist: dict) -> str:
     """Document lengths as CSS bars: no image needed."""
     counts, edges = hist["counts"], hist["edges"]
     peak = max(max(counts), 1)
-    rows = [[f"{edges[i]:.0f}-{edges[i + 1]:.0f}" + ("+" if i == len(counts) - 1 else ""), n,
+    rows = [[bin_label(edges, i, last=i == len(counts) - 1), n,
              f'<span class="bar" style="width:{300 * n / peak:.0f}px"></span>'] for i, n in enumerate(counts)]
     head = "<tr><th>tokens</th><th>documents</th><th></th></tr>"
     body = "".join(f'<tr><td>{a}</td><td class="n">{b}</td><td>{c}</td></tr>' for a, b, c in rows)
@@ -124,16 +131,28 @@ def render_report(run_dir: str | Path) -> str:
     history, batch_rows = read_rows(run_dir / "history.csv"), read_rows(run_dir / "batches.csv")
     images = {name: (run_dir / name).read_bytes() for name in plots.FIGURES if (run_dir / name).is_file()}
     if not images:  # an older run, or trained without matplotlib: draw them now if we can
-        images = plots.render_run(history, batch_rows, m, clf.class_names, clf.outputs_.kind, SCORES[clf.task])
+        images = plots.render_run(history, batch_rows, m, clf.class_names, clf.outputs_.kind, SCORES[clf.task],
+                                   clf.config.train)
     parts = [f"<h1>doccat run <code>{html.escape(run_dir.name)}</code></h1>", _cards(clf),
-             "<h2>Config</h2>", _table(["key", "value"], [[k, json.dumps(v)] for k, v in _flat(cfg).items()],
-                                       numeric_from=9),
+             *_config_section(cfg),
              *_data_section(clf), *_curves_section(images, history), *_per_class_section(clf, images),
              "<h2>Most confident mistakes (test split)</h2>", _mistakes(clf), *_timing_section(m, history)]
     body = "\n".join(parts)
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>doccat report: {html.escape(run_dir.name)}</title><style>{CSS}</style></head>"
             f"<body>\n{body}\n</body></html>\n")
+
+
+def _config_section(cfg: dict) -> list[str]:
+    """What this run set or the recipe decided, against doccat's defaults, first; every key folded below."""
+    flat, defaults = _flat(cfg), _flat(config_mod.to_dict(config_mod.Config()))
+    changed = [[k, json.dumps(defaults.get(k)), json.dumps(v)] for k, v in flat.items() if v != defaults.get(k)]
+    full = _table(["key", "value"], [[k, json.dumps(v)] for k, v in flat.items()], numeric_from=9)
+    return ["<h2>Config</h2>",
+            f"<p>{len(changed)} of {len(flat)} keys differ from doccat's defaults (null: auto, which the recipe "
+            "resolves from the training split; the rest were given):</p>",
+            _table(["key", "default", "this run"], changed, numeric_from=9),
+            f"<details><summary>all {len(flat)} keys</summary>{full}</details>"]
 
 
 def _cards(clf) -> str:
@@ -246,8 +265,8 @@ def compare(run_dirs: list[str | Path]) -> tuple[list[str], list[list]]:
 def format_table(header: list[str], rows: list[list], fmt: str = "text") -> str:
     """`text` (aligned columns), `markdown` or `csv`."""
     def show(v):
-        if isinstance(v, float):
-            return f"{v:.4f}"
+        if isinstance(v, float):  # 4 significant digits: 3e-06 and 0.0 must not both print as 0.0000
+            return f"{v:.4g}"
         return json.dumps(v) if isinstance(v, (list, dict, bool)) or v is None else str(v)
     cells = [header] + [[show(v) for v in r] for r in rows]
     if fmt == "csv":

@@ -52,14 +52,16 @@ def split_summary(documents: int, lengths: np.ndarray, labels: list, task: str) 
     """One split's entry of the data summary, from its documents' lengths in tokens and labels."""
     lengths = lengths if len(lengths) else np.zeros(1, dtype=int)
     top = max(int(np.percentile(lengths, 99)), 1)  # the long tail would squash every other bin
-    hist, edges = np.histogram(np.minimum(lengths, top), bins=min(20, top), range=(0, top))
+    width = -(-(top + 1) // 20)  # whole tokens per bin, the same for every bin: at most 20 bins
+    edges = np.arange(0, top + width + 1, width)  # bin i: lengths edges[i] .. edges[i+1] - 1; the last, and more
+    hist, _ = np.histogram(np.minimum(lengths, top), bins=edges)
     return {
         "documents": documents,
         **_label_summary(labels, task),
         "length_tokens": {"min": int(lengths.min()), "median": float(np.median(lengths)),
                           "mean": round(float(lengths.mean()), 1), "p90": float(np.percentile(lengths, 90)),
                           "max": int(lengths.max())},
-        "length_histogram": {"edges": [round(float(e), 1) for e in edges], "counts": hist.tolist()},
+        "length_histogram": {"edges": edges.tolist(), "counts": hist.tolist()},
     }
 
 
