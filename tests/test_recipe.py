@@ -143,7 +143,7 @@ def test_the_default_recipe_leaves_nothing_unused_and_says_what_it_decided():
     lines = recipe.decisions(cfg, resolved, SMALL)
     assert "recipe: train.optimizer auto -> liblinear (it solves this linear SVM exactly)" in lines
     assert "recipe: model.char_ngrams auto -> 3,5 (a linear model on 5,000 training tokens, at most 1,000,000)" in lines
-    assert len(lines) == 7  # every auto key: task, char_ngrams, nb, init, loss, weight_decay, optimizer
+    assert len(lines) == 8  # every auto key: task, char_ngrams, nb, init, loss, weight_decay, class_weights, optimizer
 
 
 def test_a_loss_that_switches_the_weight_decay_says_so():

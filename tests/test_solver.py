@@ -7,7 +7,7 @@ import doccat
 from doccat import recipe
 from doccat.config import Config, ConfigError, ModelConfig, TrainConfig
 from doccat.data.summary import Stats
-from doccat.solver import csr, signs, solve
+from doccat.solver import csr, problem_weights, signs, solve
 from doccat.inputs import Encoded
 
 from conftest import python_probe
@@ -39,6 +39,32 @@ def test_solve_reaches_the_objective_scikit_learn_s_linear_svc_reaches():
         assert ours <= theirs * 1.01  # liblinear's own tolerance: within 1% of a tight solve
     agree = (np.asarray(X @ W + b).argmax(1) == ref.predict(X)).mean()
     assert agree >= 0.98
+
+
+def weighted_primal(X, s, C, w, b, pos, neg):
+    margin = np.maximum(0, 1 - s * (X @ w + b))
+    return 0.5 * (w @ w + b * b) + C * (np.where(s > 0, pos, neg) * margin ** 2).sum()
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_balanced_class_weights_are_scikit_learn_s(classes):
+    """class_weight="balanced" as LinearSVC applies it: class k's problem weighs its positives by n / (K n_k)."""
+    from sklearn.svm import LinearSVC
+    X, y, _ = sparse_problem(features=60 if classes == 3 else 40, classes=classes)
+    keep = np.flatnonzero((y != 0) | (np.arange(len(y)) % 4 == 0))  # class 0 made rare
+    X, y = X[keep], y[keep]
+    balanced = len(y) / (classes * np.bincount(y))
+    outputs = 1 if classes == 2 else classes
+    s, weights = signs(y, outputs), problem_weights(balanced, outputs)
+    W, b = solve(X, s, C=1.0, weights=weights)
+    ref = LinearSVC(C=1.0, class_weight="balanced", tol=1e-6, max_iter=100_000).fit(X, y)
+    for k in range(outputs):
+        neg, pos = weights[k]
+        ours = weighted_primal(X, s[:, k], 1.0, W[:, k], b[k], pos, neg)
+        assert ours <= weighted_primal(X, s[:, k], 1.0, ref.coef_[k], ref.intercept_[k], pos, neg) * 1.01
+    ours = (np.asarray(X @ W + b) > 0).ravel().astype(int) if outputs == 1 else np.asarray(X @ W + b).argmax(1)
+    assert (ours == ref.predict(X)).mean() >= 0.98
+    assert not np.allclose(W, solve(X, s, C=1.0)[0], atol=1e-3)  # the weights changed the fit
 
 
 def test_solve_is_repeatable_and_seeded():
@@ -77,7 +103,9 @@ def resolved(**train):
 
 def test_the_recipe_solves_the_linear_svm_with_liblinear_and_the_rest_with_lbfgs():
     assert resolved().train.optimizer == "liblinear"
-    assert resolved(class_weights="balanced").train.optimizer == "lbfgs"  # a weight per document: not liblinear's
+    assert resolved().train.class_weights == "balanced"  # auto, where liblinear solves
+    assert resolved(class_weights="none").train.optimizer == "liblinear"
+    assert resolved(loss="cross_entropy").train.class_weights == "none"  # auto elsewhere
     assert resolved(loss="cross_entropy").train.optimizer == "lbfgs"
     assert resolved(optimizer="adam", batch_size=8).train.optimizer == "adam"
     stats = Stats(task="classify", classes=["a", "b"], documents=10, tokens=100, class_counts=[5, 5])

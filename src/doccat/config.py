@@ -160,7 +160,7 @@ class TrainConfig:
                              "liblinear and lbfgs); 1: stochastic")
     shuffle: bool = option(True, "mini-batches: reshuffle the training documents every epoch")
     optimizer: str = option("auto", "liblinear: LIBLINEAR's dual coordinate descent, one solve (a linear model, "
-                            "squared_hinge, full batch, in memory, no class weights); lbfgs: full batch, 4 "
+                            "squared_hinge, full batch, in memory); lbfgs: full batch, 4 "
                             "iterations an epoch; sgd (momentum, nesterov), adam, adamw, adagrad, rmsprop: "
                             "mini-batches (batch_size > 0); auto: liblinear where it applies, else lbfgs",
                             ("auto", "liblinear", "lbfgs", "sgd", "adam", "adamw", "adagrad", "rmsprop"))
@@ -189,8 +189,10 @@ class TrainConfig:
                        ("auto", "cross_entropy", "nll", "bce", "squared_hinge", "mse", "l1"))
     label_smoothing: float = option(0.0, "classify/multilabel with probabilities: move targets this much "
                                     "toward uniform")
-    class_weights: str = option("none", "weigh each class's documents in the loss: none, balanced (n / (classes "
-                                "x n_class)), or 'w1,w2,...' (one per class, in class order)")
+    class_weights: str = option("auto", "weigh each class's documents in the loss: none, balanced (n / (classes "
+                                "x n_class)), or 'w1,w2,...' (one per class, in class order); liblinear weighs "
+                                "class k's positives in its one-vs-rest problem, as scikit-learn's LinearSVC; "
+                                "auto: balanced where liblinear solves (the default recipe), else none")
     clip_norm: float = option(0.0, "clip the gradient's norm to this; 0 = off")
     clip_value: float = option(0.0, "clip every gradient element to [-v, v]; 0 = off")
     patience: int = option(0, "stop after this many epochs without a better validation accuracy; 0 = off")
@@ -362,7 +364,7 @@ FULL_BATCH = {"auto", "liblinear", "lbfgs"}  # train.optimizer values that solve
 
 
 def _weights_spec_ok(spec: str) -> bool:
-    if spec in ("none", "balanced"):
+    if spec in ("none", "balanced", "auto"):
         return True
     try:
         return all(float(x) > 0 for x in spec.split(","))
@@ -471,7 +473,7 @@ def _train_checks(cfg: Config) -> list[tuple[str, bool, str]]:
         ("train.clip_norm", t.clip_norm >= 0, "must be >= 0"),
         ("train.clip_value", t.clip_value >= 0, "must be >= 0"),
         ("train.class_weights", _weights_spec_ok(t.class_weights),
-         'must be "none", "balanced" or comma-separated positive numbers, one per class'),
+         'must be "auto", "none", "balanced" or comma-separated positive numbers, one per class'),
         ("train.checkpoint_every", t.checkpoint_every >= 0, "must be >= 0"),
         ("train.checkpoint_minutes", t.checkpoint_minutes >= 0, "must be >= 0"),
     ]

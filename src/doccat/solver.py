@@ -38,14 +38,16 @@ def csr(enc: Encoded, num_features: int):
     return sparse.csr_matrix((enc.weights.astype(np.float64), enc.ids, enc.offsets), shape=(len(enc), num_features))
 
 
-def solve(X, targets: np.ndarray, C: float, scale: np.ndarray | None = None, seed: int = 0) -> tuple:
+def solve(X, targets: np.ndarray, C: float, scale: np.ndarray | None = None, seed: int = 0,
+          weights: np.ndarray | None = None) -> tuple:
     """Weights (features, outputs) and biases (outputs,) of one binary L2-loss SVM per column of `targets`
     (docs, outputs) in {-1, +1}; `scale` (features, outputs), when given, multiplies output k's features
     (NBSVM's scale, see model.nb_scale) and is not folded into the weights returned.
 
     liblinear visits the dual's coordinates in an order drawn from the C library's rand(), which it never
     seeds: `seed` seeds it before each problem (so one thread: two would interleave their draws), which
-    makes a fit repeatable."""
+    makes a fit repeatable. `weights` (outputs, 2), when given, multiply C for output k's negative (column 0)
+    and positive (column 1) documents (liblinear's -w-1 and -w1)."""
     from liblinear import liblinearutil as ll
     prob = ll.problem(targets[:, 0].astype(np.float64), X, bias=1)
     node = prob.x_space  # every document's (feature index from 1, value) nodes, its bias node, an end (-1)
@@ -59,11 +61,23 @@ def solve(X, targets: np.ndarray, C: float, scale: np.ndarray | None = None, see
             np.multiply(values, scale[k][column], out=node["value"])
         np.ctypeslib.as_array(prob.y, (prob.l,))[:] = targets[:, k]
         ctypes.CDLL(None).srand(seed)
-        model = ll.train(prob, f"-s {SOLVER} -c {C:.17g} -e {EPSILON} -B 1 -q")
+        cw = "" if weights is None else f" -w-1 {weights[k, 0]:.17g} -w1 {weights[k, 1]:.17g}"
+        model = ll.train(prob, f"-s {SOLVER} -c {C:.17g} -e {EPSILON} -B 1 -q{cw}")
         w = np.ctypeslib.as_array(model.w, (X.shape[1] + 1,))
         sign = 1.0 if model.get_labels()[0] == 1 else -1.0  # liblinear's first label is the positive side
         W[:, k], b[k] = sign * w[:-1], sign * w[-1]
     return W, b
+
+
+def problem_weights(class_weight: np.ndarray | None, outputs: int) -> np.ndarray | None:
+    """(outputs, 2): C's factor for each binary problem's negative and positive documents, from per-class weights,
+    as scikit-learn's LinearSVC applies class_weight: one-vs-rest, class k's problem weighs its positives by w_k
+    and the rest by 1; with one output (two classes) each class by its own weight."""
+    if class_weight is None:
+        return None
+    if outputs == 1:
+        return np.asarray(class_weight, np.float64)[None, :2]
+    return np.stack([np.ones(outputs), np.asarray(class_weight, np.float64)], axis=1)
 
 
 def signs(y: np.ndarray, outputs: int) -> np.ndarray:
@@ -76,7 +90,8 @@ def signs(y: np.ndarray, outputs: int) -> np.ndarray:
 class Liblinear:
     """Fits a linear bag (BagClassifier, embed_dim 0) with `solve`, as `Trainer` fits networks: `fit(train, valid)`
     on InMemory data returns the history (one epoch: one solve) and leaves the weights in the model; `run`
-    holds the history and batches as a Trainer's does. squared_hinge without class weights only (recipe.resolve picks it)."""
+    holds the history and batches as a Trainer's does. squared_hinge only (recipe.resolve picks it); class weights
+    as scikit-learn's LinearSVC takes them (see problem_weights)."""
 
     def __init__(self, model: nn.Module, outputs: Outputs, cfg: TrainConfig, hooks: Hooks | None = None):
         self.model, self.outputs, self.cfg, self.hooks = model, outputs, cfg, hooks or Hooks()
@@ -88,7 +103,9 @@ class Liblinear:
         documents, outputs = train.size, weight.shape[1]
         C = 1.0 / (self.cfg.weight_decay * max(documents, 1))
         scale = None if self.model.scale is None else self.model.scale.cpu().numpy()
-        W, b = solve(csr(train.enc, weight.shape[0]), signs(train.y.numpy(), outputs), C, scale, self.cfg.seed)
+        class_weight = None if self.outputs.weight is None else self.outputs.weight.numpy()
+        W, b = solve(csr(train.enc, weight.shape[0]), signs(train.y.numpy(), outputs), C, scale, self.cfg.seed,
+                     problem_weights(class_weight, outputs))
         with torch.no_grad():
             weight.copy_(torch.from_numpy(W))
             self.model.head.bias.copy_(torch.from_numpy(b))
