@@ -88,9 +88,9 @@ def test_stdin_for_predict_evaluate_and_explain(small_run, tmp_path):
                               text=True)
     out = piped(["predict", small_run, "-"], "goal match team\nmarket stock shares\n\n")
     rows = [json.loads(line) for line in out.stdout.splitlines()]
-    assert out.returncode == 0 and [r["text"] for r in rows] == ["goal match team", "market stock shares"]
-    assert [r["labels"][0] for r in rows] == ["sports", "business"]  # not the text "-"
-    same = piped(["predict", small_run, "--file", "-"], "goal match team\nmarket stock shares\n").stdout
+    assert out.returncode == 0 and [r["text"] for r in rows] == ["goal match team", "market stock shares", ""]
+    assert [r["labels"][:1] for r in rows] == [["sports"], ["business"], []]  # not the text "-"; a blank line kept empty
+    same = piped(["predict", small_run, "--file", "-"], "goal match team\nmarket stock shares\n\n").stdout
     assert same == out.stdout
     lines = piped(["predict", small_run, "-", "--format", "jsonl"], '"goal match team"\n{"text": "market stock"}\n')
     assert [json.loads(r)["labels"][0] for r in lines.stdout.splitlines()] == ["sports", "business"]
@@ -126,3 +126,20 @@ def test_train_says_what_the_recipe_decided_and_warns_of_unused_settings(corpus_
     assert "doccat: warning: train.lr 0.5 is not used: the optimizer is liblinear" in out.stderr
     refused = doccat("train", "--train", train, "--embed-dim", 16, "--dropout", 0.5, check=False)
     assert refused.returncode == 2 and "model.dropout applies after hidden layers" in refused.stderr
+
+
+def test_predict_keeps_blank_lines_in_step_and_survives_a_closed_pipe(corpus_files, tmp_path):
+    train, _ = corpus_files
+    run = tmp_path / "run"
+    doccat("train", "--train", train, "--out", run, "--quiet")
+    lines = tmp_path / "lines.txt"
+    lines.write_text("goal match team\n\n   \nstock market bank\n")
+    out = doccat("predict", run, "--file", lines)
+    rows = [json.loads(x) for x in out.stdout.splitlines()]
+    assert [r["labels"][:1] for r in rows] == [["sports"], [], [], ["business"]]  # row i is line i
+    assert "2 blank line(s) got no prediction" in out.stderr
+    lines.write_text("goal match team\n" * 50_000)
+    piped = subprocess.run(f"{sys.executable} -m doccat predict {run} --file {lines} | head -1", shell=True,
+                           capture_output=True, text=True)
+    assert json.loads(piped.stdout)["labels"] == ["sports"]
+    assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr, piped.stderr

@@ -244,7 +244,7 @@ def test_saved_run_needs_no_vectors_file_and_records_it(vec_corpus, tmp_path):
 
 
 @pytest.mark.parametrize("kw,message", [
-    (dict(embed_dim=0), "model.vectors needs an embedding of the vectors' size, e.g. --embed-dim 300"),
+    (dict(embed_dim=0), "model.vectors needs an embedding as wide as the vectors: give --embed-dim D"),
     (dict(embed_dim=5), "v.vec.gz has 3-dimensional vectors but embed_dim is 5: set --embed-dim 3"),
     (dict(unfreeze_after=2), "model.unfreeze_after unfreezes a frozen bag: it needs --freeze-embeddings"),
     (dict(freeze_embeddings=True, unfreeze_after=2, batch_size=0, optimizer="lbfgs"), "which a full-batch solver can't"),

@@ -557,7 +557,8 @@ def _load_vectors(clf: Classifier, log) -> dict:
     m, f = clf.config.model, clf.featurizer
     words = f.columns_[f.columns_ < len(f.vocab)]  # the model's word columns: the bag's first rows
     report = load_into_bag(clf.model.bag.weight, f.vocab.itos, words, m.vectors, scale_init=m.init == "vectors")
-    log(f"vectors: {report['found']:,} of the model's {report['vocab_words']:,} words found in {report['name']} "
+    log(f"vectors: {report['found']:,} of the model's {report['vocab_words']:,} word columns (the vocabulary's "
+        f"{len(f.vocab):,} words less those in fewer than min_df={m.min_df} training documents) found in {report['name']} "
         f"({report['coverage']:.1%}; {report['lowercase']:,} by lowercase); missing e.g. "
         f"{', '.join(report['missing_examples'][:5]) or '-'}; the other rows "
         + (f"drawn from U(-{report['init_range']:.3g}, {report['init_range']:.3g}), the vectors' scale"

@@ -215,18 +215,37 @@ def cmd_predict(args) -> int:
     from .data.readers import STDIN, iter_texts
     from .data.stream import BLOCK, chunked
     clf = load(args.run_dir, args.device)
-    given = [iter_texts(STDIN, args.encoding, args.format) if t == STDIN else [t] for t in args.texts]
-    texts = itertools.chain(*given, iter_texts(args.file, args.encoding, args.format) if args.file else [])
-    done = 0
+    lines = lambda source: ((text, True) for text in iter_texts(source, args.encoding, args.format))
+    given = [lines(STDIN) if t == STDIN else [(t, False)] for t in args.texts]
+    texts = itertools.chain(*given, lines(args.file) if args.file else [])
+    done = blank = 0
     for block in chunked(texts, BLOCK):  # a file of any size, a block of texts at a time
-        for text, pred in zip(block, clf.predict(block, k=args.k, threshold=args.threshold)):
-            row = {"text": text, "value": pred.value} if clf.task == "regression" else \
-                {"text": text, "labels": pred.labels, "probs": [round(p, 6) for p in pred.probs]}
+        for row in predicted_rows(clf, block, args):
             print(json.dumps(row, ensure_ascii=False))
+        blank += sum(from_file and not text.strip() for text, from_file in block)
         done += len(block)
     if not done:
         raise DataError("nothing to predict: give texts as arguments or --file (one text per line)")
+    if blank:
+        print(f"doccat: note: {blank} blank line(s) got no prediction (their rows are kept, empty)", file=sys.stderr)
     return 0
+
+
+def predicted_rows(clf, block: list[tuple[str, bool]], args) -> list[dict]:
+    """One JSON row per (text, read from a file) of `block`; a blank line of a file is not predicted (a text
+    given as an argument is, even empty: the server answers the same)."""
+    skip = [from_file and not text.strip() for text, from_file in block]
+    preds = iter(clf.predict([t for (t, _), s in zip(block, skip) if not s], k=args.k, threshold=args.threshold))
+    rows = []
+    for (text, _), s in zip(block, skip):
+        if s:
+            rows.append({"text": text, "value": None} if clf.task == "regression" else
+                        {"text": text, "labels": [], "probs": []})
+            continue
+        pred = next(preds)
+        rows.append({"text": text, "value": pred.value} if clf.task == "regression" else
+                    {"text": text, "labels": pred.labels, "probs": [round(p, 6) for p in pred.probs]})
+    return rows
 
 
 def cmd_datasets(args) -> int:
@@ -416,6 +435,9 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as e:
         print(f"doccat: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader left (`doccat predict ... | head`): what it wanted was written
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 0
     except OSError as e:  # the file system refused: a full disk, no permission, a file where a folder goes...
         print(f"doccat: error: {_os_error(e)}", file=sys.stderr)
         return 2

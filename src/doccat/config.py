@@ -376,8 +376,9 @@ def _pretrained_checks(cfg: Config) -> list[tuple[str, bool, str]]:
     m, t = cfg.model, cfg.train
     return [
         ("model.vectors", not m.vectors or m.embed_dim > 0,
-         "needs an embedding of the vectors' size, e.g. --embed-dim 300: embed_dim 0 is a linear model, "
-         "whose bag rows are class scores, not word vectors"),
+         "needs an embedding as wide as the vectors: give --embed-dim D, D the numbers after the word on each "
+         "line of the file (`head -2 FILE | awk '{print NF - 1}'` shows it); embed_dim 0 is a linear model, whose "
+         "bag rows are class scores, not word vectors"),
         ("model.freeze_embeddings", not m.freeze_embeddings or m.embed_dim > 0,
          "needs an embedding (embed_dim > 0): with embed_dim 0 the bag is the whole linear model"),
         ("model.unfreeze_after", m.unfreeze_after >= 0, "must be >= 0 (0: never)"),

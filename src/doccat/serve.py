@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import ctypes
 import hmac
+import html
 import ipaddress
 import json
 import os
@@ -272,7 +273,7 @@ def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
         with torch.inference_mode():  # per thread: no autograd bookkeeping
             return fn(*args, **kw)
 
-    @app.post("/predict", response_model=PredictResponse, responses=errors)
+    @app.post("/predict", response_model=PredictResponse, response_model_exclude_none=True, responses=errors)
     async def predict(req: PredictRequest):
         """Top-`k` classes of each text with their softmax probabilities; one batch through the model."""
         texts = req.texts if req.texts is not None else [req.text]
@@ -301,15 +302,17 @@ def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
         """Labels, the run's config and metrics, and the SHA-256 of each artifact (manifest.json)."""
         return model_info
 
-    _add_page(app)
+    _add_page(app, f"{run_dir.name}: {clf.task}" + (f", {len(clf.classes_)} classes" if clf.task != "regression" else ""))
 
 
-def _add_page(app) -> None:
+def _add_page(app, served: str) -> None:
+    """The web page, headed by the run it serves (its folder name, task and classes)."""
     from fastapi.responses import HTMLResponse
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
-        return HTMLResponse(PAGE, headers={
+        heading = f"<h1>doccat</h1><p>Serving <b>{html.escape(served)}</b></p>"
+        return HTMLResponse(PAGE.replace("<h1>doccat</h1>", heading), headers={
             # everything is inline; nothing may be fetched from elsewhere
             "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
                                        "style-src 'unsafe-inline'; connect-src 'self'; img-src data:"})

@@ -556,10 +556,12 @@ def read_lines(path, label: str, encoding="utf-8", on_bad_row="error"):
 
 def iter_texts(path, encoding: str = "utf-8", fmt: str = "lines"):
     """Unlabeled texts one at a time (`doccat predict --file`; "-": stdin): one per line, line ends removed;
-    fmt "jsonl": a JSON string, or an object with a "text" key, per line. Blank lines are no texts."""
+    fmt "jsonl": a JSON string, or an object with a "text" key, per line. A blank line is "" (the caller keeps
+    the lines in step and predicts none for it)."""
     path = Path(path)
     for n, line in enumerate(Lines(path, encoding, BadRows(path)), 1):
         if not line.strip():
+            yield ""
             continue
         if fmt != "jsonl":
             yield line.rstrip("\r\n")
