@@ -27,8 +27,12 @@ def test_train_evaluate_predict(corpus_files, tmp_path):
     assert "epoch   1" in out.stderr
     ev = json.loads(doccat("evaluate", run).stdout)  # the run's own test split by default
     assert ev["accuracy"] == pytest.approx(summary["test_accuracy"])
-    ev_file = json.loads(doccat("evaluate", run, "--file", test, "--full").stdout)
+    full = doccat("evaluate", run, "--file", test, "--full").stdout
+    ev_file = json.loads(full)
     assert ev_file["accuracy"] == ev["accuracy"] and "per_class" in ev_file
+    assert ev_file["confusion_labels"] == ["business", "science", "sports"]
+    row = ", ".join(map(str, ev_file["confusion_matrix"][0]))
+    assert f"[{row}]" in full  # a row of the matrix on one line
     lines = doccat("predict", run, "goal team coach", "stock market bank", "-k", 2).stdout.splitlines()
     preds = [json.loads(line) for line in lines]
     assert [p["labels"][0] for p in preds] == ["sports", "business"]

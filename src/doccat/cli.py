@@ -8,6 +8,7 @@ import importlib.metadata
 import itertools
 import json
 import os
+import re
 import sys
 import time
 import typing
@@ -206,8 +207,14 @@ def cmd_evaluate(args) -> int:
     else:
         texts, labels = _read_eval_data(args, clf)
         report = clf.evaluate(texts, labels)
-    print(json.dumps(report if args.full else {k: report[k] for k in ("n", "loss", *HEADLINE[clf.task])}, indent=2))
+    print(readable_json(report if args.full else {k: report[k] for k in ("n", "loss", *HEADLINE[clf.task])}))
     return 0
+
+
+def readable_json(value) -> str:
+    """Indented JSON with each list of numbers on one line: a confusion matrix reads as a matrix."""
+    text = json.dumps(value, indent=2)
+    return re.sub(r"\[([-\d.,eE+\s]*)\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text)
 
 
 def cmd_predict(args) -> int:

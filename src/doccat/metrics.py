@@ -40,7 +40,8 @@ def classification_report(y_true, y_pred, classes: list[str], loss: float | None
         "accuracy": float((y_true == y_pred).mean()) if len(y_true) else 0.0,
         "macro_f1": float(pc["f1"][present].mean()) if present.any() else 0.0,
         "per_class": _per_class_dict(pc, classes),
-        "confusion_matrix": cm.tolist(),
+        "confusion_matrix": cm.tolist(),  # rows: true class, columns: predicted, both in confusion_labels' order
+        "confusion_labels": [str(c) for c in classes],
     }
     if loss is not None:
         report["loss"] = float(loss)
