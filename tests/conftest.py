@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import random
 from pathlib import Path
 
@@ -106,3 +107,16 @@ def browser():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def logged(caplog):
+    """What the library logged (the "doccat" loggers, INFO and up), a line per record as the CLI prints it."""
+    caplog.set_level(logging.INFO, logger="doccat")
+
+    def text() -> str:
+        lines = [("" if r.levelno < logging.WARNING else f"doccat: {r.levelname.lower()}: ") + r.getMessage()
+                 for r in caplog.records if r.name.startswith("doccat")]
+        caplog.clear()
+        return "\n".join(lines)
+    return text

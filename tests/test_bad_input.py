@@ -233,23 +233,23 @@ def mixed_csv(tmp_path):
     return path
 
 
-def test_skip_reports_exact_counts_and_lines(tmp_path, capsys):
+def test_skip_reports_exact_counts_and_lines(tmp_path, logged):
     path = mixed_csv(tmp_path)
     texts, labels = readers.read(path, on_bad_row="skip")
     assert len(texts) == len(labels) == 14
     assert "good text 15" in texts and "good text 14" not in " ".join(texts)
-    err = capsys.readouterr().err
+    err = logged()
     assert err.strip().splitlines() == [
         f"doccat: warning: {path}: dropped 6 bad row(s) of 20 (--on-bad-row skip), line(s) 3, 5, 7, 9, 12, 16"]
     with pytest.raises(DataError, match=r"mixed\.csv:3: expected 2 columns"):
         readers.read(path)  # the default policy stops at the first
 
 
-def test_warn_says_why_row_by_row(tmp_path, capsys):
+def test_warn_says_why_row_by_row(tmp_path, logged):
     path = mixed_csv(tmp_path)
     texts, _ = readers.read(path, on_bad_row="warn")
     assert len(texts) == 14
-    err = capsys.readouterr().err.strip().splitlines()
+    err = logged().strip().splitlines()
     assert len(err) == 7
     assert err[0].startswith(f"doccat: warning: {path}:3: expected 2 columns")
     assert err[3].startswith(f"doccat: warning: {path}:9: malformed CSV row")
@@ -273,11 +273,11 @@ def test_skip_through_the_cli_and_more_than_ten(tmp_path, capsys):
     ("jsonl", b'{"label": "a", "text": "x"}\nnot json\n[1]\n{"label": "b", "text": ""}\n{"label": "b", "text": "y"}\n'),
     ("fasttext", b"__label__a x\nno label\n__label__b\n__label__ z\n__label__b y\n"),
 ])
-def test_skip_in_line_formats(tmp_path, capsys, fmt, data):
+def test_skip_in_line_formats(tmp_path, logged, fmt, data):
     path = tmp_path / "d.any"
     path.write_bytes(data)
     assert readers.read(path, fmt, on_bad_row="skip") == (["x", "y"], ["a", "b"])
-    assert "dropped 3 bad row(s) of 5 (--on-bad-row skip), line(s) 2, 3, 4" in capsys.readouterr().err
+    assert "dropped 3 bad row(s) of 5 (--on-bad-row skip), line(s) 2, 3, 4" in logged()
 
 
 def test_everything_skipped_is_still_an_error(tmp_path, capsys):

@@ -66,7 +66,7 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def test_copy_downloads_and_checks_md5_and_registry_sha(server, tmp_path, capsys):
+def test_copy_downloads_and_checks_md5_and_registry_sha(server, tmp_path, logged):
     root, url = server
     data = b"1,hello world\n2,good bye\n"
     (root / "train.csv").write_bytes(data)
@@ -76,7 +76,7 @@ def test_copy_downloads_and_checks_md5_and_registry_sha(server, tmp_path, capsys
     fetch(spec, folder, ["train.csv"])
     assert (folder / "train.csv").read_bytes() == data
     assert leftovers(folder) == ["train.csv"]  # no temp files left over
-    assert f"downloading {url}/train.csv -> {folder}" in capsys.readouterr().err
+    assert f"downloading {url}/train.csv -> {folder}" in logged()
 
 
 def test_newsgroups_tarball_to_sorted_jsonl(server, tmp_path):
@@ -146,7 +146,7 @@ def test_imdb_tarball_to_jsonl_neg_then_pos(server, tmp_path):
     assert "caf\u00e9".encode() in gzip.decompress(raw)  # UTF-8 as is, not \u escapes
 
 
-def test_glue_zip_extracts_byte_for_byte_and_warns_unverified(server, tmp_path, capsys):
+def test_glue_zip_extracts_byte_for_byte_and_warns_unverified(server, tmp_path, logged):
     root, url = server
     train, dev = b"sentence\tlabel\nhide new secretions \t0\n", b"sentence\tlabel\nit 's charming \t1\n"
     with zipfile.ZipFile(root / "SST-2.zip", "w") as z:
@@ -159,7 +159,7 @@ def test_glue_zip_extracts_byte_for_byte_and_warns_unverified(server, tmp_path, 
     assert (tmp_path / "train.tsv").read_bytes() == train
     assert (tmp_path / "dev.tsv").read_bytes() == dev
     assert leftovers(tmp_path) == ["dev.tsv", "train.tsv"]  # test.tsv is not wanted
-    assert "could not be verified" in capsys.readouterr().err
+    assert "could not be verified" in logged()
 
 
 def test_polarity_tarball_extracts_and_rejects_a_variant(server, tmp_path):

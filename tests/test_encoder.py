@@ -207,12 +207,12 @@ def test_damaged_cache_file_is_encoded_again_and_cache_is_bounded(tiny, tmp_path
     assert sorted(map(str, tmp_path.glob("*/*.safetensors"))) == sorted([enc.cache_info_["file"], str(other)])
 
 
-def test_unwritable_cache_warns_and_still_encodes(tiny, tmp_path, capsys):
+def test_unwritable_cache_warns_and_still_encodes(tiny, tmp_path, logged):
     blocked = tmp_path / "a-file"
     blocked.write_text("")  # the cache directory can't be made under a file
     enc = Encoder(tiny, device="cpu")
     np.testing.assert_allclose(enc.encode_cached(TEXTS, blocked), enc.encode(TEXTS), atol=1e-6)
-    assert "can't write" in capsys.readouterr().err
+    assert "can't write" in logged()
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):

@@ -118,15 +118,15 @@ def test_regression_bad_json_number(tmp_path, value):
         readers.read(p, task="regression")
 
 
-def test_regression_empty_target_and_skip_policy(tmp_path, capsys):
+def test_regression_empty_target_and_skip_policy(tmp_path, logged):
     p = tmp_path / "r.csv"
     p.write_text("label,text\n1,a\n,b\nx,c\n2,d\n")
     with pytest.raises(DataError, match=r"r\.csv:3: empty target"):
         readers.read(p, task="regression")
     assert readers.read(p, task="regression", on_bad_row="skip") == (["a", "d"], [1.0, 2.0])
-    assert "dropped 2 bad row(s) of 4 (--on-bad-row skip), line(s) 3, 4" in capsys.readouterr().err
+    assert "dropped 2 bad row(s) of 4 (--on-bad-row skip), line(s) 3, 4" in logged()
     readers.read(p, task="regression", on_bad_row="warn")
-    assert "r.csv:4: target 'x' is not a finite number" in capsys.readouterr().err
+    assert "r.csv:4: target 'x' is not a finite number" in logged()
 
 
 def test_unknown_task_in_reader(tmp_path):
@@ -159,7 +159,7 @@ def _write(path, rows, header="label,text"):
     return str(path)
 
 
-def test_load_splits_multilabel_files(tmp_path, capsys):
+def test_load_splits_multilabel_files(tmp_path, logged):
     rows = [(",".join(["a", "b", "c"][: 1 + i % 3]), f"doc {i}") for i in range(40)] + [("z,a", "doc z")]
     train = _write(tmp_path / "train.csv", rows)
     test = _write(tmp_path / "test.csv", [("a,new", "t1"), ("new,other", "t2"), ("b", "t3")])
@@ -168,7 +168,7 @@ def test_load_splits_multilabel_files(tmp_path, capsys):
     assert s.task == "multilabel" and s.classes == ["a", "b", "c", "z"]
     # labels train lacks are dropped from the test split, with a note; a document may end with none
     assert s.test.labels == [["a"], [], ["b"]]
-    err = capsys.readouterr().err
+    err = logged()
     assert "test.csv: dropped 2 label(s) of the test split that never occur in the training data" in err
     assert "'new', 'other'; 3 occurrence(s)" in err
     # the valid split is carved at random (no class to stratify on): seeded, disjoint, pairs kept

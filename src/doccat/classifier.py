@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from .text import Featurizer, Tokens, Vocab
 from .solver import Liblinear
 from .train import Hooks, InMemory, Trainer, kept_epoch, peak_memory_mib, uses_sparse_grads
 from .vectors import load_into_bag
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -323,7 +326,7 @@ class RunOptions:
 
 
 def train(texts: list[str] | None = None, labels: list | None = None, *, config=None, out=None,
-          overwrite: bool = False, log=print, progress: bool | None = None, on_epoch=None,
+          overwrite: bool = False, log=LOG.info, progress: bool | None = None, on_epoch=None,
           **overrides) -> Classifier:
     """Train a classifier and evaluate it on the validation and test splits.
 
@@ -340,7 +343,8 @@ def train(texts: list[str] | None = None, labels: list | None = None, *, config=
     overwrite : bool
         Replace a doccat run directory already at `out` (nothing else is ever replaced).
     log : callable
-        Receives one line per event (default: print).
+        Receives one line per event (default: the "doccat.classifier" logger at INFO: shown where logging is
+        configured, e.g. by the CLI).
     progress : bool, optional
         A live bar on stderr; None: only at a terminal, unless DOCCAT_QUIET is set.
     on_epoch : callable, optional
@@ -367,7 +371,7 @@ train.__doc__ = train.__doc__.replace("{keys}", "; ".join(
     f"[{section}] " + ", ".join(f.name for f in dataclasses.fields(cls)) for section, cls in config_mod.SECTION_TYPES.items()))
 
 
-def load_data(cfg: Config, texts=None, labels=None, log=print) -> Splits | Corpus:
+def load_data(cfg: Config, texts=None, labels=None, log=LOG.info) -> Splits | Corpus:
     """The data of a run: in-memory `texts`/`labels`, the files or registry dataset the config names, or
     with data.streaming a Corpus read from its files at every pass."""
     if cfg.data.streaming:
@@ -419,10 +423,12 @@ def _prepare(splits: Splits, cfg: Config, log) -> tuple:
     tokens = Tokens.of(splits.train.texts)  # once: the recipe reads their count, the featurizer the tokens
     stats = Stats.of(splits, tokens.count)
     cfg = _resolve(cfg, stats, log)
-    m = cfg.model
+    m, t0 = cfg.model, time.perf_counter()
     featurizer, train_enc = Featurizer.fit_encode(
         tokens, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,
         max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df, chars=m.char_ngrams or None)
+    LOG.debug(f"featurized {stats.documents:,} training documents ({stats.tokens:,} tokens) in "
+              f"{time.perf_counter() - t0:.2f}s")
     _log_features(featurizer, m, log)
     clf = build(cfg, stats, featurizer, _encoder(cfg, log) if m.encoder else None)
     y_train, y_valid = clf.targets(splits.train.labels, "train"), clf.targets(splits.valid.labels, "valid")
@@ -525,7 +531,7 @@ def biases_at_the_prior(bias: torch.Tensor, counts: np.ndarray) -> None:
     bias.copy_(torch.from_numpy(2 * (p[1:] if len(bias) == 1 else p) - 1))  # one score: the second class's
 
 
-def resume(out: str | Path, texts: list[str] | None = None, labels: list | None = None, *, log=print,
+def resume(out: str | Path, texts: list[str] | None = None, labels: list | None = None, *, log=LOG.info,
            progress: bool | None = None) -> Classifier:
     """Continue a killed `train(..., out=out)` from its last checkpoint, with the config it saved.
 

@@ -7,6 +7,7 @@ import errno
 import importlib.metadata
 import itertools
 import json
+import logging
 import os
 import re
 import sys
@@ -22,6 +23,7 @@ from .metrics import HEADLINE
 from .train import TrainingError
 
 USER_ERRORS = (ConfigError, DataError, ArtifactError, TrainingError)
+LOG = logging.getLogger(__name__)
 
 
 def _flag_type(tp):
@@ -109,6 +111,7 @@ def add_config_flags(groups: dict) -> None:
 
 def add_output_flags(group, what: str) -> None:
     group.add_argument("-q", "--quiet", action="store_true", help=f"warnings and errors only: no {what}")
+    group.add_argument("-v", "--verbose", action="store_true", help="also debugging detail (timings of each stage)")
 
 
 def config_overrides(args) -> dict:
@@ -119,7 +122,7 @@ def cmd_train(args) -> int:
     from .checkpoint import run_dir
     from .classifier import resume, train
     overrides = config_overrides(args)
-    log = (lambda *a, **k: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    log = LOG.info  # --quiet and -v set the level (see log_to_stderr)
     progress = False if args.quiet else None  # None: a bar only at a terminal
     if args.seeds is not None:
         return _train_seeds(args, overrides, log, progress)
@@ -166,7 +169,7 @@ def _train_seeds(args, overrides: dict, log, progress) -> int:
 def cmd_tune(args) -> int:
     from .tune import tune
     overrides = config_overrides(args)
-    log = (lambda *a, **k: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    log = LOG.info
     name = overrides.get("dataset") or "run"
     out = args.out if args.out is not None else default_out(f"tune-{name}")
     result = tune(config=args.config, out=out, trials=args.trials, timeout=args.timeout, space=args.space,
@@ -234,7 +237,7 @@ def cmd_predict(args) -> int:
     if not done:
         raise DataError("nothing to predict: give texts as arguments or --file (one text per line)")
     if blank:
-        print(f"doccat: note: {blank} blank line(s) got no prediction (their rows are kept, empty)", file=sys.stderr)
+        LOG.info(f"{blank} blank line(s) got no prediction (their rows are kept, empty)")
     return 0
 
 
@@ -304,7 +307,7 @@ def cmd_serve(args) -> int:
     serve(args.run_dir, args.host, args.port, args.workers, api_key,
           Limits(args.max_texts, args.max_text_bytes, args.max_request_bytes, args.max_explain_words,
                  args.body_seconds, args.max_connections),
-          log=lambda msg: print(msg, file=sys.stderr, flush=True))
+          log=LOG.info)
     return 0
 
 
@@ -434,9 +437,37 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
     print(f"doccat: warning: {message}", file=sys.stderr)
 
 
+class StderrHandler(logging.Handler):
+    """The library's log records on the standard error of the moment (a test's capture too): INFO as the line
+    itself, WARNING and above marked "doccat: warning:" / "doccat: error:"."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        mark = f"doccat: {record.levelname.lower()}: " if record.levelno >= logging.WARNING else ""
+        print(mark + record.getMessage(), file=sys.stderr, flush=True)
+
+
+def log_to_stderr(args) -> logging.Handler:
+    """The "doccat" loggers to stderr at INFO; --quiet: WARNING; -v: DEBUG. Returns the handler, to remove."""
+    handler = StderrHandler()
+    logger = logging.getLogger("doccat")
+    logger.addHandler(handler)
+    quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)
+    logger.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    return handler
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = show_warning
+    handler = log_to_stderr(args)
+    try:
+        return run(args)
+    finally:
+        logging.getLogger("doccat").removeHandler(handler)
+
+
+def run(args) -> int:
+    """The verb's function; a user's error is one line and exit status 2."""
     try:
         return args.func(args)
     except USER_ERRORS as e:

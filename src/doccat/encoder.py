@@ -28,9 +28,9 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
+import logging
 import os
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,8 @@ from . import distributed
 from .config import ConfigError
 from .artifacts import write_atomic
 from .data import digest
+
+LOG = logging.getLogger(__name__)
 
 FILES = ("config.json", "model.safetensors", "tokenizer.json")  # what a run's identity hashes
 # encoders known by name: the installable package that holds the folder (the `encoder` extra)
@@ -409,8 +411,7 @@ def _write_shard(file: Path, hashes: np.ndarray, emb: np.ndarray, settings: dict
         file.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(file, data)
     except OSError as e:  # a full disk or read-only cache costs speed, not the run
-        print(f"doccat: warning: encoder cache {file.parent}: can't write ({e.strerror or e}); "
-              "the embeddings are not cached", file=sys.stderr)
+        LOG.warning(f"encoder cache {file.parent}: can't write ({e.strerror or e}); the embeddings are not cached")
 
 
 def _is_shard(file: Path) -> bool:

@@ -7,6 +7,7 @@ only `train.seed` changes.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import statistics
 from pathlib import Path
@@ -17,6 +18,8 @@ from .config import ConfigError
 from .data import from_memory, load_splits
 from .metrics import HEADLINE
 from .train import Hooks
+
+LOG = logging.getLogger(__name__)
 
 SUMMARY = "seeds.json"
 
@@ -81,7 +84,7 @@ def seed_free(cfg) -> bool:
 
 
 def train_seeds(seeds: int | str | list[int], texts: list[str] | None = None, labels: list | None = None, *,
-                config=None, out=None, overwrite: bool = False, log=print, progress: bool | None = None,
+                config=None, out=None, overwrite: bool = False, log=LOG.info, progress: bool | None = None,
                 **overrides) -> dict:
     """Train one model per seed, everything else as `doccat.train` takes it; the data is loaded once.
 

@@ -19,12 +19,14 @@ import hmac
 import html
 import ipaddress
 import json
+import logging
 import os
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .config import ConfigError
+
+LOG = logging.getLogger(__name__)
 
 SETTINGS_ENV = "DOCCAT_SERVE_SETTINGS"  # how `--workers N` hands the settings to each worker process
 PUBLIC_PATHS = {"/", "/health"}
@@ -225,7 +227,7 @@ def _add_error_handlers(app) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):  # never a traceback to the client
-        print(f"doccat serve: internal error: {exc!r}", file=sys.stderr)
+        LOG.error(f"internal error: {exc!r}")
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
 
@@ -325,7 +327,7 @@ def _app_from_env():
 
 
 def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-          api_key: str | None = None, limits: Limits | None = None, log=print) -> None:
+          api_key: str | None = None, limits: Limits | None = None, log=LOG.info) -> None:
     """Load and verify the run, then serve it until interrupted."""
     _require()
     import uvicorn

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import math
 import os
 import resource
@@ -23,6 +24,8 @@ from .config import TrainConfig
 from .loss import SCORES, Outputs
 from .inputs import Encoded, Features, batches, to_docs
 from .model import predict_logits
+
+LOG = logging.getLogger(__name__)
 
 SPARSE_OPTIMIZERS = {"sgd", "adagrad"}  # the torch optimizers that take sparse gradients
 # An L-BFGS epoch is this many of its iterations: each step re-evaluates the objective where the last
@@ -185,7 +188,7 @@ class Progress:
 class Hooks:
     """Where a run reports, besides what it returns."""
 
-    log: Callable = print  # one line per epoch and event
+    log: Callable = LOG.info  # one line per epoch and event (logging's doccat.train, INFO)
     progress: bool | None = None  # a live bar on stderr; None: only at a terminal, unless DOCCAT_QUIET is set
     on_epoch: Callable | None = None  # called with each epoch's history row; raising in it stops training
 

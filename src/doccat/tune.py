@@ -17,6 +17,7 @@ Optuna is an optional extra (`pip install -e '.[tune]'`), imported only when tun
 from __future__ import annotations
 
 import json
+import logging
 import time
 import tomllib
 import typing
@@ -32,6 +33,8 @@ from .config import Config, ConfigError
 from .data import DataError, Splits, load_splits
 from .loss import SCORES
 from .seeds import headline
+
+LOG = logging.getLogger(__name__)
 
 # Search spaces by name (--space NAME), else a file (see load_space). Every combination of each is a
 # valid config on top of the default one.
@@ -170,7 +173,7 @@ def _field_type(name: str):
 
 
 def tune(*, config=None, out=None, trials: int | None = None, timeout: float | None = None, space=None,
-         overwrite: bool = False, log=print, progress: bool | None = None, **overrides) -> TuneResult:
+         overwrite: bool = False, log=LOG.info, progress: bool | None = None, **overrides) -> TuneResult:
     """Search hyperparameters on the validation split, then train the best config and score it on test once.
 
     Parameters

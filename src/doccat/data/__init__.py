@@ -1,8 +1,8 @@
 """Labeled corpora in: files or registry datasets -> train / valid / test splits."""
 from __future__ import annotations
 
+import logging
 import numbers
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +12,8 @@ from . import readers, registry
 from .readers import DataError
 from .registry import digest
 from .split import random_split, stratified_split
+
+LOG = logging.getLogger(__name__)
 
 __all__ = ["Split", "Splits", "load_splits", "from_memory", "resolve_task", "reading", "class_order", "digest", "DataError", "registry", "readers"]
 
@@ -147,9 +149,9 @@ def _multilabel_classes(cfg: DataConfig, parts: dict[str, Split]) -> list[str]:
         unseen = Counter(x for labels in split.labels for x in labels if x not in known)
         if unseen:
             shown = ", ".join(repr(x) for x in sorted(unseen)[:5]) + (" ..." if len(unseen) > 5 else "")
-            print(f"doccat: warning: {getattr(cfg, name, None) or name}: dropped {len(unseen)} label(s) of the "
-                  f"{name} split that never occur in the training data ({shown}; {sum(unseen.values())} "
-                  "occurrence(s)): no model can predict them", file=sys.stderr)
+            LOG.warning(f"{getattr(cfg, name, None) or name}: dropped {len(unseen)} label(s) of the {name} split "
+                        f"that never occur in the training data ({shown}; {sum(unseen.values())} occurrence(s)): "
+                        "no model can predict them")
             split.labels = [[x for x in labels if x in known] for labels in split.labels]
     return classes
 
@@ -294,4 +296,4 @@ def _check_shape(cfg: DataConfig, train: Split, valid: Split, classes: list[str]
 
 
 def _warn(text: str) -> None:
-    print(f"doccat: warning: {text}", file=sys.stderr)
+    LOG.warning(text)

@@ -4,11 +4,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 import urllib.request
@@ -18,6 +18,8 @@ from pathlib import Path
 
 from .readers import DataError
 from .registry import DatasetSpec, Source, digest
+
+LOG = logging.getLogger(__name__)
 
 
 def fetch(spec: DatasetSpec, folder: Path, missing: list[str]) -> None:
@@ -51,7 +53,7 @@ def _by_hand(folder: Path, names: list[str]) -> str:
 
 def _download(source: Source, folder: Path, names: list[str]) -> Path:
     """Stream the URL into a temp file in `folder` and check its published checksum; return the temp file."""
-    print(f"downloading {source.url} -> {folder}", file=sys.stderr)
+    LOG.info(f"downloading {source.url} -> {folder}")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".download-")
     tmp = Path(tmp)
     try:
@@ -63,8 +65,7 @@ def _download(source: Source, folder: Path, names: list[str]) -> Path:
         tmp.unlink(missing_ok=True)
         raise DataError(f"could not download {source.url}: {e}; {_by_hand(folder, names)}") from None
     if not source.checksum:
-        print(f"warning: no checksum is published for {source.url}; the download could not be verified",
-              file=sys.stderr)
+        LOG.warning(f"no checksum is published for {source.url}; the download could not be verified")
         return tmp
     algo, _, want = source.checksum.partition(":")
     got = digest(tmp, algo)

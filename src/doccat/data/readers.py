@@ -18,6 +18,7 @@ import gzip
 import io
 import html
 import json
+import logging
 import math
 import re
 import sys
@@ -27,6 +28,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
+
+LOG = logging.getLogger(__name__)
 
 ON_BAD_ROW = ("error", "skip", "warn")
 SHOWN = 10  # line numbers / warnings shown before "... and N more"
@@ -96,7 +99,7 @@ class BadRows:
         if len(self.where) < SHOWN:  # bounded: a streamed file may have any number of bad rows
             self.where.append(where)
             if self.policy == "warn":
-                print(f"doccat: warning: {self.path}:{where}: {why}", file=sys.stderr)
+                LOG.warning(f"{self.path}:{where}: {why}")
 
     def done(self, texts: list[str], labels: list) -> tuple[list[str], list]:
         """Report what was dropped; a file without a single usable row is an error."""
@@ -109,9 +112,8 @@ class BadRows:
         if n:
             more = f" and {n - SHOWN} more" if n > SHOWN else ""
             unit = "line" if isinstance(self.where[0], int) else "file"
-            print(f"doccat: warning: {self.path}: dropped {n} bad row(s) of {n + kept} "
-                  f"(--on-bad-row {self.policy}), {unit}(s) {', '.join(map(str, self.where))}{more}",
-                  file=sys.stderr)
+            LOG.warning(f"{self.path}: dropped {n} bad row(s) of {n + kept} (--on-bad-row {self.policy}), "
+                        f"{unit}(s) {', '.join(map(str, self.where))}{more}")
         if not kept:
             raise DataError(f"{self.path}: no rows" + (f" left after dropping {n} bad row(s)" if n else
                             "; the file is empty (or has only a header): give one labeled text per row"))
@@ -370,8 +372,8 @@ def _sniff_delimiter(path: Path, f: Format, names: list[str], delimiter: str) ->
         return delimiter
     fits = [d for d in SNIFFED if d != delimiter and set(names) <= {c.strip() for c in split[d]}]
     if len(fits) == 1:
-        print(f"doccat: note: {path}: the header's fields are separated by {fits[0]!r}, not {delimiter!r}: "
-              f"reading it so (give --delimiter to choose)", file=sys.stderr)
+        LOG.info(f"{path}: the header's fields are separated by {fits[0]!r}, not {delimiter!r}: reading it so "
+                 "(give --delimiter to choose)")
         return fits[0]
     return delimiter
 
@@ -519,7 +521,7 @@ def read_folder(path, f: Format = Format()):
     for class_dir in _visible(root, "class folder"):
         files = _visible(class_dir, "file")
         if not files:
-            print(f"doccat: warning: {class_dir}: an empty class folder (no files): left out", file=sys.stderr)
+            LOG.warning(f"{class_dir}: an empty class folder (no files): left out")
         for file in files:
             where = file.relative_to(root).as_posix()
             try:
