@@ -97,8 +97,12 @@ def test_the_page_says_which_run_it_serves(server, small_run):
 
 
 def test_explain_health_model(server, small_run):
+    import doccat
+    from doccat.explain import explain
     e = post(server, "/explain", {"text": "goal match team", "top": 3}).json()
     assert e["label"] == "sports" and set(e["probs"]) == {"business", "science", "sports"} and len(e["words"]) == 3
+    assert e == explain(doccat.load(small_run), "goal match team", top=3)  # the same view as the CLI's --json
+    assert e["method"] == "exact" and e["words"][0]["contribution"] > 0
     assert httpx.get(server.url + "/health").json()["status"] == "ok"
     m = httpx.get(server.url + "/model").json()
     manifest = json.loads((small_run / "manifest.json").read_text())["files"]
@@ -223,6 +227,33 @@ def test_schemathesis_finds_no_server_error(server, tmp_path):
                           "--max-examples", "40", "--seed", "1", "--workers", "2"],
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)  # its cache dir goes there
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def regression_server(tmp_path_factory):
+    import doccat
+    from conftest import make_corpus
+    texts, labels = make_corpus(30, seed=1)
+    run = tmp_path_factory.mktemp("regression") / "run"
+    doccat.train(texts, [{"sports": 1.0, "business": 5.0, "science": 9.0}[y] for y in labels], task="regression",
+                 out=run, log=lambda *a: None)
+    s = Server(run)
+    yield s
+    s.stop()
+
+
+def test_regression_explain_is_a_value_and_the_page_says_so(regression_server, browser):
+    e = post(regression_server, "/explain", {"text": "market stock shares"}).json()
+    assert e["task"] == "regression" and "probs" not in e and "label" not in e
+    assert e["value"] == pytest.approx(e["score"]["total"]) and abs(e["value"] - 5) < 2  # business's 5
+    page = browser.new_page()
+    page.goto(regression_server.url + "/", wait_until="load")
+    page.fill("#text", "market stock shares")
+    page.click("#go")
+    page.wait_for_selector("#result:not([hidden])")
+    assert page.text_content("#what") == "Predicted value" and page.text_content("#label") == f"{e['value']:.4f}"
+    assert page.locator("#probs").is_hidden() and page.locator("#words .w").count() == 3
+    assert "predicted value" in page.text_content("#measure")
 
 
 def test_page_in_headless_chromium(keyed_server, tmp_path, browser):

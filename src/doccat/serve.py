@@ -245,14 +245,15 @@ def _check_texts(texts: list[str], limits: Limits) -> None:
 
 
 def _check_explained(text: str, limits: Limits) -> None:
-    """/explain leaves each distinct word out in turn: its cost grows with their number, which is bounded."""
+    """/explain's cost grows with the text's distinct words (a network's leave-one-out runs the model without
+    each in turn; a linear model's exact attribution splits each feature among them), which is bounded."""
     from fastapi import HTTPException
 
     from .text import tokenize
     words = len(set(tokenize(text)))
     if words > limits.max_explain_words:
         raise HTTPException(413, f"the text has {words} distinct words; /explain takes up to "
-                                 f"{limits.max_explain_words} (each is left out in turn)")
+                                 f"{limits.max_explain_words} (each is attributed, or left out in turn)")
 
 
 def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
@@ -377,10 +378,10 @@ button{font:inherit;padding:.4rem 1.2rem;margin-top:.5rem;cursor:pointer}
 <button id="go">Classify</button>
 <p id="error"></p>
 <div id="result" hidden>
-  <div>Category: <span id="label"></span></div>
-  <h3>Probability per class</h3><div id="bars"></div>
+  <div><span id="what">Category</span>: <span id="label"></span></div>
+  <div id="probs"><h3>Probability per class</h3><div id="bars"></div></div>
   <h3>Words that pushed the decision</h3>
-  <p><small>drop in the chosen class's probability when the word is removed</small></p><div id="words"></div>
+  <p><small id="measure"></small></p><div id="words"></div>
 </div>
 <script>
 const $ = id => document.getElementById(id);
@@ -401,9 +402,15 @@ async function classify() {
     $("error").textContent = r.status + ": " + (typeof d === "string" ? d : JSON.stringify(d));
     return;
   }
-  $("label").textContent = body.label;
+  // regression: the value, no probabilities; multilabel: the labels at or above the threshold
+  const what = {classify: "Category", multilabel: "Labels", regression: "Predicted value"}[body.task];
+  $("what").textContent = what;
+  $("label").textContent = body.task === "regression" ? body.value.toFixed(4)
+    : body.task === "multilabel" ? (body.labels.join(", ") || "(none at or above " + body.threshold + ")") : body.label;
+  $("probs").hidden = body.task === "regression";
+  $("measure").textContent = body.measure;
   const bars = $("bars"); bars.replaceChildren();
-  const classes = Object.keys(body.probs).sort((a, b) => body.probs[b] - body.probs[a]);
+  const classes = Object.keys(body.probs || {}).sort((a, b) => body.probs[b] - body.probs[a]);
   for (const c of classes) {
     const p = body.probs[c];
     const row = document.createElement("div"); row.className = "row"; row.dataset.class = c;
@@ -417,8 +424,9 @@ async function classify() {
   }
   const words = $("words"); words.replaceChildren();
   for (const w of body.words) {
-    const s = document.createElement("span"); s.className = "w" + (w.drop < 0 ? " neg" : "");
-    s.textContent = w.word + " " + (w.drop >= 0 ? "+" : "") + w.drop.toFixed(3);
+    const v = body.method === "exact" ? w.contribution : w.drop;
+    const s = document.createElement("span"); s.className = "w" + (v < 0 ? " neg" : "");
+    s.textContent = w.word + " " + (v >= 0 ? "+" : "") + v.toFixed(3);
     words.append(s);
   }
   $("result").hidden = false;
