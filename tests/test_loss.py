@@ -153,3 +153,14 @@ def test_squared_hinge_probabilities_are_scaled_scores_and_calibrate_fits_the_sc
     loss.calibrate(scores, y)
     nll = lambda a: F.cross_entropy(a * scores, y).item()  # noqa: E731
     assert nll(loss.scale) < min(nll(0.9 * loss.scale), nll(1.1 * loss.scale)) and loss.scale > 1
+
+
+def test_tune_threshold_sets_the_multilabel_threshold_where_half_is_wrong():
+    y = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [1.0, 1.0]])
+    p = torch.where(y > 0, 0.3, 0.1)  # every positive at 0.3, every negative at 0.1: 0.5 predicts nothing
+    out = torch.log(p / (1 - p))  # their logits
+    outputs = Outputs(task="multilabel", kind="bce", threshold_on_valid=True)
+    assert outputs.score(out, y) == 0.0
+    outputs.tune_threshold(out, y)
+    assert outputs.threshold == pytest.approx(0.2) and not outputs.threshold_on_valid
+    assert outputs.score(out, y) == 1.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from doccat.metrics import (classification_report, confusion_matrix, multilabel_report, per_class,
-                            regression_report)
+from doccat.metrics import (HEADLINE, best_threshold, classification_report, confusion_matrix, multilabel_report,
+                            per_class, regression_report)
 
 # asymmetric on purpose, so a transposed confusion matrix gives different numbers
 Y_TRUE = np.array([0, 0, 0, 0, 1, 1, 2])
@@ -155,6 +155,33 @@ def test_multilabel_report_against_sklearn():
         assert (r["per_class"][c]["precision"], r["per_class"][c]["recall"], r["per_class"][c]["f1"]) == \
             pytest.approx((p[i], rec[i], f[i]))
         assert r["per_class"][c]["support"] == s[i]
+
+
+def test_best_threshold_is_the_best_of_every_cut_by_brute_force():
+    rng = np.random.default_rng(1)
+    for trial in range(20):
+        y = rng.random((30, 4)) < 0.3
+        p = np.round(np.clip(0.3 * y + 0.7 * rng.random((30, 4)) ** 2, 0, 1), 2)  # rounded: many ties
+        names = list("abcd")
+
+        def f1(t):
+            return multilabel_report(y, p >= t, names)["micro_f1"]
+        best = max(f1(t) for t in np.unique(p))  # every distinct set of predicted cells is one of these cuts
+        t = best_threshold(y, p)
+        assert f1(t) == pytest.approx(best), trial
+        assert not np.isin(t, p) or t == 0.5  # between two probabilities, not on one (unless the default)
+
+
+def test_best_threshold_keeps_the_default_on_a_tie_or_without_labels():
+    y = np.array([[1, 0], [0, 0], [1, 0]])
+    assert best_threshold(y, np.array([[0.9, 0.1], [0.2, 0.1], [0.8, 0.3]])) == 0.5  # 0.5 is already perfect
+    assert best_threshold(np.zeros((3, 2)), np.full((3, 2), 0.7)) == 0.5
+    # positives at 0.3 and 0.35, negatives at 0.1 and 0.2: 0.5 predicts nothing; the cut goes between 0.2 and 0.3
+    assert best_threshold(y, np.array([[0.3, 0.1], [0.2, 0.1], [0.35, 0.2]])) == pytest.approx(0.25)
+
+
+def test_the_multilabel_headline_reports_hamming_loss():
+    assert "hamming_loss" in HEADLINE["multilabel"]
 
 
 # ------------------------------------------------------------------------------------- regression

@@ -117,6 +117,24 @@ def test_explain_health_model(server, small_run):
     assert "422" in schema["paths"]["/predict"]["post"]["responses"]
 
 
+def test_a_regression_run_serves_values_clipped_to_its_training_range(tmp_path):
+    import doccat
+    texts = [" ".join(["great"] * (i % 5) + ["awful"] * (i % 3) + ["the", "film"]) for i in range(120)]
+    values = [float(i % 5 - i % 3) for i in range(120)]  # -2 to 4: the count of great minus the count of awful
+    doccat.train(texts, values, ngrams=1, out=tmp_path / "reg", log=lambda *a: None)
+    texts_in = ["great " * 30 + "film", "great awful the film"]
+    raw = [p.value for p in doccat.train(texts, values, ngrams=1, clip_predictions=False, log=lambda *a: None)
+           .predict(texts_in)]
+    low, high = doccat.load(tmp_path / "reg").target_range_
+    assert raw[0] > high + 0.5 and low < raw[1] < high  # the range is left without clipping
+    server = Server(tmp_path / "reg")
+    try:
+        got = post(server, "/predict", {"texts": texts_in}).json()["predictions"]
+    finally:
+        server.stop()
+    assert got[0]["value"] == high and got[1]["value"] == pytest.approx(raw[1])
+
+
 def _json_error(r, status):
     assert r.status_code in status, (r.status_code, r.text)
     assert r.headers["content-type"].startswith("application/json")

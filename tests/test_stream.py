@@ -146,6 +146,18 @@ def test_streamed_and_in_memory_training_agree(tmp_path, corpus_files):
     assert [round(r["train_loss"], 5) for r in streamed.history_] == [round(r["train_loss"], 5) for r in memory.history_]
 
 
+def test_a_streamed_regression_clips_to_its_training_targets_range(tmp_path):
+    rng = random.Random(0)
+    counts = [rng.randint(0, 4) for _ in range(200)]
+    texts, values = [" ".join(["great"] * n + ["the", "film"]) for n in counts], [2.0 * n - 1 for n in counts]
+    train = write_csv(tmp_path / "t.csv", texts[:160], values[:160])
+    valid = write_csv(tmp_path / "v.csv", texts[160:], values[160:])
+    kw = dict(train=str(train), valid=str(valid), task="regression", **{**MINI, "loss": "mse"})
+    streamed, memory = doccat.train(streaming=True, **kw), doccat.train(**kw)
+    # the range predictions are clipped to: the first pass's, as the in-memory split's
+    assert streamed.target_range_ == memory.target_range_ == (min(values[:160]), max(values[:160]))
+
+
 def test_the_default_weight_decay_counts_the_streamed_training_docs(tmp_path, corpus_files):
     train, _ = corpus_files
     kw = dict(train=str(train), **{**MINI, "weight_decay": None, "epochs": 1})

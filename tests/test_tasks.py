@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import doccat
+from doccat.artifacts import ArtifactError
 from conftest import CLASS_WORDS, NOISE
 
 QUIET = dict(log=lambda *a: None)
@@ -82,6 +83,95 @@ def test_regression_predicts_values_and_reloads(tmp_path):
     assert l1.config.train.loss == "l1" and l1.evaluate(test_texts, test_values)["mae"] < 0.6
 
 
+def sparse_multilabel_corpus(n: int, seed: int = 0):
+    """Each topic on a tenth of the texts (two of its words), its label exactly then: with strong weight decay the
+    positives' probabilities stay well below 0.5 while still far above the negatives'."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        words, topics = rng.sample(NOISE, 4), []
+        for topic in sorted(CLASS_WORDS):
+            if rng.random() < 0.1:
+                words += rng.sample(CLASS_WORDS[topic], 2)
+                topics.append(topic)
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(topics)
+    return texts, labels
+
+
+def test_multilabel_threshold_is_chosen_on_validation_where_half_is_wrong(tmp_path):
+    texts, labels = sparse_multilabel_corpus(400)
+    test_texts, test_labels = sparse_multilabel_corpus(300, seed=1)
+    lines = []
+    clf = doccat.train(texts, labels, weight_decay=0.01, out=tmp_path / "auto", log=lines.append)
+    fixed = doccat.train(texts, labels, weight_decay=0.01, threshold=0.5, **QUIET)
+    assert 0.0 < clf.outputs_.threshold < 0.4 and fixed.outputs_.threshold == 0.5
+    said = f"threshold {clf.outputs_.threshold:.4g} chosen on the validation split"
+    assert any(line.startswith(said) for line in lines)
+    tuned, half = clf.evaluate(test_texts, test_labels), fixed.evaluate(test_texts, test_labels)
+    assert tuned["micro_f1"] > 0.95 and half["micro_f1"] < 0.6 and tuned["hamming_loss"] < half["hamming_loss"]
+    p = clf.predict_proba(test_texts)
+    for row, pred in zip(p, clf.predict(test_texts)):  # predict uses the chosen threshold
+        assert set(pred.labels) == {c for c, q in zip(clf.classes_, row) if q >= clf.outputs_.threshold}
+    saved = json.loads((tmp_path / "auto" / "metrics.json").read_text())
+    assert saved["threshold"] == clf.outputs_.threshold
+    assert json.loads((tmp_path / "auto" / "config.json").read_text())["model"]["threshold"] is None
+    again = doccat.load(tmp_path / "auto")
+    assert again.outputs_.threshold == clf.outputs_.threshold and again.evaluate(test_texts, test_labels) == tuned
+
+
+def test_an_explicit_multilabel_threshold_is_kept(tmp_path):
+    texts, labels = sparse_multilabel_corpus(400)
+    clf = doccat.train(texts, labels, weight_decay=0.01, threshold=0.3, out=tmp_path / "r", **QUIET)
+    assert clf.outputs_.threshold == 0.3 and clf.metrics_["threshold"] == 0.3
+    p = clf.predict_proba(texts[:50])
+    for row, pred in zip(p, doccat.load(tmp_path / "r").predict(texts[:50])):
+        assert set(pred.labels) == {c for c, q in zip(clf.classes_, row) if q >= 0.3}
+    with pytest.raises(doccat.ConfigError, match=r"model.threshold must be in \(0, 1\)"):
+        doccat.train(texts, labels, threshold=1.0, **QUIET)
+
+
+def test_regression_predictions_are_clipped_to_the_training_range_unless_switched_off(tmp_path):
+    texts, values = regression_corpus(300)
+    far = ["great " * 12 + "the match", "awful " * 12 + "the match"]  # twelve: the training texts have 0 to 4
+    clf = doccat.train(texts, values, ngrams=1, out=tmp_path / "on", **QUIET)
+    raw = doccat.train(texts, values, ngrams=1, clip_predictions=False, out=tmp_path / "off", **QUIET)
+    low, high = clf.target_range_
+    assert max(values) - 0.5 < high <= max(values) and min(values) <= low < min(values) + 0.5
+    unclipped = [p.value for p in raw.predict(far)]
+    assert unclipped[0] > high + 0.5 and unclipped[1] < low - 0.5  # the linear model leaves the range
+    assert [p.value for p in clf.predict(far)] == [high, low]
+    inside = texts[:20]  # within the range, clipping changes nothing
+    np.testing.assert_allclose([p.value for p in clf.predict(inside)], [p.value for p in raw.predict(inside)])
+    truth = [high + 8, low - 8]
+    assert clf.evaluate(far, truth)["mae"] == pytest.approx(8.0)
+    assert raw.evaluate(far, truth)["mae"] == pytest.approx(np.mean(np.abs(np.array(unclipped) - truth)))
+    for run, expected in (("on", [high, low]), ("off", unclipped)):  # kept across save / load
+        again = doccat.load(tmp_path / run)
+        assert again.target_range_ == (low, high) and [p.value for p in again.predict(far)] == expected
+
+
+def test_a_run_without_what_clipping_or_the_threshold_needs_is_refused(tmp_path):
+    import hashlib
+    from safetensors.torch import load_file, save_file
+    texts, values = regression_corpus(100)
+    doccat.train(texts, values, ngrams=1, epochs=2, out=tmp_path / "reg", **QUIET)
+    ml_texts, ml_labels = multilabel_corpus(100)
+    doccat.train(ml_texts, ml_labels, epochs=2, out=tmp_path / "ml", **QUIET)
+    for run, key, message in (("reg", "target.range", "lacks the training targets' range"),
+                              ("ml", "loss.threshold", "lacks the threshold chosen on the validation split")):
+        weights = tmp_path / run / "model.safetensors"
+        state = load_file(weights)
+        del state[key]
+        save_file(state, weights)
+        manifest = json.loads((tmp_path / run / "manifest.json").read_text())
+        manifest["files"]["model.safetensors"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+        (tmp_path / run / "manifest.json").write_text(json.dumps(manifest))
+        with pytest.raises(ArtifactError, match=message):
+            doccat.load(tmp_path / run)
+
+
 def test_binary_bce_and_nll_match_cross_entropy_training():
     from conftest import make_corpus
     texts, labels = make_corpus(80, seed=5)
@@ -123,6 +213,16 @@ def test_multilabel_from_a_csv_with_a_label_separator(tmp_path):
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["valid_micro_f1"] > 0.9 and "valid_subset_accuracy" in summary
+    assert 0 < summary["threshold"] < 1
     pred = subprocess.run([sys.executable, "-m", "doccat", "predict", str(tmp_path / "r"), "goal market nasa"],
                           capture_output=True, text=True, check=True).stdout
     assert set(json.loads(pred)["labels"]) == {"sports", "business", "science"}
+    test_texts, test_labels = multilabel_corpus(40, seed=1)
+    (tmp_path / "test.csv").write_text("label,text\n" + "".join(f'"{"|".join(y)}",{t}\n'
+                                                                for t, y in zip(test_texts, test_labels)))
+    scores = json.loads(subprocess.run([sys.executable, "-m", "doccat", "evaluate", str(tmp_path / "r"), "--file",
+                                        str(tmp_path / "test.csv")], capture_output=True, text=True, check=True).stdout)
+    clf = doccat.load(tmp_path / "r")
+    predicted = clf.predict_proba(test_texts) >= clf.outputs_.threshold
+    wrong = (predicted != (clf.targets(test_labels) > 0.5)).mean()  # the share of wrong (text, label) cells
+    assert scores["hamming_loss"] == pytest.approx(wrong) and "valid_hamming_loss" in summary

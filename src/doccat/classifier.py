@@ -26,7 +26,7 @@ from .config import Config, ConfigWarning
 from .data import DataError, Splits, from_memory, load_splits
 from .data.stream import Corpus, evaluate as evaluate_streamed
 from .data.summary import Stats, data_summary
-from .loss import SCORES, Outputs, class_weights, num_outputs
+from .loss import DEFAULT_THRESHOLD, SCORES, Outputs, class_weights, num_outputs
 from .metrics import classification_report, multilabel_report, regression_report
 from .model import BagClassifier, build_model, encoder_features, nb_scale, predict_logits
 from .text import Featurizer, Tokens, Vocab
@@ -54,11 +54,14 @@ class Classifier:
     """
 
     def __init__(self, config: Config, featurizer: Featurizer, classes: list[str], model: BagClassifier,
-                 loss: Outputs | None = None, target: tuple[float, float] = (0.0, 1.0), encoder=None):
+                 loss: Outputs | None = None, target: tuple[float, float] = (0.0, 1.0), encoder=None,
+                 target_range: tuple[float, float] | None = None):
         self.config, self.featurizer, self.classes_, self.model = config, featurizer, classes, model
         self.encoder_ = encoder  # model.encoder's doccat.encoder.Encoder (tokenizer, transformer), else None
-        self.outputs_ = loss or Outputs(threshold=config.model.threshold)
+        self.outputs_ = loss or Outputs(threshold=DEFAULT_THRESHOLD if config.model.threshold is None
+                                        else config.model.threshold)
         self.target_ = target  # regression: the training targets' (mean, std); outputs are standardized
+        self.target_range_ = target_range  # regression: the training targets' (min, max), predictions' bounds
         self.history_: list[dict] = []
         self.batches_: list[dict] = []  # per training batch: step, epoch, loss, grad_norm, lr
         self.metrics_: dict = {}
@@ -119,17 +122,17 @@ class Classifier:
             classify: the top-k classes (default 1); multilabel: at most k labels (default all).
         threshold : float, optional
             Drop classes whose probability is below it (classify default 0; multilabel default the
-            model's ``threshold``, 0.5).
+            model's, ``outputs_.threshold``: model.threshold, or the one chosen on the validation split).
 
         Returns
         -------
         list of Prediction
-            One per text: ``labels`` and ``probs``, most probable first; regression: ``value``, the number.
+            One per text: ``labels`` and ``probs``, most probable first; regression: ``value``, the number
+            (clipped to the training targets' range unless model.clip_predictions is false).
         """
         out = self._outputs(texts)
         if self.task == "regression":
-            mean, std = self.target_
-            return [Prediction([], [], float(v) * std + mean) for v in self.outputs_.proba(out)]
+            return [Prediction([], [], float(v)) for v in self.values(out)]
         probs = self.outputs_.proba(out).numpy()
         if threshold is None:
             threshold = self.outputs_.threshold if self.task == "multilabel" else 0.0
@@ -137,6 +140,15 @@ class Classifier:
         top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         return [Prediction([self.classes_[i] for i in idx if row[i] >= threshold],
                            [float(row[i]) for i in idx if row[i] >= threshold]) for row, idx in zip(probs, top)]
+
+    def values(self, out: torch.Tensor) -> np.ndarray:
+        """regression: the predicted targets (n,) of the model's outputs `out`, taken back from their
+        standardized scale and, with model.clip_predictions, clipped to the training targets' range."""
+        mean, std = self.target_
+        values = self.outputs_.proba(out).numpy().astype(np.float64) * std + mean
+        if self.config.model.clip_predictions and self.target_range_ is not None:
+            values = np.clip(values, *self.target_range_)
+        return values
 
     def targets(self, labels: list, where: str = "labels") -> np.ndarray:
         """Labels as the loss wants them: class ids (n,); label indicators (n, L); standardized values (n,)."""
@@ -191,7 +203,7 @@ class Classifier:
             return multilabel_report(y.numpy() > 0.5, p >= self.outputs_.threshold, self.class_names, loss)
         mean, std = self.target_
         truth = np.asarray(values, dtype=np.float64) if values is not None else y.numpy().astype(np.float64) * std + mean
-        return regression_report(truth, p * std + mean, loss)
+        return regression_report(truth, self.values(out), loss)
 
     def explain(self, text: str) -> dict:
         """How `text` goes through the model and which words pushed it to its class (see doccat.explain)."""
@@ -206,6 +218,10 @@ class Classifier:
             state["featurizer.idf"] = torch.from_numpy(self.featurizer.idf_)
         if self.task == "regression":
             state["target.mean_std"] = torch.tensor(self.target_, dtype=torch.float64)
+        if self.target_range_ is not None:
+            state["target.range"] = torch.tensor(self.target_range_, dtype=torch.float64)
+        if self.task == "multilabel":  # the threshold predictions use: model.threshold, or chosen on validation
+            state["loss.threshold"] = torch.tensor(self.outputs_.threshold, dtype=torch.float64)
         if self.outputs_.kind == "squared_hinge":
             state["loss.scale"] = torch.tensor(self.outputs_.scale, dtype=torch.float64)
         return state
@@ -253,8 +269,9 @@ def load(path: str | Path, device: str = "auto", encoder: str | Path | None = No
     state = dict(run["state"])
     featurizer = _saved_featurizer(path, cfg, run["vocab"], state)
     target = tuple(state.pop("target.mean_std", torch.tensor([0.0, 1.0])).tolist())
-    loss = Outputs(cfg.data.task, cfg.train.loss, threshold=cfg.model.threshold,
-                scale=float(state.pop("loss.scale", torch.tensor(1.0))))
+    target_range = _saved_range(path, cfg, state)
+    loss = Outputs(cfg.data.task, cfg.train.loss, threshold=_saved_threshold(path, cfg, state),
+                   scale=float(state.pop("loss.scale", torch.tensor(1.0))))
     outputs = num_outputs(loss.task, loss.kind, len(run["labels"]))
     if not cfg.model.encoder:
         _check_shapes(path, cfg, featurizer.num_features, outputs, state)
@@ -265,9 +282,38 @@ def load(path: str | Path, device: str = "auto", encoder: str | Path | None = No
     except RuntimeError as e:
         raise artifacts.ArtifactError(f"{path}: weights do not fit the config: {e}") from None
     model.to(distributed.device(device)).eval()
-    clf = Classifier(cfg, featurizer, run["labels"], model, loss, target, encoder_)
+    clf = Classifier(cfg, featurizer, run["labels"], model, loss, target, encoder_, target_range)
     clf.metrics_ = run["metrics"]
     return clf
+
+
+def _saved_range(path, cfg: Config, state: dict) -> tuple[float, float] | None:
+    """regression: the training targets' (min, max) a run saved (taken out of `state`), which clipping needs."""
+    saved = state.pop("target.range", None)
+    if saved is not None and (saved.shape != (2,) or not saved[0] <= saved[1] or cfg.data.task != "regression"):
+        raise artifacts.ArtifactError(f"{path}: model.safetensors' target.range is not a regression's (min, max) "
+                                      "(the files were edited, or come from different runs): train it again")
+    if saved is None and cfg.data.task == "regression" and cfg.model.clip_predictions:
+        raise artifacts.ArtifactError(f"{path}: model.safetensors lacks the training targets' range, which "
+                                      "model.clip_predictions clips predictions to; it was written by another "
+                                      "version of doccat: train it again")
+    return None if saved is None else (float(saved[0]), float(saved[1]))
+
+
+def _saved_threshold(path, cfg: Config, state: dict) -> float:
+    """multilabel: the threshold a run predicts with (taken out of `state`): model.threshold, else the one chosen
+    on the validation split when it was trained."""
+    saved = state.pop("loss.threshold", None)
+    if saved is not None and (saved.dim() != 0 or not 0.0 < float(saved) < 1.0):
+        raise artifacts.ArtifactError(f"{path}: model.safetensors' loss.threshold is not a probability in (0, 1) "
+                                      "(the files were edited): train it again")
+    if cfg.model.threshold is not None:
+        return cfg.model.threshold
+    if saved is None and cfg.data.task == "multilabel":
+        raise artifacts.ArtifactError(f"{path}: model.safetensors lacks the threshold chosen on the validation "
+                                      "split (config.json's model.threshold is unset); it was written by another "
+                                      "version of doccat: train it again")
+    return DEFAULT_THRESHOLD if saved is None else float(saved)
 
 
 def _saved_featurizer(path, cfg: Config, vocab: list[str], state: dict) -> Featurizer:
@@ -485,6 +531,8 @@ def _metrics(clf: Classifier, data: Splits | Corpus, pretrained: dict) -> dict:
     out = {"kept_epoch": kept_epoch(clf.history_, clf.config.train.keep)["epoch"], "sizes": sizes,
            "peak_memory_mib": round(peak_memory_mib(), 1), "data": data.summary() if streamed else data_summary(data),
            **pretrained}
+    if clf.task == "multilabel":  # model.threshold, or the one chosen on the validation split
+        out["threshold"] = clf.outputs_.threshold
     for name in ("valid", "test"):  # an empty split has no scores (not accuracy 0)
         if sizes.get(name):
             out[name] = evaluate(name)
@@ -500,11 +548,14 @@ def build(cfg: Config, stats: Stats, featurizer: Featurizer, encoder=None) -> Cl
     torch.manual_seed(t.seed)  # the initial weights are part of what the seed fixes
     model = build_model(m, featurizer.num_features, outputs, sparse=uses_sparse_grads(t) and not m.nb, encoder=encoder)
     weight = class_weights(t.class_weights, stats.class_counts, stats.documents, stats.task)
-    loss = Outputs(stats.task, t.loss, label_smoothing=t.label_smoothing, weight=weight, threshold=m.threshold)
+    loss = Outputs(stats.task, t.loss, label_smoothing=t.label_smoothing, weight=weight,
+                   threshold=DEFAULT_THRESHOLD if m.threshold is None else m.threshold,
+                   threshold_on_valid=m.threshold is None and stats.task == "multilabel")
     if t.loss == "squared_hinge" and stats.documents:
         biases_at_the_prior(model.head.bias, np.array(stats.class_counts))
     classes = stats.labels or stats.classes
-    return Classifier(cfg, featurizer, classes, model, loss, (stats.target_mean, stats.target_std), encoder)
+    return Classifier(cfg, featurizer, classes, model, loss, (stats.target_mean, stats.target_std), encoder,
+                      stats.target_range)
 
 
 def _check_memory(features: int, width: int) -> None:

@@ -141,6 +141,8 @@ def cmd_train(args) -> int:
         return 0
     m = clf.metrics_
     summary = {"run_dir": str(out), "train_seconds": round(m["train_seconds"], 2), "kept_epoch": m["kept_epoch"]}
+    if "threshold" in m:  # multilabel: the one predictions use
+        summary["threshold"] = m["threshold"]
     for split in ("valid", "test"):
         summary |= {f"{split}_{key}": m[split][key] for key in HEADLINE[clf.task] if split in m}
     print(json.dumps(summary, indent=2))
@@ -383,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--encoding", default="utf-8")
     pr.add_argument("-k", type=_at_least(1), help="how many classes per text (default 1; multilabel: all above the threshold)")
     pr.add_argument("--threshold", type=_probability,
-                    help="drop classes below this probability (default 0; multilabel: the model's, 0.5)")
+                    help="drop classes below this probability (default 0; multilabel: the model's, chosen on "
+                         "validation unless trained with --threshold)")
     pr.add_argument("--device", default="auto", help="cpu, cuda or auto (a GPU when there is one; default)")
     pr.set_defaults(func=cmd_predict)
 

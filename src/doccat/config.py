@@ -148,7 +148,14 @@ class ModelConfig:
                                       "layer's)")
     encoder_cache: str | None = option(None, "frozen: where embeddings are cached; unset: $DOCCAT_CACHE_DIR/"
                                        "encoder, else ~/.cache/doccat/encoder")
-    threshold: float = option(0.5, "multilabel: a label is predicted when its probability reaches this")
+    threshold: float | None = option(
+        None, "multilabel: a label is predicted when its probability reaches this; a number: that threshold, "
+        "fixed; auto (unset): one threshold for every label, the one that maximizes micro-F1 on the validation "
+        "split, chosen after training (0.5 while training, and when the validation split has no labels); the "
+        "run records it")
+    clip_predictions: bool = option(True, "regression: a prediction is clipped to the training targets' range "
+                                    "[min, max], which the run records; false: the model's value as it is, which "
+                                    "can leave the range")
 
 
 @dataclass
@@ -437,7 +444,8 @@ def _model_checks(cfg: Config) -> list[tuple[str, bool, str]]:
         ("model.nb", not (m.nb and d.streaming),
          "counts the training split's documents per class in memory: with streaming set nb 0"),
         ("model.hidden", all(h >= 1 for h in m.hidden), "sizes must be >= 1"),
-        ("model.threshold", 0.0 < m.threshold < 1.0, "must be in (0, 1)"),
+        ("model.threshold", m.threshold is None or 0.0 < m.threshold < 1.0,
+         "must be in (0, 1) (or unset: chosen on the validation split)"),
         ("model.bag", m.bag or m.encoder, "false leaves no input: only with an encoder (--encoder)"),
         ("model.embed_dim", m.bag or m.embed_dim == 0, "is the bag's width: with bag false there is none"),
     ]

@@ -10,7 +10,8 @@ classify    K logits -> softmax. "cross_entropy" on the logits, or "nll": log-so
 multilabel  L logits -> a sigmoid per label; binary cross-entropy ("bce") summed over the labels (the
             negative log-likelihood of the document's label set) and averaged over documents, so
             that weight decay weighs as much against it as against one cross-entropy; a label is
-            predicted when its probability reaches `threshold`.
+            predicted when its probability reaches `threshold`: given, or (`threshold_on_valid`)
+            chosen by `tune_threshold` on held-out documents after training, DEFAULT_THRESHOLD until then.
 regression  one output; the target is standardized with the training split's mean and std, so the
             loss ("mse", or "l1") and the learning rate don't depend on its units.
 """
@@ -28,6 +29,7 @@ from .config import ConfigError
 
 LOSSES = {"classify": ("cross_entropy", "nll", "bce", "squared_hinge"), "multilabel": ("bce",), "regression": ("mse", "l1")}
 SCORES = {"classify": "accuracy", "multilabel": "micro_f1", "regression": "r2"}  # what early stopping maximizes
+DEFAULT_THRESHOLD = 0.5  # multilabel: the threshold training scores with, and the one kept without validation labels
 
 
 class LossError(ConfigError):
@@ -84,7 +86,8 @@ class Outputs:
     kind: str = "cross_entropy"
     label_smoothing: float = 0.0
     weight: torch.Tensor | None = None  # per class (cross_entropy, nll) or per output's positives (bce)
-    threshold: float = 0.5  # multilabel: a label is predicted from this probability on
+    threshold: float = DEFAULT_THRESHOLD  # multilabel: a label is predicted from this probability on
+    threshold_on_valid: bool = False  # multilabel: `threshold` is to be chosen by `tune_threshold` after training
     scale: float = 1.0  # squared_hinge: scores times this are the logits of the probabilities (see calibrate)
 
     def __call__(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -158,6 +161,12 @@ class Outputs:
             if abs(step) < 1e-6 * s:
                 break
         self.scale = s
+
+    def tune_threshold(self, out: torch.Tensor, y: torch.Tensor) -> None:
+        """multilabel: `threshold`, the one (for every label) that maximizes micro-F1 on held-out documents'
+        outputs `out` and label indicators `y` (metrics.best_threshold); DEFAULT_THRESHOLD if they have no label."""
+        self.threshold = metrics.best_threshold(y.numpy() > 0.5, self.proba(out.detach()).numpy(), DEFAULT_THRESHOLD)
+        self.threshold_on_valid = False
 
     def _smoothed_nll(self, log_p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """-sum(t * log p) with one-hot targets t smoothed toward uniform; what cross_entropy computes."""

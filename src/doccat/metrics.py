@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 # the figures a run is summed up by, per task
-HEADLINE = {"classify": ["accuracy", "macro_f1"], "multilabel": ["micro_f1", "macro_f1", "subset_accuracy"],
+HEADLINE = {"classify": ["accuracy", "macro_f1"],
+            "multilabel": ["micro_f1", "macro_f1", "subset_accuracy", "hamming_loss"],
             "regression": ["mae", "rmse", "r2"]}
 
 
@@ -90,6 +91,27 @@ def multilabel_report(y_true, y_pred, classes: list[str], loss: float | None = N
     if loss is not None:
         report["loss"] = float(loss)
     return report
+
+
+def best_threshold(y_true, probs, default: float = 0.5) -> float:
+    """The probability threshold t that maximizes the micro-F1 of predicting every (document, label) cell whose
+    probability is >= t, for (n, L) 0/1 indicators `y_true` and probabilities `probs`: every cut between two
+    distinct probabilities is tried (a sort and a cumulative sum), and the middle of the best gap returned.
+    `default` when it scores as well (ties), and when `y_true` has no label at all (nothing to choose on)."""
+    y = _indicator(y_true, np.shape(probs)[1]).ravel()
+    p = np.asarray(probs, dtype=np.float64).ravel()
+    if not y.any():
+        return default
+    order = np.argsort(-p, kind="stable")
+    p, y = p[order], y[order]
+    f1 = 2 * np.cumsum(y) / (np.arange(1, len(p) + 1) + y.sum())  # predicting cells 0..i, (n * L,)
+    cut = np.append(p[1:] < p[:-1], True)  # a threshold can fall after cell i only where the next is lower
+    f1 = np.where(cut, f1, -1.0)
+    at_default = int((p >= default).sum())  # cells a threshold of `default` predicts
+    if at_default and f1[at_default - 1] >= f1.max():
+        return default
+    i = int(f1.argmax())
+    return float((p[i] + (p[i + 1] if i + 1 < len(p) else 0.0)) / 2)
 
 
 def regression_report(y_true, y_pred, loss: float | None = None) -> dict:

@@ -21,7 +21,7 @@ from . import distributed
 from .artifacts import ArtifactError
 from .checkpoint import Checkpoints, flatten_optimizer, unflatten_optimizer
 from .config import TrainConfig
-from .loss import SCORES, Outputs
+from .loss import DEFAULT_THRESHOLD, SCORES, Outputs
 from .inputs import Encoded, Features, batches, to_docs
 from .model import predict_logits
 
@@ -326,11 +326,18 @@ class Trainer:
             self.save()
 
     def finish(self, valid) -> None:
-        """The weights kept; squared_hinge's scores made probabilities, on held-out documents."""
+        """The weights kept; squared_hinge's scores made probabilities, and multilabel's threshold chosen (unless
+        given), on held-out documents."""
         if self.cfg.keep == "best":
             self.model.load_state_dict(self.best_state)
         if self.outputs.kind == "squared_hinge":
             self.outputs.calibrate(*valid.outputs(self.model))
+        if self.outputs.threshold_on_valid:
+            out, y = valid.outputs(self.model)
+            fixed = self.outputs.score(out, y)
+            self.outputs.tune_threshold(out, y)
+            self.hooks.log(f"threshold {self.outputs.threshold:.4g} chosen on the validation split: micro-F1 "
+                           f"{self.outputs.score(out, y):.4f} (at {DEFAULT_THRESHOLD}: {fixed:.4f})")
         kept = kept_epoch(self.run.history, self.cfg.keep)
         self.hooks.log(f"kept epoch {kept['epoch']} ({self.cfg.keep}; val {SCORES[self.outputs.task]} "
                        f"{kept['val_score']:.4f}); peak memory {peak_memory_mib():.0f} MiB")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -144,6 +145,8 @@ class Survey:
     labels: Counter = field(default_factory=Counter)  # documents per class (multilabel: per label)
     target_sum: float = 0.0  # regression: sum and sum of squares of the targets
     target_squares: float = 0.0
+    target_min: float = math.inf  # regression: the least and the greatest target
+    target_max: float = -math.inf
     sample: list = field(default_factory=list)  # (length in tokens, label) of a uniform sample of documents
     digest: str = ""
 
@@ -152,6 +155,8 @@ class Survey:
         if task == "regression":
             y = np.asarray(labels, dtype=np.float64)
             self.target_sum, self.target_squares = self.target_sum + y.sum(), self.target_squares + (y * y).sum()
+            if len(y):
+                self.target_min, self.target_max = min(self.target_min, y.min()), max(self.target_max, y.max())
         elif task == "multilabel":
             self.labels.update(x for row in labels for x in row)
         else:
@@ -188,8 +193,10 @@ class Corpus:
                         for name, part in self.parts.items()}
         train, classes = self.surveys["train"], self._classes()
         mean = train.target_sum / train.documents if self.task == "regression" else 0.0
+        regression = self.task == "regression"
         self.stats = Stats(self.task, classes, train.documents, train.tokens, [train.labels[c] for c in classes],
-                           mean, self._std() if self.task == "regression" else 1.0)
+                           mean, self._std() if regression else 1.0,
+                           target_range=(float(train.target_min), float(train.target_max)) if regression else None)
         log(f"data: {self.sizes()} docs streamed from {', '.join(sorted({p.path for p in self.parts.values()}))}, "
             + (f"{len(classes)} {'labels' if self.task == 'multilabel' else 'classes'}" if classes
                else "a regression target"))

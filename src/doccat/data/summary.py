@@ -25,6 +25,7 @@ class Stats:
     target_mean: float = 0.0  # regression: the training targets' mean and standard deviation (1 if they
     target_std: float = 1.0  # do not vary), by which the model's output is standardized
     labels: list | None = None  # the classes as labels were given in memory (integers), when not as names
+    target_range: tuple[float, float] | None = None  # regression: the training targets' (min, max)
 
     @classmethod
     def of(cls, splits, tokens: int) -> "Stats":
@@ -32,7 +33,8 @@ class Stats:
         labels = splits.train.labels
         if splits.task == "regression":
             y = np.asarray(labels, dtype=np.float64)
-            return cls(splits.task, [], len(labels), tokens, [], float(y.mean()), float(y.std()) or 1.0)
+            return cls(splits.task, [], len(labels), tokens, [], float(y.mean()), float(y.std()) or 1.0,
+                       target_range=(float(y.min()), float(y.max())))
         counts = Counter(x for row in labels for x in row) if splits.task == "multilabel" else Counter(labels)
         given = [splits.values[c] for c in splits.classes] if splits.values else None
         return cls(splits.task, splits.classes, len(labels), tokens, [counts[c] for c in splits.classes], labels=given)
