@@ -174,6 +174,10 @@ def test_regression_shows_the_predicted_value_and_no_probabilities(corpus):
     text = format_text(e)
     assert f"predicted value: {e['value']:.4f}" in text and "= value" in text
     assert "argmax" not in text and "prob" not in text
+    clf.target_range_ = (e["value"] + 1.0, e["value"] + 2.0)  # a range the value lies below: predict clips it
+    clipped = explain(clf, "goal bank the team")
+    assert clipped["value"] == pytest.approx(e["value"]) and clipped["prediction"] == clf.predict("goal bank the team")[0].value
+    assert f"predicted {clipped['prediction']:.4f}: clipped to the training targets' range" in format_text(clipped)
 
 
 def test_multilabel_marks_each_label_by_its_own_probability_against_the_threshold(corpus):

@@ -100,8 +100,10 @@ def outputs_view(clf, out: torch.Tensor) -> dict:
     first), and label / prob the most probable one; regression: value (and output, the standardized value
     the network gives). "outputs" names the scores, "explained" the one the words are ranked for."""
     s = scores(clf, out)[0]
-    if clf.task == "regression":
-        return {"outputs": ["value"], "explained": "value", "value": float(s[0]), "output": float(out[0, 0])}
+    if clf.task == "regression":  # prediction: what predict answers, the value clipped to the training range
+        low, high = clf.target_range_ if clf.config.model.clip_predictions and clf.target_range_ else (-np.inf, np.inf)
+        return {"outputs": ["value"], "explained": "value", "value": float(s[0]), "output": float(out[0, 0]),
+                "prediction": float(np.clip(s[0], low, high)), "range": [float(low), float(high)]}
     names = clf.class_names
     probs = clf.outputs_.proba(out)[0].double().numpy()
     chosen = int(probs.argmax())
@@ -377,8 +379,10 @@ def _output_lines(e: dict) -> list[str]:
     """The scores: regression the value; classify each class's logit and probability, the argmax marked;
     multilabel each label's, those at or above the threshold marked as predicted."""
     if e["task"] == "regression":
+        clipped = (f"; predicted {e['prediction']:.4f}: clipped to the training targets' range "
+                   f"[{e['range'][0]:g}, {e['range'][1]:g}]") if e["prediction"] != e["value"] else ""
         return [f"predicted value: {e['value']:.4f} (the network's standardized output {e['output']:.4f}, "
-                "times the training targets' std, plus their mean)"]
+                f"times the training targets' std, plus their mean{clipped})"]
     head = "class" if e["task"] == "classify" else "label"
     order = sorted(e["probs"], key=e["probs"].get, reverse=True)
     if e["task"] == "classify":
