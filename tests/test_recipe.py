@@ -20,7 +20,7 @@ LARGE = dataclasses.replace(SMALL, tokens=recipe.AUTO_CHAR_TOKENS + 1)
 def _auto_left(cfg: Config) -> list[str]:
     flat = {f"{s}.{k}": v for s, section in doccat.config.to_dict(cfg).items() for k, v in section.items()}
     keys = ("data.task", "model.init", "model.char_ngrams", "model.nb", "train.loss", "train.weight_decay",
-            "train.optimizer")
+            "train.optimizer", "train.patience")
     return [k for k in keys if flat[k] in ("auto", None)]
 
 
@@ -30,6 +30,7 @@ def test_the_default_recipe_resolved():
     m, t = cfg.model, cfg.train
     assert (m.char_ngrams, m.nb, m.init, t.loss, cfg.data.task) == ([3, 5], 0.5, "zeros", "squared_hinge", "classify")
     assert t.weight_decay == pytest.approx(1 / (recipe.AUTO_C * 200)) and t.optimizer == "liblinear"  # C = 2
+    assert t.patience == 0  # one solve: nothing to stop
     assert recipe.resolve(Config(), LARGE).model.char_ngrams == []  # a large corpus: words only
 
 
@@ -38,6 +39,7 @@ def test_a_network_resolves_to_a_network_s_defaults():
     cfg = recipe.resolve(net, SMALL)
     assert (cfg.model.char_ngrams, cfg.model.nb, cfg.model.init) == ([], 0.0, "uniform")
     assert (cfg.train.loss, cfg.train.weight_decay) == ("cross_entropy", recipe.AUTO_WEIGHT_DECAY)
+    assert cfg.train.patience == recipe.AUTO_PATIENCE  # mini-batches stop when validation stops improving
     vectors = dataclasses.replace(net, model=dataclasses.replace(net.model, vectors="v.vec"))
     assert recipe.resolve(vectors, SMALL).model.init == "vectors"
 
@@ -59,6 +61,18 @@ def test_explicit_values_are_kept_and_resolving_twice_changes_nothing():
     assert (cfg.train.loss, cfg.train.weight_decay) == ("cross_entropy", 1e-4)
     once = recipe.resolve(Config(), SMALL)
     assert recipe.resolve(once, SMALL) == once == recipe.resolve(once, None)
+
+
+def test_patience_is_on_for_mini_batches_only_and_an_explicit_one_is_kept():
+    def patience(**train):
+        return recipe.resolve(from_dict({"model": {"embed_dim": 8}, "train": train}), SMALL).train.patience
+    assert patience(optimizer="adam", batch_size=32) == patience(optimizer="sgd", batch_size=1) == recipe.AUTO_PATIENCE
+    assert patience() == 0  # full-batch L-BFGS stops on tol instead
+    assert patience(optimizer="adam", batch_size=32, patience=0) == 0  # off: every epoch runs
+    assert patience(patience=2) == 2
+    saved = dataclasses.replace(recipe.resolve(Config(), SMALL), train=dataclasses.replace(
+        recipe.resolve(Config(), SMALL).train, patience=None, batch_size=64, optimizer="adam"))
+    assert recipe.resolve(saved, None).train.patience == recipe.AUTO_PATIENCE  # needs no data
 
 
 def test_a_saved_config_must_already_be_resolved():
@@ -99,6 +113,7 @@ def test_the_config_docs_state_what_auto_resolves_to():
     assert f"{recipe.AUTO_CHAR_TOKENS:,} tokens" in docs["char_ngrams"]
     assert ",".join(map(str, recipe.AUTO_CHARS)) in docs["char_ngrams"]
     assert f"auto (unset): {recipe.AUTO_NB}" in docs["nb"]
+    assert f"auto (unset): {recipe.AUTO_PATIENCE} for mini-batches" in docs["patience"]
     assert f"1 / ({recipe.AUTO_C:g} x training documents)" in docs["weight_decay"]
     assert f"C = {recipe.AUTO_C:g}" in docs["weight_decay"] and f"else {recipe.AUTO_WEIGHT_DECAY:g}".replace("e-0", "e-") in docs["weight_decay"]
 
@@ -143,7 +158,8 @@ def test_the_default_recipe_leaves_nothing_unused_and_says_what_it_decided():
     lines = recipe.decisions(cfg, resolved, SMALL)
     assert "recipe: train.optimizer auto -> liblinear (it solves this linear SVM exactly)" in lines
     assert "recipe: model.char_ngrams auto -> 3,5 (a linear model on 5,000 training tokens, at most 1,000,000)" in lines
-    assert len(lines) == 8  # every auto key: task, char_ngrams, nb, init, loss, weight_decay, class_weights, optimizer
+    assert len(lines) == 9  # every auto key: task, char_ngrams, nb, init, loss, weight_decay, class_weights,
+    # patience, optimizer
 
 
 def test_a_loss_that_switches_the_weight_decay_says_so():

@@ -191,10 +191,15 @@ def test_cli_tune_and_its_errors(tmp_path, capsys, monkeypatch):
     space.write_text("[lr\n")
     assert cli.main(["tune", "--space", str(space), "--out", str(tmp_path / "u"), *flags]) == 2
     space.write_text("[hidden]\nchoices = [16]\n")  # hidden layers need an embedding: embed_dim 0 is linear
+    capsys.readouterr()
     assert cli.main(["tune", "--trials", "2", "--space", str(space), "--out", str(tmp_path / "v"), *flags,
-                     "--embed-dim", "0"]) == 2
+                     "--embed-dim", "0"]) == 0  # the base config, outside the space, is trial 1 and completes
+    rows = list(csv.DictReader(open(tmp_path / "v" / "trials.csv")))
+    assert [r["state"] for r in rows] == ["complete", "fail"] and rows[0]["hidden"] == "0"
+    assert rows[1]["error"].startswith("model.hidden") and json.loads(capsys.readouterr().out)["best_is_base"]
+    assert cli.main(["tune", "--trials", "2", "--space", str(space), "--out", str(tmp_path / "x"), *flags,
+                     "--embed-dim", "0", "--optimizer", "sgd", "--lr", "1e30"]) == 2  # the base diverges too
     assert "no trial completed" in capsys.readouterr().err
-    assert list(csv.DictReader(open(tmp_path / "v" / "trials.csv")))[0]["error"].startswith("model.hidden")
     monkeypatch.setitem(sys.modules, "optuna", None)
     assert cli.main(["tune", "--out", str(tmp_path / "w"), *flags]) == 2
     assert "pip install -e '.[tune]'" in capsys.readouterr().err
@@ -206,3 +211,18 @@ def test_the_default_weight_decay_is_resolved_so_the_first_trial_is_the_default(
     result = doccat.tune(train=str(train), trials=1, space=space, log=lambda *a: None)
     n_train = result.classifier.metrics_["sizes"]["train"]  # the default recipe (a linear SVM): 1 / training docs
     assert result.trials[0]["weight_decay"] == result.config.train.weight_decay == pytest.approx(1 / (recipe.AUTO_C * n_train))
+
+
+def test_the_first_trial_is_the_base_config_whatever_the_space(tmp_path):
+    """The default recipe (a linear SVM) lies outside the default space (mini-batch networks): trial 1 trains it as
+    it is, so the search never ends below not searching on validation."""
+    train = write_csv(tmp_path / "train.csv", *make_corpus(30, seed=1, signal=1, noise=6))
+    result = doccat.tune(train=str(train), trials=3, seed=0, log=lambda *a: None)  # space: network
+    untuned = doccat.train(train=str(train), log=lambda *a: None)
+    first = result.trials[0]
+    assert (first["state"], first["optimizer"], first["embed_dim"], first["hidden"]) == ("complete", "auto", 0, 0)
+    assert first["valid_accuracy"] == untuned.metrics_["valid"]["accuracy"]
+    assert result.summary["valid_accuracy"] >= first["valid_accuracy"]
+    if result.summary["best_is_base"]:  # then best.toml is the base config, and its final run the untuned one
+        assert result.summary["best_params"] == {} and result.config.model.embed_dim == 0
+        assert result.classifier.metrics_["valid"] == untuned.metrics_["valid"]

@@ -109,7 +109,8 @@ def claim(out: Path, overwrite: bool) -> Path:
     if Path.cwd().resolve().is_relative_to(out.resolve()):
         raise ArtifactError(f"{out}: is the current directory or holds it; choose another --out")
     if not overwrite:
-        raise ArtifactError(f"{out}: already exists; choose another directory or pass --overwrite")
+        raise ArtifactError(f"{out}: already exists; choose another directory or pass --overwrite "
+                            "(overwrite=True from Python)")
     why = None if _empty_dir(out) else _foreign(out)
     if why is not None:
         raise ArtifactError(f"{out}: {why}; --overwrite replaces only a doccat run directory, so it was left "
@@ -124,7 +125,8 @@ def claim_folder(out: Path, overwrite: bool, ours: set[str]) -> None:
     if not os.path.lexists(out) or _empty_dir(out):
         return
     if not overwrite:
-        raise ArtifactError(f"{out}: already exists; choose another directory or pass --overwrite")
+        raise ArtifactError(f"{out}: already exists; choose another directory or pass --overwrite "
+                            "(overwrite=True from Python)")
     if out.is_symlink() or not out.is_dir():
         foreign = [out.name]
     else:

@@ -56,8 +56,8 @@ class Checkpoints:
         out = claim(Path(out), overwrite)
         partial = partial_dir(out)
         if os.path.lexists(partial) and not overwrite:
-            raise ArtifactError(f"{partial}: holds an unfinished run; continue it with "
-                                f"`doccat train --resume {out}` or start over with --overwrite")
+            raise ArtifactError(f"{partial}: holds an unfinished run; continue it with `doccat train --resume "
+                                f"{out}` or start over with --overwrite (overwrite=True from Python)")
         if os.path.lexists(partial) and not _is_partial(partial):
             raise ArtifactError(f"{partial}: is not a doccat in-progress directory (it holds other files); "
                                 "--overwrite left it untouched: choose another --out (or move it away yourself)")

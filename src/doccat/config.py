@@ -202,7 +202,9 @@ class TrainConfig:
                                 "auto: balanced where liblinear solves (the default recipe), else none")
     clip_norm: float = option(0.0, "clip the gradient's norm to this; 0 = off")
     clip_value: float = option(0.0, "clip every gradient element to [-v, v]; 0 = off")
-    patience: int = option(0, "stop after this many epochs without a better validation accuracy; 0 = off")
+    patience: int | None = option(None, "stop after this many epochs without a better validation score "
+                                  "(accuracy, micro-F1 or R²); 0 = off (every epoch runs); auto (unset): 5 for "
+                                  "mini-batches (batch_size > 0), else 0 (a full batch stops on tol)")
     keep: str = option("last", "the weights training ends with (last), or those of the best validation epoch "
                        "(best)", ("last", "best"))
     tol: float = option(3e-3, "lbfgs: stop once an epoch lowers the training loss by less than this "
@@ -475,7 +477,7 @@ def _train_checks(cfg: Config) -> list[tuple[str, bool, str]]:
         ("train.gamma", t.scheduler != "plateau" or t.gamma < 1.0, "must be < 1 with scheduler plateau"),
         ("train.plateau_patience", t.plateau_patience >= 0, "must be >= 0"),
         ("train.warmup_epochs", math.isfinite(t.warmup_epochs) and t.warmup_epochs >= 0, "must be a number >= 0"),
-        ("train.patience", t.patience >= 0, "must be >= 0 (0: off)"),
+        ("train.patience", t.patience is None or t.patience >= 0, "must be >= 0 (0: off; or unset: the recipe's)"),
         ("train.seed", t.seed >= 0, "must be >= 0"),
         ("train.threads", t.threads is None or t.threads >= 1, "must be >= 1 (or unset: one per core)"),
         ("train.label_smoothing", 0.0 <= t.label_smoothing < 1.0, "must be in [0, 1)"),

@@ -20,6 +20,9 @@ AUTO_WEIGHT_DECAY = 3e-6  # train.weight_decay None, for any loss but squared_hi
 AUTO_C = 2.0  # squared_hinge's weight_decay None: 1 / (C * training documents), as scikit-learn's C
 AUTO_NB = 0.5  # model.nb None, for a linear classifier fit full batch
 AUTO_CLASS_WEIGHTS = "balanced"  # train.class_weights auto, where liblinear solves the linear SVM
+# train.patience None, for mini-batches: epochs without a better validation score before training stops (as
+# scikit-learn's SGDClassifier n_iter_no_change). A full batch stops when its objective no longer falls (tol).
+AUTO_PATIENCE = 5
 
 
 def is_linear(m: ModelConfig) -> bool:
@@ -37,6 +40,7 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
     classifier, else the task's usual (cross_entropy, bce, mse). train.weight_decay None: 1 / (2 x training
     documents) for squared_hinge (scikit-learn's C = 2), else 3e-6. train.optimizer auto: liblinear where
     it solves the same problem, else lbfgs. train.class_weights auto: balanced where liblinear solves, else none.
+    train.patience None: 5 for mini-batches, else 0.
 
     `stats` None (a saved run's config, resolved when it was trained): only what needs no data is
     resolved, and a key that needs data and is still undecided is an error.
@@ -51,7 +55,8 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
         if undecided:
             raise ConfigError(f"{', '.join(undecided)}: undecided in a saved run's config (it needs the training "
                               "data to be resolved); the run was written by another version of doccat: train it again")
-        return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init=init_scheme(cfg.model)))
+        return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init=init_scheme(cfg.model)),
+                                   train=dataclasses.replace(cfg.train, patience=stopping_patience(cfg.train)))
     loss = check_loss(stats.task, _loss(cfg, stats.task), len(stats.classes))
     if loss == "squared_hinge" and cfg.train.label_smoothing:
         raise LossError("train.label_smoothing smooths probabilities: squared_hinge has none to smooth "
@@ -61,7 +66,7 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
         decay = 1.0 / (AUTO_C * max(stats.documents, 1)) if loss == "squared_hinge" else AUTO_WEIGHT_DECAY
     model = dataclasses.replace(cfg.model, nb=_nb(cfg, stats.task), char_ngrams=_chars(cfg.model, stats.tokens),
                                 init=init_scheme(cfg.model))
-    train = dataclasses.replace(cfg.train, loss=loss, weight_decay=decay)
+    train = dataclasses.replace(cfg.train, loss=loss, weight_decay=decay, patience=stopping_patience(cfg.train))
     train = dataclasses.replace(train, optimizer=_optimizer(dataclasses.replace(cfg, train=train)))
     train = dataclasses.replace(train, class_weights=_class_weights(train))
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, task=stats.task), model=model, train=train)
@@ -102,6 +107,14 @@ def _liblinear_misses(cfg: Config) -> list[str]:
         ("train.loss squared_hinge", t.loss != "squared_hinge"), ("train.batch_size 0", t.batch_size != 0),
         ("data in memory (not data.streaming)", cfg.data.streaming),
         ("train.weight_decay > 0", not t.weight_decay > 0)) if fails]
+
+
+def stopping_patience(t: TrainConfig) -> int:
+    """train.patience resolved: mini-batch runs stop once validation stops improving (a streamed IMDb run's
+    training loss is 0 from its 4th epoch on: the other 36 of 40 epochs change nothing)."""
+    if t.patience is None:
+        return AUTO_PATIENCE if t.batch_size > 0 else 0
+    return t.patience
 
 
 def _chars(m: ModelConfig, tokens: int) -> list[int]:
@@ -148,6 +161,8 @@ def decisions(given: Config, resolved: Config, stats: Stats) -> list[str]:
                                if t.loss == "squared_hinge" and given.train.weight_decay is None else f"for {t.loss}"),
         "train.class_weights": ("each one-vs-rest problem balanced, for macro-F1" if t.class_weights == "balanced"
                                 else "not solved by liblinear"),
+        "train.patience": ("mini-batches: stop once validation stops improving" if t.patience else
+                           "full batch: it stops when the objective no longer falls (tol)"),
         "train.optimizer": ("it solves this linear SVM exactly" if t.optimizer == "liblinear" else
                             "liblinear needs " + ", ".join(_liblinear_misses(dataclasses.replace(given, train=t)))),
     }
@@ -166,7 +181,7 @@ LIBLINEAR_UNUSED = ("lr", "scheduler", "clip_norm", "clip_value", "patience", "w
 def unused(cfg: Config) -> list[str]:
     """Settings of a resolved `cfg` that change nothing, or that make training degenerate: each a warning."""
     m, t = cfg.model, cfg.train
-    m0, t0 = ModelConfig(), TrainConfig()
+    m0, t0 = ModelConfig(), dataclasses.replace(TrainConfig(), patience=0)  # patience auto is 0 at full batch
     notes = []
     if t.optimizer == "liblinear":
         notes += [f"train.{k} {shown(getattr(t, k))} is not used: the optimizer is liblinear (one exact solve of the "

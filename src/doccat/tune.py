@@ -8,8 +8,10 @@ finished trials' scores at that epoch. At the end the best config is written as 
 `doccat train --config` takes, every trial to a CSV table, and the best config is trained once more
 and scored on the test split, once.
 
-The first trial is the base config itself when its values lie in the space (the default recipe does in
-the "linear" space), so the best config is never worse than the base on validation. The sampler is
+The first trial is always the base config itself, so the best config is never worse than the base on
+validation: drawn from the space when the base's values lie in it (the default recipe's do in the "linear"
+space), so the sampler learns from it; else trained as it is (the default recipe in the "network" space, a
+linear SVM, is no mini-batch network). The sampler is
 seeded with the config's `seed` (also every trial's training seed), so a search with a trial count is
 reproducible; one bounded by time runs as many trials as fit, which varies.
 Optuna is an optional extra (`pip install -e '.[tune]'`), imported only when tuning.
@@ -71,6 +73,9 @@ DEFAULT_TRIALS = 20  # when neither a trial count nor a timeout is given
 # scores still say little about the last one.
 PRUNE_PERCENTILE, PRUNE_STARTUP_TRIALS, PRUNE_WARMUP_EPOCHS = 75.0, 5, 3
 SPEC_KEYS = {"choices", "low", "high", "log"}
+# the user attribute of a trial that trains the base config as it is (the base lies outside the space): the
+# base's values of the space's keys, for the trials table
+BASE_TRIAL = "base_config"
 
 
 @dataclass
@@ -208,7 +213,7 @@ def tune(*, config=None, out=None, trials: int | None = None, timeout: float | N
     search_seconds = time.perf_counter() - t0
     rows = trial_rows(study, space, score)
     best = _best_trial(study, optuna)
-    best_cfg = trial_config(base, optuna.trial.FixedTrial(best.params), space)
+    best_cfg = _best_config(optuna, base, best, space)
     log(f"best: trial {best.number + 1}, {score} {best.value:.4f}; training it once more and scoring the test split")
     if out is not None:
         header = f"# doccat tune: trial {best.number + 1} of {len(rows)}, {score} {best.value:.6g}\n"
@@ -216,9 +221,9 @@ def tune(*, config=None, out=None, trials: int | None = None, timeout: float | N
     clf = classifier.fit_data(splits, best_cfg, classifier.RunOptions(out / "best" if out else None, overwrite,
                                                                        Hooks(log, progress)))
     summary = {"out": str(out) if out else None, **_counts(rows), "search_seconds": search_seconds,
-               "best_trial": best.number + 1, "best_params": best.params, score: best.value,
-               "best_config": str(out / "best.toml") if out else None, "run_dir": str(out / "best") if out else None,
-               "final": headline(clf)}
+               "best_trial": best.number + 1, "best_params": best.params, "best_is_base": BASE_TRIAL in best.user_attrs,
+               score: best.value, "best_config": str(out / "best.toml") if out else None,
+               "run_dir": str(out / "best") if out else None, "final": headline(clf)}
     if out is not None:
         artifacts.write_atomic(out / "tune.json", (json.dumps(summary, indent=2) + "\n").encode())
     return TuneResult(best_cfg, rows, summary, clf)
@@ -266,14 +271,31 @@ def _search(optuna, base: Config, space: dict, splits: Splits, trials, timeout, 
             direction="maximize", sampler=optuna.samplers.TPESampler(seed=base.train.seed),
             pruner=optuna.pruners.PercentilePruner(PRUNE_PERCENTILE, n_startup_trials=PRUNE_STARTUP_TRIALS,
                                                    n_warmup_steps=PRUNE_WARMUP_EPOCHS))
-        start = base_values(base, space)
-        if start is not None:  # the first trial is the base config itself: the best is never worse on valid
-            study.enqueue_trial(start)
+        _enqueue_base(study, base, space)
         study.optimize(_objective(optuna, base, space, search_splits, SCORES[splits.task]), n_trials=trials,
                        timeout=timeout, catch=(ConfigError, TrainingError), callbacks=[after_trial])
     finally:
         optuna.logging.set_verbosity(verbosity)
     return study
+
+
+def _enqueue_base(study, base: Config, space: dict) -> None:
+    """Make the base config the first trial, so the best is never worse than the base on validation: its
+    values drawn from the space when they lie in it; else a trial that trains the base as it is, its values
+    of the space's keys kept (as BASE_TRIAL) for the table."""
+    start = base_values(base, space)
+    if start is not None:
+        study.enqueue_trial(start)
+    else:
+        study.enqueue_trial({}, user_attrs={BASE_TRIAL: {name: _value(base, name) for name in space}})
+
+
+def _value(cfg: Config, name: str):
+    """The config's value of a space key, as the space writes it (`hidden`: one layer's size, 0 for none)."""
+    value = getattr(getattr(cfg, config_mod.FLAT_KEYS[name]), name)
+    if name == "hidden":
+        return value[0] if len(value) == 1 else 0 if not value else ",".join(map(str, value))
+    return value
 
 
 def _objective(optuna, base: Config, space: dict, splits: Splits, score_key: str):
@@ -285,7 +307,7 @@ def _objective(optuna, base: Config, space: dict, splits: Splits, score_key: str
                 raise optuna.TrialPruned(f"pruned at epoch {row['epoch']}")
 
         try:
-            cfg = trial_config(base, trial, space)
+            cfg = base if BASE_TRIAL in trial.user_attrs else trial_config(base, trial, space)
             quiet = classifier.RunOptions(hooks=Hooks(lambda *a: None, False, on_epoch))
             clf = classifier.fit_data(splits, cfg, quiet)
         except (ConfigError, TrainingError) as e:  # a bad combination or a diverging rate: a failed trial
@@ -296,14 +318,16 @@ def _objective(optuna, base: Config, space: dict, splits: Splits, score_key: str
 
 
 def trial_rows(study, space: dict, score: str) -> list[dict]:
-    """One row per trial, numbered from 1. A pruned trial's score is the best it reached before it was stopped."""
+    """One row per trial, numbered from 1. A pruned trial's score is the best it reached before it was stopped;
+    a trial of the base config as it is shows the base's values."""
     rows = []
     for t in study.trials:
         value = t.value if t.value is not None else max(t.intermediate_values.values(), default=None)
         rows.append({"trial": t.number + 1, "state": t.state.name.lower(), score: value,
                      "epochs": len(t.intermediate_values),
                      "seconds": round(t.duration.total_seconds(), 3) if t.duration else None,
-                     **{name: t.params.get(name) for name in space}, "error": t.user_attrs.get("error", "")})
+                     **{name: t.params.get(name) for name in space}, **t.user_attrs.get(BASE_TRIAL, {}),
+                     "error": t.user_attrs.get("error", "")})
     return rows
 
 
@@ -317,7 +341,15 @@ def _trial_line(trial, trials: int | None, score: str) -> str:
         what = f"pruned at epoch {len(trial.intermediate_values)}"
     else:
         what = f"failed: {trial.user_attrs.get('error', '?')}"
-    return f"trial {trial.number + 1}{of}: {what} ({seconds}) {trial.params}"
+    drawn = "the base config" if BASE_TRIAL in trial.user_attrs else trial.params
+    return f"trial {trial.number + 1}{of}: {what} ({seconds}) {drawn}"
+
+
+def _best_config(optuna, base: Config, best, space: dict) -> Config:
+    """The best trial's config: the base itself, or the base with the trial's values of the space's keys."""
+    if BASE_TRIAL in best.user_attrs:
+        return base
+    return trial_config(base, optuna.trial.FixedTrial(best.params), space)
 
 
 def _best_trial(study, optuna):
