@@ -196,7 +196,7 @@ def unused(cfg: Config) -> list[str]:
         notes += [f"model.{f.name} {shown(getattr(m, f.name))} is not used: there is no encoder (--encoder)"
                   for f in dataclasses.fields(ModelConfig) if f.name.startswith("encoder_")
                   and getattr(m, f.name) != getattr(m0, f.name)]
-    if m.init == "zeros" and not is_linear(m):
+    if m.init == "zeros" and not m.encoder and (m.hidden or m.embed_dim > 0):  # (an encoder's wide part: zeros)
         notes.append("model.init zeros with an embedding or hidden layers: every unit starts the same and gets the "
                      "same gradient (with zero output weights, none at all), so the layers never learn apart; "
                      "leave init auto (uniform)")
