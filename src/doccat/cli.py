@@ -464,12 +464,12 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = show_warning
     handler = log_to_stderr(args)
     try:
-        return run(args)
+        return dispatch(args)
     finally:
         logging.getLogger("doccat").removeHandler(handler)
 
 
-def run(args) -> int:
+def dispatch(args) -> int:
     """The verb's function; a user's error is one line and exit status 2."""
     try:
         return args.func(args)
