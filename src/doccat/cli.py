@@ -219,7 +219,8 @@ def cmd_evaluate(args) -> int:
 def readable_json(value) -> str:
     """Indented JSON with each list of numbers on one line: a confusion matrix reads as a matrix."""
     text = json.dumps(value, indent=2)
-    return re.sub(r"\[([-\d.,eE+\s]*)\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text)
+    return re.sub(r"\[([-\d.,eE+\s]*)\]", lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]",
+                  text)
 
 
 def cmd_predict(args) -> int:
@@ -232,9 +233,10 @@ def cmd_predict(args) -> int:
     texts = itertools.chain(*given, lines(args.file) if args.file else [])
     done = blank = 0
     for block in chunked(texts, BLOCK):  # a file of any size, a block of texts at a time
-        for row in predicted_rows(clf, block, args):
+        skip = [from_file and not text.strip() for text, from_file in block]  # a blank line of a file
+        for row in predicted_rows(clf, [text for text, _ in block], skip, args):
             print(json.dumps(row, ensure_ascii=False))
-        blank += sum(from_file and not text.strip() for text, from_file in block)
+        blank += sum(skip)
         done += len(block)
     if not done:
         raise DataError("nothing to predict: give texts as arguments or --file (one text per line)")
@@ -243,21 +245,20 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def predicted_rows(clf, block: list[tuple[str, bool]], args) -> list[dict]:
-    """One JSON row per (text, read from a file) of `block`; a blank line of a file is not predicted (a text
-    given as an argument is, even empty: the server answers the same)."""
-    skip = [from_file and not text.strip() for text, from_file in block]
-    preds = iter(clf.predict([t for (t, _), s in zip(block, skip) if not s], k=args.k, threshold=args.threshold))
-    rows = []
-    for (text, _), s in zip(block, skip):
-        if s:
-            rows.append({"text": text, "value": None} if clf.task == "regression" else
-                        {"text": text, "labels": [], "probs": []})
-            continue
-        pred = next(preds)
-        rows.append({"text": text, "value": pred.value} if clf.task == "regression" else
-                    {"text": text, "labels": pred.labels, "probs": [round(p, 6) for p in pred.probs]})
-    return rows
+def predicted_rows(clf, texts: list[str], skip: list[bool], args) -> list[dict]:
+    """One JSON row per text; those to `skip` (a file's blank lines: a text given as an argument is predicted,
+    even empty, as the server answers it) keep their row, with no prediction."""
+    from .classifier import Prediction
+    preds = iter(clf.predict([t for t, s in zip(texts, skip) if not s], k=args.k, threshold=args.threshold))
+    none = Prediction([], [], None)
+    return [prediction_row(text, none if s else next(preds), clf.task) for text, s in zip(texts, skip)]
+
+
+def prediction_row(text: str, pred, task: str) -> dict:
+    """predict's JSON line for one text: its value (regression), or its labels and probabilities."""
+    if task == "regression":
+        return {"text": text, "value": pred.value}
+    return {"text": text, "labels": pred.labels, "probs": [round(p, 6) for p in pred.probs]}
 
 
 def cmd_datasets(args) -> int:
@@ -436,8 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A warning the library raises, in the CLI's words: one line on stderr, no source location."""
-    print(f"doccat: warning: {message}", file=sys.stderr)
+    """A warning the library raises, in the CLI's words: logged, so printed as the log's warnings are."""
+    LOG.warning(str(message))
 
 
 class StderrHandler(logging.Handler):
@@ -461,12 +462,13 @@ def log_to_stderr(args) -> logging.Handler:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    warnings.showwarning = show_warning
+    shown_before, warnings.showwarning = warnings.showwarning, show_warning
     handler = log_to_stderr(args)
     try:
         return dispatch(args)
     finally:
         logging.getLogger("doccat").removeHandler(handler)
+        warnings.showwarning = shown_before
 
 
 def dispatch(args) -> int:

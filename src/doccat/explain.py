@@ -228,18 +228,17 @@ def _ranked_parts(items: list[dict], parts: np.ndarray, pick: np.ndarray, top: i
 
 def _measure(clf, method: str, explained: str) -> str:
     """In words, what the numbers of `explain` are."""
+    of = "" if clf.task == "regression" else f" of {explained!r}"
     if method == "exact":
         unit = {"classify": "logit" + (" (the linear SVM's score x its calibration scale "
                                        f"{clf.outputs_.scale:.4g})" if clf.outputs_.kind == "squared_hinge" else ""),
                 "multilabel": "logit (log-odds)", "regression": "predicted value"}[clf.task]
         if clf.task == "classify" and len(clf.classes_) == 2:
             unit = f"log-odds (its logit minus the other class's; a logit: {unit})"
-        of = "" if clf.task == "regression" else f" of {explained!r}"
         return (f"exact contribution to the {unit}{of}: a feature's bag weight x its row of the model; "
                 "a word: the features it brings (an n-gram split evenly among its words); with the bias they sum "
                 "to the score")
     unit = {"classify": "log-odds", "multilabel": "logit (log-odds)", "regression": "predicted value"}[clf.task]
-    of = "" if clf.task == "regression" else f" of {explained!r}"
     return (f"leave-one-out (no exact decomposition for this model): the drop in the {unit}{of} "
             "without the word (all its occurrences) or the feature")
 

@@ -158,7 +158,7 @@ def decisions(given: Config, resolved: Config, stats: Stats) -> list[str]:
         "model.init": {"zeros": "a linear model", "vectors": "word vectors"}.get(m.init, "a network"),
         "train.loss": "a linear classifier: a linear SVM" if t.loss == "squared_hinge" else f"the {stats.task} task's usual",
         "train.weight_decay": (f"1 / ({AUTO_C:g} x {stats.documents:,} training documents), for squared_hinge"
-                               if t.loss == "squared_hinge" and given.train.weight_decay is None else f"for {t.loss}"),
+                               if t.loss == "squared_hinge" else f"for {t.loss}"),
         "train.class_weights": ("each one-vs-rest problem balanced, for macro-F1" if t.class_weights == "balanced"
                                 else "not solved by liblinear"),
         "train.patience": ("mini-batches: stop once validation stops improving" if t.patience else

@@ -158,11 +158,9 @@ def base_values(base: Config, space: dict) -> dict | None:
     """The base config's values of the space's keys, or None when one of them lies outside the space."""
     values = {}
     for name, spec in space.items():
-        value = getattr(getattr(base, config_mod.FLAT_KEYS[name]), name)
-        if name == "hidden":  # one layer of n, or none
-            if len(value) > 1:
-                return None
-            value = value[0] if value else 0
+        value = _value(base, name)
+        if name == "hidden" and isinstance(value, str):  # more than one layer: no one size of the space
+            return None
         inside = value in spec["choices"] if "choices" in spec else value is not None and spec["low"] <= value <= spec["high"]
         if not inside:
             return None
