@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 import doccat
 from doccat.checkpoint import Checkpoints, read_checkpoint
 from doccat.classifier import resume
-from doccat.train import TrainingError
+from doccat.config import TrainingError
 
 from conftest import make_corpus, train_killed_at_checkpoint, write_csv
 

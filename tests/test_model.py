@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from doccat.config import ModelConfig
-from doccat.inputs import Docs, Encoded
+from doccat.inputs import Docs
+from doccat.text import Encoded
 from doccat.model import ACTIVATIONS, BagClassifier, bag_matmul, init_weights, nb_scale
 
 NF, DIM, C = 2000, 32, 3

@@ -8,7 +8,7 @@ from doccat import recipe
 from doccat.config import Config, ConfigError, ModelConfig, TrainConfig
 from doccat.data.summary import Stats
 from doccat.solver import csr, problem_weights, signs, solve
-from doccat.inputs import Encoded
+from doccat.text import Encoded
 
 from conftest import python_probe
 

@@ -4,7 +4,8 @@ import torch
 from torch import nn
 
 from doccat.config import ModelConfig, TrainConfig
-from doccat.inputs import Encoded, batches, to_docs
+from doccat.inputs import batches, to_docs
+from doccat.text import Encoded
 from doccat.loss import Outputs
 from doccat.model import BagClassifier
 from doccat.train import Hooks, InMemory, Trainer, build_optimizer, build_scheduler, clip_grad_norm

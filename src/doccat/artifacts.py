@@ -18,9 +18,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
+import numpy as np
+from safetensors.numpy import load as load_safetensors
+from safetensors.numpy import save as save_safetensors
 
 
 class ArtifactError(ValueError):
@@ -192,7 +192,7 @@ class RunFiles:
     """What a run directory holds: the parts `write_run` writes (`read_run` returns them as a dict)."""
 
     config: dict
-    state: dict[str, torch.Tensor]  # every learned tensor, saved as safetensors
+    state: dict  # every learned tensor (torch tensors on the CPU, or numpy arrays), saved as safetensors
     vocab: list[str]
     labels: list
     metrics: dict
@@ -201,7 +201,7 @@ class RunFiles:
 
     def files(self) -> dict[str, bytes]:
         return {"config.json": _json(self.config),
-                "model.safetensors": save_safetensors({k: v.contiguous() for k, v in self.state.items()}),
+                "model.safetensors": save_safetensors({k: np.asarray(v, order="C") for k, v in self.state.items()}),
                 "vocab.json": _json(self.vocab), "labels.json": _json(self.labels), "metrics.json": _json(self.metrics),
                 "history.csv": rows_csv(self.history), **self.extra}
 
@@ -288,7 +288,7 @@ def read_run(path: Path) -> dict:
     except Exception as e:  # safetensors raises its own error type for a malformed header
         raise ArtifactError(f"{path}/model.safetensors: not a safetensors file ({type(e).__name__}: {e}); "
                             "refusing to load it") from None
-    bad = [name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    bad = [name for name, t in state.items() if t.dtype.kind == "f" and not np.isfinite(t).all()]
     if bad:
         raise ArtifactError(f"{path}/model.safetensors: {', '.join(bad[:3])} hold NaN or infinite values; "
                             "refusing to serve them (train the run again)")

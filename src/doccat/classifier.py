@@ -29,20 +29,13 @@ from .data.summary import Stats, data_summary
 from .loss import DEFAULT_THRESHOLD, SCORES, Outputs, class_weights, num_outputs
 from .metrics import classification_report, multilabel_report, regression_report
 from .model import BagClassifier, build_model, encoder_features, nb_scale, predict_logits
+from .linear import Prediction, saved_featurizer, top_predictions
 from .text import Featurizer, Tokens, Vocab
 from .solver import Liblinear
 from .train import Hooks, InMemory, Trainer, kept_epoch, peak_memory_mib, uses_sparse_grads
 from .vectors import load_into_bag
 
 LOG = logging.getLogger(__name__)
-
-
-@dataclass
-class Prediction:
-    labels: list  # classify: the top-k classes; multilabel: the labels predicted; most probable first (str; int
-                  # for a model trained on integer labels)
-    probs: list[float]  # their probabilities
-    value: float | None = None  # regression: the predicted target
 
 
 class Classifier:
@@ -133,13 +126,9 @@ class Classifier:
         out = self._outputs(texts)
         if self.task == "regression":
             return [Prediction([], [], float(v)) for v in self.values(out)]
-        probs = self.outputs_.proba(out).numpy()
         if threshold is None:
             threshold = self.outputs_.threshold if self.task == "multilabel" else 0.0
-        k = k or (1 if self.task == "classify" else len(self.classes_))
-        top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-        return [Prediction([self.classes_[i] for i in idx if row[i] >= threshold],
-                           [float(row[i]) for i in idx if row[i] >= threshold]) for row, idx in zip(probs, top)]
+        return top_predictions(self.outputs_.proba(out).numpy(), self.classes_, self.task, k, threshold)
 
     def values(self, out: torch.Tensor) -> np.ndarray:
         """regression: the predicted targets (n,) of the model's outputs `out`, taken back from their
@@ -266,8 +255,9 @@ def load(path: str | Path, device: str = "auto", encoder: str | Path | None = No
         cfg = recipe.resolve(config_mod.from_dict(run["config"]), None)  # resolved when it was trained: checked
     except config_mod.ConfigError as e:
         raise artifacts.ArtifactError(f"{path}/config.json: {e}") from None
-    state = dict(run["state"])
-    featurizer = _saved_featurizer(path, cfg, run["vocab"], state)
+    arrays = dict(run["state"])
+    featurizer = saved_featurizer(path, cfg.model, run["vocab"], arrays)
+    state = {name: torch.from_numpy(np.array(a)) for name, a in arrays.items()}  # a copy: safetensors' are read-only
     target = tuple(state.pop("target.mean_std", torch.tensor([0.0, 1.0])).tolist())
     target_range = _saved_range(path, cfg, state)
     loss = Outputs(cfg.data.task, cfg.train.loss, threshold=_saved_threshold(path, cfg, state),
@@ -314,27 +304,6 @@ def _saved_threshold(path, cfg: Config, state: dict) -> float:
                                       "split (config.json's model.threshold is unset); it was written by another "
                                       "version of doccat: train it again")
     return DEFAULT_THRESHOLD if saved is None else float(saved)
-
-
-def _saved_featurizer(path, cfg: Config, vocab: list[str], state: dict) -> Featurizer:
-    """The fitted featurizer a run saved (its columns and idf taken out of `state`), checked against its config."""
-    idf, columns = state.pop("featurizer.idf", None), state.pop("featurizer.columns", None)
-    if columns is None or (idf is None) != (cfg.model.weighting != "tfidf"):
-        raise artifacts.ArtifactError(f"{path}: model.safetensors lacks the featurizer's columns or idf; "
-                                      "it was written by another version of doccat: train it again")
-    unfitted = Featurizer.from_config(cfg.model, Vocab(vocab))
-    _check_columns(path, unfitted.raw_features, columns, idf)
-    return Featurizer.from_config(cfg.model, unfitted.vocab, columns.numpy(), None if idf is None else idf.numpy())
-
-
-def _check_columns(path, raw_features: int, columns: torch.Tensor, idf: torch.Tensor | None) -> None:
-    """The featurizer's saved columns: increasing feature ids the config's vocabulary and buckets can produce."""
-    ok = columns.dim() == 1 and not columns.is_floating_point() and (idf is None or idf.shape == columns.shape)
-    if ok and len(columns):
-        ok = bool((columns[1:] > columns[:-1]).all()) and 0 <= int(columns[0]) and int(columns[-1]) < raw_features
-    if not ok:
-        raise artifacts.ArtifactError(f"{path}: the featurizer's columns do not fit config.json's vocabulary and "
-                                      "buckets (the files were edited, or come from different runs): train it again")
 
 
 def _check_shapes(path, cfg: Config, num_features: int, outputs: int, state: dict) -> None:

@@ -19,6 +19,10 @@ class ConfigError(ValueError):
     """A configuration value or key that doesn't make sense."""
 
 
+class TrainingError(ValueError):
+    """Training cannot go on with this configuration, e.g. the loss became NaN or infinite."""
+
+
 class ConfigWarning(UserWarning):
     """A setting that changes nothing in the resolved recipe, or makes training degenerate."""
 

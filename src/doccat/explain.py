@@ -35,7 +35,8 @@ import pyarrow as pa
 import torch
 from scipy import sparse
 
-from .inputs import Encoded, Features
+from .inputs import Features
+from .text import Encoded
 from .model import BagClassifier, predict_logits
 from .text import UNK, hash_ngrams, tokenize, truncate
 

@@ -1,6 +1,6 @@
 """What the model reads: the containers a batch of documents travels in, and how batches are cut.
 
-    texts --text.Featurizer--> Encoded (numpy: each document's distinct feature ids, counts, weights)
+    texts --text.Featurizer--> text.Encoded (numpy: each document's distinct feature ids, counts, weights)
           --to_docs / batches--> Docs (torch: a CSR batch for the bag)        -> model.BagClassifier
     texts + Encoded --model.encoder_features--> Features (the bag's Encoded + a pretrained encoder's
           embeddings or texts) --to_docs / batches--> Batch                   -> model.EncoderClassifier
@@ -13,64 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-
-@dataclass
-class Encoded:
-    """A corpus as an EmbeddingBag input: each document's distinct features, counts and weights.
-
-    ids, counts, weights: (N,) for all documents back to back; offsets (D+1,) where each starts.
-    """
-
-    ids: np.ndarray
-    offsets: np.ndarray
-    counts: np.ndarray
-    weights: np.ndarray | None = None  # set by Featurizer.encode: what the bag multiplies each vector by
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def parts(self) -> list[np.ndarray]:
-        """What identifies these documents (train's fingerprint hashes it): the weights follow from them."""
-        return [self.ids, self.offsets, self.counts]
-
-    @staticmethod
-    def beside(first: "Encoded", second: "Encoded") -> "Encoded":
-        """The same documents with the features of `first`, then those of `second` (counts, no weights yet)."""
-        lengths = (np.diff(first.offsets), np.diff(second.offsets))
-        offsets = first.offsets + second.offsets
-        ids, counts = np.empty(offsets[-1], np.int64), np.empty(offsets[-1], np.float32)
-        for part, skip, n in ((first, 0, lengths[0]), (second, lengths[0], lengths[1])):
-            where = np.arange(len(part.ids)) + np.repeat(offsets[:-1] + skip - part.offsets[:-1], n)
-            ids[where], counts[where] = part.ids, part.counts
-        return Encoded(ids, offsets, counts)
-
-    def slice(self, start: int, stop: int) -> "Encoded":
-        """Documents start..stop-1 as views, without copying."""
-        a, b = self.offsets[start], self.offsets[stop]
-        return Encoded(self.ids[a:b], self.offsets[start:stop + 1] - a, self.counts[a:b],
-                       None if self.weights is None else self.weights[a:b])
-
-    def take(self, idx: np.ndarray) -> "Encoded":
-        """Documents `idx` (in that order) as their own Encoded."""
-        starts, lengths = self.offsets[idx], np.diff(self.offsets)[idx]
-        offsets = np.zeros(len(idx) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        gather = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
-        return Encoded(self.ids[gather], offsets, self.counts[gather],
-                       None if self.weights is None else self.weights[gather])
-
-    @staticmethod
-    def concat(parts: list["Encoded"]) -> "Encoded":
-        """The documents of `parts` one after the other (none: an empty corpus)."""
-        if len(parts) <= 1:
-            return parts[0] if parts else Encoded(np.zeros(0, np.int64), np.zeros(1, np.int64),
-                                                  np.zeros(0, np.float32), np.zeros(0, np.float32))
-        sizes = [p.offsets[-1] for p in parts]
-        shifts = np.cumsum([0] + sizes[:-1])
-        offsets = np.concatenate([[0]] + [p.offsets[1:] + s for p, s in zip(parts, shifts)]).astype(np.int64)
-        weights = None if any(p.weights is None for p in parts) else np.concatenate([p.weights for p in parts])
-        return Encoded(np.concatenate([p.ids for p in parts]), offsets,
-                       np.concatenate([p.counts for p in parts]), weights)
+from .text import Encoded
 
 
 @dataclass(eq=False)

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .inputs import Batch, Docs, Encoded, Features, batches
+from .inputs import Batch, Docs, Features, batches
+from .text import Encoded
 from .recipe import init_scheme
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "hardtanh": nn.Hardtanh, "gelu": nn.GELU}

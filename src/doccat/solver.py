@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .config import TrainConfig
-from .inputs import Encoded
+from .text import Encoded
 from .loss import Outputs
 from .train import Hooks, InMemory, Progress, kept_epoch, peak_memory_mib
 

@@ -20,9 +20,10 @@ from tqdm import tqdm
 from . import distributed
 from .artifacts import ArtifactError
 from .checkpoint import Checkpoints, flatten_optimizer, unflatten_optimizer
-from .config import TrainConfig
+from .config import TrainConfig, TrainingError
 from .loss import DEFAULT_THRESHOLD, SCORES, Outputs
-from .inputs import Encoded, Features, batches, to_docs
+from .inputs import Features, batches, to_docs
+from .text import Encoded
 from .model import predict_logits
 
 LOG = logging.getLogger(__name__)
@@ -157,10 +158,6 @@ def best_key(row: dict) -> tuple[float, float]:
 def kept_epoch(history: list[dict], keep: str) -> dict:
     """The history row of the epoch whose weights training keeps (train.keep: "last" or "best")."""
     return history[-1] if keep == "last" else max(history, key=best_key)
-
-
-class TrainingError(ValueError):
-    """Training cannot go on, e.g. the loss became NaN or infinite."""
 
 
 @dataclass

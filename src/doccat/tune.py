@@ -30,8 +30,8 @@ from . import artifacts, classifier, config as config_mod, recipe
 from .checkpoint import Checkpoints
 from .data.summary import Stats
 from .text import Tokens
-from .train import Hooks, TrainingError
-from .config import Config, ConfigError
+from .train import Hooks
+from .config import Config, ConfigError, TrainingError
 from .data import DataError, Splits, load_splits
 from .loss import SCORES
 from .seeds import headline

@@ -15,8 +15,9 @@ import codecs
 import csv
 import functools
 import gzip
-import io
 import html
+import io
+import itertools
 import json
 import logging
 import math
@@ -58,6 +59,14 @@ class Format:
 
 
 STDIN = "-"  # a path that means standard input
+BLOCK = 8192  # documents read, featurized and scored at a time
+
+
+def chunked(items, size: int):
+    """Lists of `size` consecutive items (the last may be shorter)."""
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
 
 
 @functools.cache

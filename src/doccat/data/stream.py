@@ -37,9 +37,9 @@ from ..inputs import to_docs
 from ..model import predict_logits
 from ..text import Featurizer, Vocab, chunks, count_tokens, parallel_map, split_tokens
 from . import DataError, class_order, readers, reading, resolve_task
+from .readers import BLOCK, chunked
 from .summary import Stats, split_summary
 
-BLOCK = 8192  # documents read, featurized and scored at a time
 SAMPLE = 10_000  # documents per split whose lengths (and targets) the data summary describes
 VOCAB_CAP = 10_000_000  # distinct tokens counted at most when max_vocab is None (else twice max_vocab)
 
@@ -76,13 +76,6 @@ def _uniform(index: np.ndarray, seed: int) -> np.ndarray:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return ((z ^ (z >> np.uint64(31))) >> np.uint64(11)).astype(np.float64) / 2.0**53
-
-
-def chunked(items, size: int):
-    """Lists of `size` consecutive items (the last may be shorter)."""
-    it = iter(items)
-    while chunk := list(itertools.islice(it, size)):
-        yield chunk
 
 
 def documents(part: Part, cfg: DataConfig, task: str):

@@ -1,0 +1,131 @@
+"""A saved linear bag model's predictions with numpy and scipy alone: no torch, so a fresh `doccat predict`
+of the default model starts in a fraction of a second (importing torch alone takes over a second).
+
+The numbers are the torch path's (model.BagClassifier with embed_dim 0 and loss.Outputs): the bag is a
+sparse (documents x features) matrix of the featurizer's weights, times the bag's rows, plus the bias; the
+outputs become probabilities as loss.Outputs.proba makes them. Networks and encoders load through
+classifier.load.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import artifacts, config as config_mod
+from .config import Config, ModelConfig
+from .text import Encoded, Featurizer, Vocab
+
+
+SCORED_AT_ONCE = 1024  # documents whose (features x outputs) rows are gathered together: bounded memory
+
+
+@dataclass
+class Prediction:
+    labels: list  # classify: the top-k classes; multilabel: the labels predicted; most probable first (str; int
+                  # for a model trained on integer labels)
+    probs: list[float]  # their probabilities
+    value: float | None = None  # regression: the predicted target
+
+
+def top_predictions(probs: np.ndarray, classes: list, task: str, k: int | None, threshold: float) -> list[Prediction]:
+    """Each row's k most probable classes (classify default 1; multilabel default all) from `threshold` on."""
+    k = k or (1 if task == "classify" else len(classes))
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return [Prediction([classes[i] for i in idx if row[i] >= threshold],
+                       [float(row[i]) for i in idx if row[i] >= threshold]) for row, idx in zip(probs, top)]
+
+
+def is_linear(m: ModelConfig) -> bool:
+    """A bag whose rows are the class scores: no embedding width, hidden layers or encoder."""
+    return m.embed_dim == 0 and not m.hidden and not m.encoder
+
+
+def saved_featurizer(path, m: ModelConfig, vocab: list[str], state: dict) -> Featurizer:
+    """The fitted featurizer a run saved (its columns and idf, numpy arrays, taken out of `state`), checked
+    against its config."""
+    idf, columns = state.pop("featurizer.idf", None), state.pop("featurizer.columns", None)
+    if columns is None or (idf is None) != (m.weighting != "tfidf"):
+        raise artifacts.ArtifactError(f"{path}: model.safetensors lacks the featurizer's columns or idf; "
+                                      "it was written by another version of doccat: train it again")
+    unfitted = Featurizer.from_config(m, Vocab(vocab))
+    columns, idf = np.asarray(columns), None if idf is None else np.asarray(idf)
+    ok = columns.ndim == 1 and columns.dtype.kind in "iu" and (idf is None or idf.shape == columns.shape)
+    if ok and len(columns):
+        ok = bool((columns[1:] > columns[:-1]).all()) and 0 <= columns[0] and columns[-1] < unfitted.raw_features
+    if not ok:
+        raise artifacts.ArtifactError(f"{path}: the featurizer's columns do not fit config.json's vocabulary and "
+                                      "buckets (the files were edited, or come from different runs): train it again")
+    return Featurizer.from_config(m, unfitted.vocab, columns, idf)
+
+
+class LinearModel:
+    """A linear bag model for prediction: `predict` and `predict_proba` as classifier.Classifier's."""
+
+    def __init__(self, config: Config, featurizer: Featurizer, classes: list, state: dict):
+        self.config, self.featurizer, self.classes_ = config, featurizer, classes
+        self.weight = np.asarray(state["bag.weight"], dtype=np.float32)  # (features, outputs)
+        self.bias = np.asarray(state["head.bias"], dtype=np.float32)
+        self.task = config.data.task
+        self.scale = float(state.get("loss.scale", 1.0)) if config.train.loss == "squared_hinge" else 1.0
+        self.threshold = float(state["loss.threshold"]) if "loss.threshold" in state else None
+        if self.weight.shape != (featurizer.num_features, len(self.bias)):
+            raise artifacts.ArtifactError(f"model.safetensors' bag.weight is {self.weight.shape}, config.json and "
+                                          f"the featurizer describe ({featurizer.num_features}, {len(self.bias)})")
+
+    @property
+    def class_names(self) -> list[str]:
+        return [str(c) for c in self.classes_]
+
+    def decision_function(self, texts: str | list[str]) -> np.ndarray:
+        """The raw outputs (n_texts, n_outputs): the bag's weighted sum of rows plus the bias."""
+        enc = self.featurizer.encode([texts] if isinstance(texts, str) else list(texts))
+        out = np.tile(self.bias, (len(enc), 1))
+        for start in range(0, len(enc), SCORED_AT_ONCE):
+            part = enc.slice(start, min(start + SCORED_AT_ONCE, len(enc)))
+            starts = part.offsets[:-1][np.diff(part.offsets) > 0]  # an empty document keeps the bias alone
+            if len(starts):
+                rows = self.weight[part.ids] * part.weights[:, None].astype(np.float32)
+                out[start + np.flatnonzero(np.diff(part.offsets) > 0)] += np.add.reduceat(rows, starts, axis=0)
+        return out
+
+    def predict_proba(self, texts: str | list[str]) -> np.ndarray:
+        """Softmax for classify (one output: the sigmoid of class 1 against class 0), a sigmoid per label for
+        multilabel; squared_hinge's scores times their calibrated scale first."""
+        out = self.decision_function(texts).astype(np.float64) * self.scale
+        if self.task == "multilabel":
+            return (1 / (1 + np.exp(-out))).astype(np.float32)
+        if out.shape[1] == 1:
+            p = 1 / (1 + np.exp(-out[:, 0]))
+            return np.stack([1 - p, p], axis=1).astype(np.float32)
+        out = np.exp(out - out.max(axis=1, keepdims=True))
+        return (out / out.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def predict(self, texts: str | list[str], k: int | None = None, threshold: float | None = None) -> list[Prediction]:
+        """As classifier.Classifier.predict."""
+        if threshold is None:
+            threshold = self.threshold if self.task == "multilabel" else 0.0
+        return top_predictions(self.predict_proba(texts), self.classes_, self.task, k, threshold)
+
+
+def saved_config(path: str | Path) -> Config | None:
+    """The run's config.json where it describes a linear bag for classify or multilabel, else None (a
+    network, an encoder, a regression, or a file that classifier.load will explain the trouble with)."""
+    try:
+        cfg = config_mod.from_dict(json.loads((Path(path) / "config.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return cfg if is_linear(cfg.model) and cfg.data.task in ("classify", "multilabel") else None
+
+
+def load(path: str | Path) -> LinearModel:
+    """Load a linear run directory (checksums verified, as classifier.load does) for prediction without torch."""
+    run = artifacts.read_run(Path(path))
+    cfg = config_mod.from_dict(run["config"])
+    if not (is_linear(cfg.model) and cfg.data.task in ("classify", "multilabel")):
+        raise artifacts.ArtifactError(f"{path}: not a linear bag model; load it with doccat.load")
+    state = dict(run["state"])
+    featurizer = saved_featurizer(path, cfg.model, run["vocab"], state)
+    return LinearModel(cfg, featurizer, run["labels"], state)

@@ -1,0 +1,63 @@
+"""The torch-free path of a linear bag model: the torch path's numbers, and no torch imported."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import doccat
+from doccat import artifacts, linear
+from conftest import make_corpus
+
+QUIET = {"log": lambda *a: None}
+ODD = ["", "   ", "a never seen word", "今天 天气 很好", "x" * 5000]
+
+
+def saved(tmp_path, kind: str):
+    texts, labels = make_corpus(30, seed=3)
+    if kind == "binary":  # one output: the logits (0, z)
+        two = [(t, y) for t, y in zip(texts, labels) if y != labels[0]]
+        texts, labels = [t for t, _ in two], [y for _, y in two]
+    kw = {"multilabel": {"task": "multilabel"}, "cross_entropy": {"loss": "cross_entropy"},
+          "nb": {"nb": 1.0}}.get(kind, {})
+    if kind == "multilabel":
+        labels = [[y] + (["extra"] if i % 3 == 0 else []) for i, y in enumerate(labels)]
+    doccat.train(texts, labels, out=tmp_path / "run", **kw, **QUIET)
+    return tmp_path / "run", texts
+
+
+@pytest.mark.parametrize("kind", ["default", "binary", "multilabel", "cross_entropy", "nb"])
+def test_linear_path_gives_the_torch_paths_probabilities(tmp_path, kind):
+    run, texts = saved(tmp_path, kind)
+    light, full = linear.load(run), doccat.load(run, device="cpu")
+    sample = texts[:40] + ODD
+    np.testing.assert_allclose(light.predict_proba(sample), full.predict_proba(sample), atol=1e-6, rtol=0)
+    ours, theirs = light.predict(sample, k=2), full.predict(sample, k=2)
+    assert [p.labels for p in ours] == [p.labels for p in theirs]
+    for mine, torch_ in zip(ours, theirs):  # multilabel: each text's own number of labels
+        np.testing.assert_allclose(mine.probs, torch_.probs, atol=1e-6, rtol=0)
+
+
+def test_documents_scored_in_several_blocks_match_one_at_a_time(tmp_path, monkeypatch):
+    run, texts = saved(tmp_path, "default")
+    light = linear.load(run)
+    whole = light.predict_proba(texts + ODD)
+    monkeypatch.setattr(linear, "SCORED_AT_ONCE", 7)
+    np.testing.assert_allclose(light.predict_proba(texts + ODD), whole, atol=1e-6)
+
+
+def test_a_network_is_not_taken_for_a_linear_model(tmp_path):
+    texts, labels = make_corpus(20, seed=4)
+    doccat.train(texts, labels, out=tmp_path / "net", embed_dim=8, epochs=1, optimizer="adam", lr=0.01, **QUIET)
+    assert linear.saved_config(tmp_path / "net") is None
+    with pytest.raises(artifacts.ArtifactError, match="not a linear bag model"):
+        linear.load(tmp_path / "net")
+
+
+def test_predict_of_a_linear_model_never_imports_torch(tmp_path):
+    run, _ = saved(tmp_path, "default")
+    code = ("import sys\nsys.argv = ['doccat', 'predict', sys.argv[1], 'a text']\nfrom doccat.cli import main\n"
+            "assert main() == 0\nassert 'torch' not in sys.modules, 'torch was imported'\n")
+    out = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert '"labels"' in out.stdout
