@@ -33,10 +33,11 @@ IMBALANCED = 3.0  # largest / smallest training class from which the card calls 
 def model_card(config: dict, metrics: dict, labels: list, vocab: list[str] = (), run: str | Path = "RUN") -> str:
     """The README.md of the run directory `run`, from its config.json, metrics.json, labels and vocabulary."""
     task = config.get("data", {}).get("task") or "classify"
+    labels = list(labels or [])  # a regression has no classes
     spec = REGISTRY.get(config.get("data", {}).get("dataset") or "")
     name = Path(run).name or "run"
     parts = [_front_matter(name, task, metrics, spec),
-             f"# {name}\n\nA doccat {_task_words(task)} model, trained and written by `doccat train`; "
+             f"# {name}\n\nA doccat {_task_words(task)} model, trained and written by doccat; "
              "every figure below is read from this run directory's `metrics.json` and `config.json`.",
              _model_section(config, task, vocab),
              _data_section(config, metrics, labels, spec),
