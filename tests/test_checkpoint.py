@@ -99,7 +99,8 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path):
     assert _history(killed) == _history(tmp_path / "whole")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["killed", "test.csv", "train.csv", "whole"]
     listed = json.loads((killed / "manifest.json").read_text())["files"]
-    assert sorted(p.name for p in killed.iterdir()) == sorted([*listed, "manifest.json"])  # no temp/checkpoint files
+    # no temp/checkpoint files: the manifest's, and the model card it leaves out
+    assert sorted(p.name for p in killed.iterdir()) == sorted([*listed, "manifest.json", "README.md"])
 
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tmp_path, corpus_files):

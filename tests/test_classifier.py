@@ -196,7 +196,7 @@ def test_run_directory_contents(corpus_files, tmp_path):
     names = {p.name for p in run.iterdir()}
     figures = set(plots.FIGURES)  # the confusion matrix of the valid split, as there is no test split
     assert names == {"config.json", "model.safetensors", "vocab.json", "labels.json", "metrics.json",
-                     "history.csv", "batches.csv", "manifest.json"} | figures
+                     "history.csv", "batches.csv", "manifest.json", "README.md"} | figures
     header = (run / "history.csv").read_text().splitlines()[0]
     assert header == "epoch,train_loss,val_loss,val_score,lr,seconds"
     assert json.loads((run / "labels.json").read_text()) == clf.classes_

@@ -2,6 +2,7 @@
 
     config.json  model.safetensors  vocab.json  labels.json  metrics.json  history.csv  manifest.json
     (+ batches.csv and the plots' PNGs, passed as `extra` files)
+    README.md, the model card (doccat.card): written with the rest, but outside the manifest
 """
 from __future__ import annotations
 
@@ -61,8 +62,9 @@ def rows_csv(history: list[dict]) -> bytes:
     return buf.getvalue().encode()
 
 
-# what doccat itself puts in a run directory beside the files its manifest lists
-UNLISTED = {"report.html"}
+# what doccat itself puts in a run directory beside the files its manifest lists: a model card is meant
+# to be edited (before publishing the run, say), and an edit must not make `load` refuse the weights
+UNLISTED = {"report.html", "README.md"}
 
 
 def is_run(path: Path) -> bool:
@@ -198,6 +200,7 @@ class RunFiles:
     metrics: dict
     history: list[dict]
     extra: dict[str, bytes] = field(default_factory=dict)  # e.g. batches.csv, plots: checksummed like the rest
+    unlisted: dict[str, bytes] = field(default_factory=dict)  # names of UNLISTED (README.md): not checksummed
 
     def files(self) -> dict[str, bytes]:
         return {"config.json": _json(self.config),
@@ -218,8 +221,11 @@ def write_run(out: Path, run: RunFiles, overwrite: bool = False) -> Path:
 
     At every instant `out` holds either the old run (with `overwrite`) or the new one, complete."""
     out = claim(Path(out), overwrite)
+    if set(run.unlisted) - UNLISTED:
+        raise ValueError(f"not files a run keeps outside its manifest: {sorted(set(run.unlisted) - UNLISTED)}")
     files = run.files()
     files["manifest.json"] = _json({"files": {name: _sha256(data) for name, data in files.items()}})
+    files = run.unlisted | files  # manifest.json still last
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()

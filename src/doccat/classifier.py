@@ -216,15 +216,17 @@ class Classifier:
         return state
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
-        """Write the run directory, with batches.csv and the plots."""
-        from . import plots
+        """Write the run directory, with batches.csv, the plots and the model card (README.md)."""
+        from . import card, plots
         extra = {"batches.csv": artifacts.rows_csv(self.batches_)} if self.batches_ else {}
         extra |= plots.render_run(self.history_, self.batches_, self.metrics_, self.class_names, self.outputs_.kind,
                                   SCORES[self.task], self.config.train)
         if self.encoder_ is not None:  # which encoder: `load` refuses another
             extra["encoder.json"] = json.dumps(self.encoder_.identity(), indent=2).encode()
-        run = artifacts.RunFiles(config_mod.to_dict(self.config), self.state_dict(), self.featurizer.vocab.itos,
-                                 self.classes_, self.metrics_, self.history_, extra)
+        config = config_mod.to_dict(self.config)
+        readme = card.model_card(config, self.metrics_, self.classes_, self.featurizer.vocab.itos, path)
+        run = artifacts.RunFiles(config, self.state_dict(), self.featurizer.vocab.itos,
+                                 self.classes_, self.metrics_, self.history_, extra, {"README.md": readme.encode()})
         return artifacts.write_run(Path(path), run, overwrite)
 
 

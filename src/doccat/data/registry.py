@@ -39,6 +39,7 @@ class DatasetSpec:
     label_names: dict[str, str] | None = None  # raw label -> class name, in class order
     test_fraction: float | None = None  # carve a test split from train when there is none
     task: str = "classify"  # classify | multilabel | regression: what the labels are (see readers)
+    language: str | None = None  # the texts' language (ISO 639 code) where known; a run's model card states it
 
 
 def _ag_news(folder: Path, split: str):
@@ -163,7 +164,7 @@ def _masakhanews_spec(lang: str, name: str, train: str, dev: str, test: str) -> 
     files = {"train.tsv": train, "dev.tsv": dev, "test.tsv": test}
     base = f"{_GH}/masakhane-io/masakhane-news/{MASAKHANEWS_COMMIT}/data/{lang}"
     return DatasetSpec(
-        name=f"masakhanews_{lang}",
+        name=f"masakhanews_{lang}", language=lang,
         description=f"MasakhaNEWS (Adelani et al. 2023): news topics in {name}; headline + text",
         folder=f"masakhanews/{lang}", files=files,
         splits={"train": ("train.tsv",), "valid": ("dev.tsv",), "test": ("test.tsv",)},
@@ -175,13 +176,15 @@ def _chinese_spec(name: str, file: str, sha: str, label: str, what: str, upstrea
     source = Source(f"{folder_url}/{upstream}", f"sha256:{sha}") if upstream.endswith(".csv") else \
         Source(f"{folder_url}/{upstream}", "", "zip")  # the archive's own checksum is not published; its member's is
     return DatasetSpec(
-        name=name, description=f"{what} (SophonPlus/ChineseNlpCorpus); no spaces between words; seeded 80/20 split",
+        name=name, language="zh",
+        description=f"{what} (SophonPlus/ChineseNlpCorpus); no spaces between words; seeded 80/20 split",
         folder="chinese_nlp_corpus", files={file: sha}, splits={"train": (file,)},
         read=lambda folder, split: _chinese(file, label, folder, split), sources={file: source}, test_fraction=0.2)
 
 REGISTRY: dict[str, DatasetSpec] = {
     "ag_news": DatasetSpec(
         name="ag_news",
+        language="en",
         description="AG News topics (Zhang et al. 2015): World, Sports, Business, Sci/Tech",
         folder="ag_news",
         files={
@@ -200,6 +203,7 @@ REGISTRY: dict[str, DatasetSpec] = {
     ),
     "20newsgroups": DatasetSpec(
         name="20newsgroups",
+        language="en",
         description="20 Newsgroups, bydate release: Usenet posts in 20 groups (raw, headers included)",
         folder="20newsgroups",
         files={
@@ -214,6 +218,7 @@ REGISTRY: dict[str, DatasetSpec] = {
     ),
     "imdb": DatasetSpec(
         name="imdb",
+        language="en",
         description="IMDb movie reviews (Maas et al. 2011): binary sentiment, 25k train / 25k test",
         folder="imdb",
         files={
@@ -229,6 +234,7 @@ REGISTRY: dict[str, DatasetSpec] = {
     ),
     "imdb_rating": DatasetSpec(
         name="imdb_rating",
+        language="en",
         description="IMDb movie reviews (Maas et al. 2011): the star rating (1-4, 7-10) as a regression target",
         folder="imdb",  # the same files as `imdb`, another field of them
         files={
@@ -244,6 +250,7 @@ REGISTRY: dict[str, DatasetSpec] = {
     ),
     "reuters21578": DatasetSpec(
         name="reuters21578",
+        language="en",
         description="Reuters-21578 newswire, ModApte split, the 90 topics of R90 (multi-label)",
         folder="reuters21578",
         files=REUTERS_SGM,
@@ -257,6 +264,7 @@ REGISTRY: dict[str, DatasetSpec] = {
     ),
     "sst2": DatasetSpec(
         name="sst2",
+        language="en",
         description="SST-2 (GLUE): binary sentiment of movie-review sentences; GLUE dev is the test split here",
         folder="sst2",
         files={
@@ -271,6 +279,7 @@ REGISTRY: dict[str, DatasetSpec] = {
     ),
     "trec": DatasetSpec(
         name="trec",
+        language="en",
         description="TREC question classification (Li & Roth 2002), 6 coarse classes",
         folder="trec",
         files={
@@ -289,6 +298,7 @@ REGISTRY: dict[str, DatasetSpec] = {
     ),
     "movie_review_polarity": DatasetSpec(
         name="movie_review_polarity",
+        language="en",
         description="Movie-review sentence polarity v1.0 (Pang & Lee 2005); no official split",
         folder="movie_review_polarity",
         files={
