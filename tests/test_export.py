@@ -28,17 +28,21 @@ def onnx_proba(path, clf, texts):
 
 @pytest.fixture(scope="module")
 def linear_runs(tmp_path_factory):
-    """The default recipe (squared_hinge, char n-grams, NB scaling), and a two-class run with one output (bce)."""
+    """The default recipe (squared_hinge, char n-grams, NB scaling), a two-class run with one output (bce), and a
+    multilabel run (a sigmoid per label)."""
     root = tmp_path_factory.mktemp("linear")
     texts, labels = make_corpus(40, seed=1)
     doccat.train(texts, labels, out=root / "svm", buckets=1000, min_df=1, log=lambda *a: None)
     two = [(t, y) for t, y in zip(texts, labels) if y != labels[0]]
     doccat.train([t for t, _ in two], [y for _, y in two], out=root / "bce", buckets=1000, min_df=1, loss="bce",
                  log=lambda *a: None)
+    multi = [[y] if i % 3 else [y, "extra"] for i, y in enumerate(labels)]
+    doccat.train(texts, multi, out=root / "multilabel", buckets=1000, min_df=1, task="multilabel",
+                 log=lambda *a: None)
     return root
 
 
-@pytest.mark.parametrize("name", ["svm", "bce"])
+@pytest.mark.parametrize("name", ["svm", "bce", "multilabel"])
 def test_onnx_matches_predict_proba(linear_runs, tmp_path, name):
     out = tmp_path / "model.onnx"
     done = run_export(linear_runs / name, "--format", "onnx", "--out", out)
@@ -48,6 +52,7 @@ def test_onnx_matches_predict_proba(linear_runs, tmp_path, name):
     _, proba = onnx_proba(out, clf, texts)
     np.testing.assert_allclose(proba, clf.predict_proba(texts), atol=1e-5)
     assert proba.shape == (len(texts), len(clf.class_names))
+    assert (proba.argmax(1) == clf.predict_proba(texts).argmax(1)).all()
 
 
 def test_existing_file_is_kept_unless_overwrite(linear_runs, tmp_path):
@@ -64,3 +69,11 @@ def test_a_network_is_refused(small_run, tmp_path):
     done = run_export(small_run, "--out", tmp_path / "model.onnx")
     assert done.returncode == 2 and "only linear bag models" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "model.onnx").exists()
+
+
+def test_without_onnx_an_install_hint(monkeypatch, tmp_path):
+    from doccat.artifacts import ArtifactError
+    from doccat.export import export_onnx
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if the extra were not installed: import raises
+    with pytest.raises(ArtifactError, match=r"pip install 'doccat\[export\]'"):
+        export_onnx(tmp_path / "run", tmp_path / "model.onnx")

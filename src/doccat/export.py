@@ -61,7 +61,7 @@ def build_graph(weight: np.ndarray, bias: np.ndarray, scale: float, link: str, c
     from onnx import TensorProto, helper, numpy_helper
     k = weight.shape[1]
     inits = [numpy_helper.from_array(weight, "W"), numpy_helper.from_array(bias, "b"),
-             numpy_helper.from_array(np.array([scale], np.float32), "scale"),
+             *([numpy_helper.from_array(np.array([scale], np.float32), "scale")] if link == "softmax" else []),
              *(numpy_helper.from_array(np.array(v, np.int64), name) for name, v in
                (("zero", [0]), ("one", [1]), ("minus_one", [-1]), ("axis1", [1]), ("k", [k])))]
     nodes = _doc_index_nodes(helper) + _bag_nodes(helper) + _link_nodes(helper, k, link)
