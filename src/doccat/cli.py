@@ -1,4 +1,4 @@
-"""Command line: `doccat train | tune | evaluate | predict | datasets | report | compare | explain | serve`, mirroring the Python API."""
+"""Command line: `doccat train | tune | evaluate | predict | datasets | report | compare | explain | serve | export`, mirroring the Python API."""
 from __future__ import annotations
 
 import argparse
@@ -322,6 +322,12 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .export import export_onnx
+    print(export_onnx(args.run_dir, args.out, overwrite=args.overwrite))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="doccat", description="Train, evaluate and use document classifiers.")
     p.add_argument("--version", action="version", version=f"doccat {importlib.metadata.version('doccat')}")
@@ -441,6 +447,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-connections", type=_at_least(1), default=limits.max_connections,
                    help="connections and requests at once (503 beyond)")
     s.set_defaults(func=cmd_serve)
+
+    ex = sub.add_parser("export", help="a linear bag model as an ONNX graph: the featurizer's ids, weights and "
+                                       "offsets in, logits and probabilities out (FEATURES.md)")
+    ex.add_argument("run_dir")
+    ex.add_argument("--format", default="onnx", choices=["onnx"], help="the file's format (onnx, the only one)")
+    ex.add_argument("--out", required=True, help="the file to write, e.g. model.onnx")
+    ex.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    ex.set_defaults(func=cmd_export)
     return p
 
 
