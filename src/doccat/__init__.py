@@ -2,11 +2,12 @@
 from .classifier import Classifier, Prediction, load, train
 from .seeds import train_seeds
 from .tune import tune
+from .compress import compress
 from .config import Config, ConfigError
 from . import artifacts
 from .data import DataError
 
-__all__ = ["train", "train_seeds", "tune", "load", "Classifier", "Prediction", "Config", "ConfigError", "DataError",
+__all__ = ["train", "train_seeds", "tune", "compress", "load", "Classifier", "Prediction", "Config", "ConfigError", "DataError",
            "DocumentClassifier"]
 __version__ = "0.1.0"
 

@@ -22,6 +22,7 @@ import torch
 
 from . import artifacts, config as config_mod, distributed, recipe
 from .checkpoint import Checkpoints
+from .compress import expand
 from .config import Config, ConfigWarning
 from .data import DataError, Splits, from_memory, load_splits
 from .data.stream import Corpus, evaluate as evaluate_streamed
@@ -266,8 +267,8 @@ def load(path: str | Path, device: str = "auto", encoder: str | Path | None = No
         cfg = recipe.resolve(config_mod.from_dict(run["config"]), None)  # resolved when it was trained: checked
     except config_mod.ConfigError as e:
         raise artifacts.ArtifactError(f"{path}/config.json: {e}") from None
-    state = dict(run["state"])
-    featurizer = _saved_featurizer(path, cfg, run["vocab"], state)
+    state, vocab = expand(path, run["state"], run["vocab"])  # a compressed run's, as float32 and the full vocabulary
+    featurizer = _saved_featurizer(path, cfg, vocab, state)
     target = tuple(state.pop("target.mean_std", torch.tensor([0.0, 1.0])).tolist())
     target_range = _saved_range(path, cfg, state)
     loss = Outputs(cfg.data.task, cfg.train.loss, threshold=_saved_threshold(path, cfg, state),
