@@ -8,7 +8,8 @@ What a compressed model.safetensors holds instead of the float32 tensors:
     bits 8    bag.weight.int8 (features, classes) int8 and bag.weight.scale (classes,) float32: one scale per
               class, so that a class with small weights keeps its 255 levels
     both      featurizer.columns int32, featurizer.idf float16; with a compact vocabulary (`max_features`)
-              featurizer.word_ids int32, each kept word's id in the full vocabulary, and featurizer.vocab_size
+              featurizer.vocab_size, the full vocabulary's length: vocab.json holds <unk> and the words of
+              the kept columns (those below it), in id order, so the columns say where each word goes
 
 `expand` turns that back into the float32 tensors and the full-length vocabulary `load` expects.
 """
@@ -24,7 +25,7 @@ from . import artifacts
 
 # the files compress writes itself; the plots are left out (pictures of the uncompressed run's training)
 _WRITTEN = {"config.json", "model.safetensors", "vocab.json", "labels.json", "metrics.json", "manifest.json"}
-_INT8, _SCALE, _WORD_IDS, _VOCAB_SIZE = "bag.weight.int8", "bag.weight.scale", "featurizer.word_ids", "featurizer.vocab_size"
+_INT8, _SCALE, _VOCAB_SIZE = "bag.weight.int8", "bag.weight.scale", "featurizer.vocab_size"
 
 
 def compress(run_dir: str | Path, out: str | Path, bits: int = 8, max_features: int | None = None,
@@ -69,7 +70,9 @@ def compress(run_dir: str | Path, out: str | Path, bits: int = 8, max_features: 
     summary = {"source": str(run_dir), "bits": bits, "max_features": max_features, "features_before": before,
                "features_after": int(state["featurizer.columns"].shape[0])}
     metrics = {**run["metrics"], "compressed": summary}
-    files = artifacts.RunFiles(run["config"], state, vocab, run["labels"], metrics, [], _copied(run_dir))
+    # vocab.json on one line: the indentation of a run's would be a tenth of a pruned run's bytes
+    extra = {**_copied(run_dir), "vocab.json": json.dumps(vocab, ensure_ascii=False).encode() + b"\n"}
+    files = artifacts.RunFiles(run["config"], state, vocab, run["labels"], metrics, [], extra)
     artifacts.write_run(Path(out), files, overwrite)
     return {**summary, "out": str(out), "bytes_before": _bytes(run_dir), "bytes_after": _bytes(Path(out))}
 
@@ -117,11 +120,14 @@ def prune(state: dict, vocab: list[str], max_features: int) -> tuple[dict, list[
     if "featurizer.idf" in state:
         state["featurizer.idf"] = state["featurizer.idf"][keep]
     # a word keeps its id (its n-grams' buckets are hashed from it); a pruned word reads as <unk> (id 0)
-    columns = state["featurizer.columns"].numpy()
-    word_ids = np.union1d([0], columns[columns < len(vocab)]).astype(np.int32)
-    state[_WORD_IDS] = torch.from_numpy(word_ids)
     state[_VOCAB_SIZE] = torch.tensor(len(vocab), dtype=torch.int32)
-    return state, [vocab[i] for i in word_ids]
+    return state, [vocab[i] for i in word_ids(state["featurizer.columns"], len(vocab))]
+
+
+def word_ids(columns: torch.Tensor, vocab_size: int) -> np.ndarray:
+    """The ids of the words a compact vocabulary holds: <unk> (0) and those of the word columns, increasing."""
+    columns = columns.long().numpy()
+    return np.union1d([0], columns[columns < vocab_size])
 
 
 def quantize(state: dict, bits: int) -> dict:
@@ -153,20 +159,19 @@ def expand(path, state: dict, vocab: list[str]) -> tuple[dict, list[str]]:
     state = {k: v.float() if v.dtype in (torch.float16, torch.bfloat16) else v for k, v in state.items()}
     if "featurizer.columns" in state:
         state["featurizer.columns"] = state["featurizer.columns"].long()
-    if _WORD_IDS in state:
-        vocab = full_vocab(path, vocab, state.pop(_WORD_IDS), state.pop(_VOCAB_SIZE, None))
+    if _VOCAB_SIZE in state:
+        vocab = full_vocab(path, vocab, state.pop(_VOCAB_SIZE), state.get("featurizer.columns"))
     return state, vocab
 
 
-def full_vocab(path, words: list[str], word_ids: torch.Tensor, size: torch.Tensor | None) -> list[str]:
+def full_vocab(path, words: list[str], size: torch.Tensor, columns: torch.Tensor | None) -> list[str]:
     """The vocabulary with every kept word at its id; the pruned ids hold names no token can have (a space in
     them), so that their words read as <unk>."""
-    ids = word_ids.long()
-    ok = (size is not None and size.dim() == 0 and ids.dim() == 1 and len(ids) == len(words) and len(ids) > 0
-          and int(ids[0]) == 0 and bool((ids[1:] > ids[:-1]).all()) and int(ids[-1]) < int(size))
-    if not ok:
-        raise artifacts.ArtifactError(f"{path}: the compact vocabulary does not fit {_WORD_IDS} and {_VOCAB_SIZE} "
-                                      "(the files were edited): compress the run again")
+    ok = size.dim() == 0 and not size.is_floating_point() and columns is not None and columns.dim() == 1
+    ids = word_ids(columns, int(size)) if ok else None
+    if ids is None or len(ids) != len(words) or (len(columns) and int(columns.min()) < 0):
+        raise artifacts.ArtifactError(f"{path}: the compact vocabulary does not fit the featurizer's columns and "
+                                      f"{_VOCAB_SIZE} (the files were edited): compress the run again")
     full = [f" pruned {i}" for i in range(int(size))]
     for i, word in zip(ids.tolist(), words):
         full[i] = word
