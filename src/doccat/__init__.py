@@ -7,8 +7,8 @@ from .config import Config, ConfigError
 from .data import DataError
 from .linear import Prediction
 
-__all__ = ["train", "train_seeds", "tune", "load", "Classifier", "Prediction", "Config", "ConfigError", "DataError",
-           "DocumentClassifier"]
+__all__ = ["train", "train_seeds", "tune", "compress", "load", "Classifier", "Prediction", "Config", "ConfigError",
+           "DataError", "DocumentClassifier"]
 __version__ = "0.1.0"
 
 # imported when first asked for: torch (classifier, seeds, tune) costs a second or more, which a linear model's
@@ -25,7 +25,7 @@ def __getattr__(name):
 
 
 def _function(module: str, name: str) -> property:
-    # importing the submodule of the same name sets doccat.train / doccat.tune to that module: ignored, so
+    # importing the submodule of the same name sets doccat.train / .tune / .compress to that module: ignored, so
     # the public function stays what these names are, as when this file imported them eagerly
     return property(lambda _: getattr(importlib.import_module(f".{module}", __name__), name), lambda _, value: None)
 
@@ -33,6 +33,7 @@ def _function(module: str, name: str) -> property:
 class _Package(types.ModuleType):
     train = _function("classifier", "train")
     tune = _function("tune", "tune")
+    compress = _function("compress", "compress")
 
 
 sys.modules[__name__].__class__ = _Package

@@ -1,4 +1,5 @@
-"""Command line: `doccat train | tune | evaluate | predict | datasets | report | compare | explain | serve | export`, mirroring the Python API."""
+"""Command line: `doccat train | tune | evaluate | predict | datasets | report | compare | explain | compress | export |
+serve`, mirroring the Python API."""
 from __future__ import annotations
 
 import argparse
@@ -312,6 +313,13 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_compress(args) -> int:
+    from .compress import compress
+    summary = compress(args.run_dir, args.out, bits=args.bits, max_features=args.max_features, overwrite=args.overwrite)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def cmd_serve(args) -> int:
     from .serve import Limits, serve
     api_key = args.api_key if args.api_key is not None else os.environ.get("DOCCAT_API_KEY")
@@ -427,6 +435,18 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--json", action="store_true", help="JSON instead of text")
     x.add_argument("--top", type=_at_least(1), default=10, help="how many words and features to rank")
     x.set_defaults(func=cmd_explain)
+
+    z = sub.add_parser("compress", help="a smaller copy of a linear bag run: float16 or int8 weights, optionally "
+                                         "only the strongest features; load, evaluate, predict and serve read it")
+    z.add_argument("run_dir")
+    z.add_argument("--out", required=True, help="the run directory to write")
+    z.add_argument("--bits", type=int, choices=[16, 8], default=8,
+                   help="16: float16 weights; 8: int8 weights with one scale per class (default)")
+    z.add_argument("--max-features", type=_at_least(1),
+                   help="keep only the N features expected to change the class scores most (their weights' range over the "
+                        "classes x idf x document frequency), and their words")
+    z.add_argument("--overwrite", action="store_true", help="replace --out if it is a doccat run")
+    z.set_defaults(func=cmd_compress)
 
     from .serve import Limits
     limits = Limits()

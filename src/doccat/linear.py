@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import artifacts, config as config_mod
+from .compress import expand
 from .config import Config, ModelConfig
 from .text import Encoded, Featurizer, Vocab
 
@@ -126,6 +127,6 @@ def load(path: str | Path) -> LinearModel:
     cfg = config_mod.from_dict(run["config"])
     if not (is_linear(cfg.model) and cfg.data.task in ("classify", "multilabel")):
         raise artifacts.ArtifactError(f"{path}: not a linear bag model; load it with doccat.load")
-    state = dict(run["state"])
-    featurizer = saved_featurizer(path, cfg.model, run["vocab"], state)
+    state, vocab = expand(path, run["state"], run["vocab"])  # a compressed run's: float32, the full vocabulary
+    featurizer = saved_featurizer(path, cfg.model, vocab, state)
     return LinearModel(cfg, featurizer, run["labels"], state)
