@@ -61,3 +61,10 @@ def test_predict_of_a_linear_model_never_imports_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert '"labels"' in out.stdout
+
+
+def test_a_compressed_run_gives_the_torch_paths_probabilities(tmp_path):
+    run, texts = saved(tmp_path, "default")
+    doccat.compress(run, tmp_path / "small", bits=8, max_features=50)
+    light, full = linear.load(tmp_path / "small"), doccat.load(tmp_path / "small", device="cpu")
+    np.testing.assert_allclose(light.predict_proba(texts + ODD), full.predict_proba(texts + ODD), atol=1e-6, rtol=0)
