@@ -224,8 +224,7 @@ def readable_json(value) -> str:
 
 
 def cmd_predict(args) -> int:
-    from .data.readers import STDIN, iter_texts
-    from .data.readers import BLOCK, chunked
+    from .data.readers import BLOCK, STDIN, chunked, iter_texts
     clf = load_for_prediction(args.run_dir, args.device)
     lines = lambda source: ((text, True) for text in iter_texts(source, args.encoding, args.format))
     given = [lines(STDIN) if t == STDIN else [(t, False)] for t in args.texts]

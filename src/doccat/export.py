@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import linear
 from .artifacts import ArtifactError, write_atomic
 
 OPSET = 17  # ScatterND's reduction "add" needs 16
@@ -29,31 +30,12 @@ def export_onnx(run_dir: str | Path, out: str | Path, overwrite: bool = False) -
         import onnx
     except ImportError:
         raise ArtifactError(INSTALL_HINT) from None
-    from .classifier import load
-    clf = load(run_dir, device="cpu")
-    params = linear_parameters(clf, run_dir)
-    model = build_graph(*params, classes=clf.class_names)
-    onnx.checker.check_model(model)
-    write_atomic(out, model.SerializeToString())
+    model = linear.load(run_dir)  # refuses anything but a linear bag model for classify or multilabel
+    graph = build_graph(model.weight, model.bias, model.scale, "softmax" if model.task == "classify" else "sigmoid",
+                        classes=model.class_names)
+    onnx.checker.check_model(graph)
+    write_atomic(out, graph.SerializeToString())
     return out
-
-
-def linear_parameters(clf, run_dir) -> tuple[np.ndarray, np.ndarray, float, str]:
-    """(W (F, outputs) float32, b (outputs,), the logits' scale, "softmax" or "sigmoid") of a linear bag model."""
-    from .model import BagClassifier
-    m = clf.config.model
-    if not isinstance(clf.model, BagClassifier) or m.embed_dim != 0 or m.hidden or m.encoder:
-        raise ArtifactError(f"{run_dir}: only linear bag models (embed_dim 0, no hidden layers, no encoder) can be "
-                            "exported to ONNX")
-    if clf.task not in ("classify", "multilabel"):
-        raise ArtifactError(f"{run_dir}: a {clf.task} model has no probabilities to export; ONNX export is for "
-                            "classify and multilabel models")
-    clf.model.fold_scale()  # a run still training would hold NB's scale apart from its weights
-    weight = clf.model.bag.weight.detach().cpu().numpy().astype(np.float32)
-    bias = clf.model.head.bias.detach().cpu().numpy().astype(np.float32)
-    outputs = clf.outputs_
-    scale = float(outputs.scale) if clf.task == "classify" and outputs.kind == "squared_hinge" else 1.0
-    return weight, bias, scale, "softmax" if clf.task == "classify" else "sigmoid"
 
 
 def build_graph(weight: np.ndarray, bias: np.ndarray, scale: float, link: str, classes: list[str] | None = None):

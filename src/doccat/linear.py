@@ -1,10 +1,9 @@
-"""A saved linear bag model's predictions with numpy and scipy alone: no torch, so a fresh `doccat predict`
-of the default model starts in a fraction of a second (importing torch alone takes over a second).
+"""A saved linear bag model's predictions with numpy alone: no torch, so a fresh `doccat predict` of the
+default model starts without torch's import (over a second).
 
-The numbers are the torch path's (model.BagClassifier with embed_dim 0 and loss.Outputs): the bag is a
-sparse (documents x features) matrix of the featurizer's weights, times the bag's rows, plus the bias; the
-outputs become probabilities as loss.Outputs.proba makes them. Networks and encoders load through
-classifier.load.
+The numbers are the torch path's (model.BagClassifier with embed_dim 0 and loss.Outputs): each document's
+score is the sum of the bag's rows of its features, times the featurizer's weights, plus the bias; the outputs
+become probabilities as loss.Outputs.proba makes them. Networks and encoders load through classifier.load.
 """
 from __future__ import annotations
 
@@ -17,8 +16,7 @@ import numpy as np
 from . import artifacts, config as config_mod
 from .compress import expand
 from .config import Config, ModelConfig
-from .text import Encoded, Featurizer, Vocab
-
+from .text import Featurizer, Vocab
 
 SCORED_AT_ONCE = 1024  # documents whose (features x outputs) rows are gathered together: bounded memory
 
@@ -42,6 +40,12 @@ def top_predictions(probs: np.ndarray, classes: list, task: str, k: int | None, 
 def is_linear(m: ModelConfig) -> bool:
     """A bag whose rows are the class scores: no embedding width, hidden layers or encoder."""
     return m.embed_dim == 0 and not m.hidden and not m.encoder
+
+
+def predicts(cfg: Config) -> bool:
+    """What this module predicts: a linear bag for classify or multilabel (a regression's values go through
+    classifier.Classifier, which clips them)."""
+    return is_linear(cfg.model) and cfg.data.task in ("classify", "multilabel")
 
 
 def saved_featurizer(path, m: ModelConfig, vocab: list[str], state: dict) -> Featurizer:
@@ -118,15 +122,17 @@ def saved_config(path: str | Path) -> Config | None:
         cfg = config_mod.from_dict(json.loads((Path(path) / "config.json").read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError, KeyError):
         return None
-    return cfg if is_linear(cfg.model) and cfg.data.task in ("classify", "multilabel") else None
+    return cfg if predicts(cfg) else None
 
 
 def load(path: str | Path) -> LinearModel:
     """Load a linear run directory (checksums verified, as classifier.load does) for prediction without torch."""
     run = artifacts.read_run(Path(path))
     cfg = config_mod.from_dict(run["config"])
-    if not (is_linear(cfg.model) and cfg.data.task in ("classify", "multilabel")):
-        raise artifacts.ArtifactError(f"{path}: not a linear bag model; load it with doccat.load")
+    if not predicts(cfg):
+        raise artifacts.ArtifactError(f"{path}: not a linear bag model for classify or multilabel: only linear bag "
+                                      "models (embed_dim 0, no hidden layers, no encoder) predict without torch or "
+                                      "export to ONNX; doccat.load loads any run")
     state, vocab = expand(path, run["state"], run["vocab"])  # a compressed run's: float32, the full vocabulary
     featurizer = saved_featurizer(path, cfg.model, vocab, state)
     return LinearModel(cfg, featurizer, run["labels"], state)
