@@ -64,12 +64,16 @@ class BagClassifier(nn.Module):
     on small batches; otherwise its gradient is dense, computed by a sparse matrix product.
     """
 
-    def __init__(self, cfg: ModelConfig, num_features: int, num_classes: int, sparse: bool = False):
+    def __init__(self, cfg: ModelConfig, num_features: int, num_classes: int, sparse: bool = False,
+                 device: str | None = None):
         super().__init__()
         linear = cfg.embed_dim == 0
-        self.bag = nn.EmbeddingBag(num_features, num_classes if linear else cfg.embed_dim, mode="sum", sparse=sparse)
-        self.hidden, width = mlp(cfg, cfg.embed_dim)
-        self.head = Bias(num_classes) if linear else nn.Linear(width, num_classes)
+        weight = torch.empty(num_features, num_classes if linear else cfg.embed_dim, device=device)
+        if device != "meta":  # EmbeddingBag's own init (init "default"); normal_ on meta imports torch._dynamo
+            nn.init.normal_(weight)
+        self.bag = nn.EmbeddingBag.from_pretrained(weight, freeze=False, mode="sum", sparse=sparse)
+        self.hidden, width = mlp(cfg, cfg.embed_dim, device)
+        self.head = Bias(num_classes, device) if linear else nn.Linear(width, num_classes, device=device)
         init_weights(self, init_scheme(cfg), cfg.init_range)
         self.unfreeze_after = freeze_bag(self.bag, cfg)
         # model.nb: while training, the linear bag's weights are used as weight * scale (see `nb_scale`);
@@ -113,11 +117,11 @@ def nb_scale(enc: Encoded, y: np.ndarray, num_features: int, num_outputs: int, p
     return torch.from_numpy(np.power(np.abs(r, out=r), np.float32(power), out=r))
 
 
-def mlp(cfg: ModelConfig, width: int) -> tuple[nn.Sequential, int]:
+def mlp(cfg: ModelConfig, width: int, device: str | None = None) -> tuple[nn.Sequential, int]:
     """The hidden layers [Linear -> activation -> dropout]* on inputs of `width`, and their output width."""
     layers = []
     for size in cfg.hidden:
-        layers += [nn.Linear(width, size), ACTIVATIONS[cfg.activation](), nn.Dropout(cfg.dropout)]
+        layers += [nn.Linear(width, size, device=device), ACTIVATIONS[cfg.activation](), nn.Dropout(cfg.dropout)]
         width = size
     return nn.Sequential(*layers), width
 
@@ -137,10 +141,10 @@ def bag_matmul(weight: torch.Tensor, docs: Docs, scale: torch.Tensor | None = No
 class Bias(nn.Module):
     """The head of a linear model: the bag already gives one score per class; add a bias."""
 
-    def __init__(self, num_classes: int):
+    def __init__(self, num_classes: int, device: str | None = None):
         super().__init__()
         self.out_features = num_classes
-        self.bias = nn.Parameter(torch.zeros(num_classes))
+        self.bias = nn.Parameter(torch.zeros(num_classes, device=device))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.bias
