@@ -128,7 +128,7 @@ def missing(block: Block) -> str | None:
 
 def stand_ins(folder: Path) -> None:
     """The files the README's commands assume a reader has, small; and the checkout's configs and bench."""
-    for name, seed in (("tickets.csv", 1), ("tickets_test.csv", 2)):
+    for name, seed in (("tickets.csv", 1), ("tickets_test.csv", 2), ("tickets_new.csv", 5)):
         texts, labels = make_corpus(40, seed=seed)
         with open(folder / name, "w") as f:
             f.write("subject,body,label\n")

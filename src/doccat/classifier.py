@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import artifacts, config as config_mod, distributed, recipe
+from . import artifacts, config as config_mod, distributed, recipe, warmstart
 from .checkpoint import Checkpoints
 from .compress import expand
 from .config import Config, ConfigWarning
@@ -31,7 +31,7 @@ from .loss import DEFAULT_THRESHOLD, SCORES, Outputs, class_weights, num_outputs
 from .metrics import classification_report, multilabel_report, regression_report
 from .model import BagClassifier, build_model, encoder_features, nb_scale, predict_logits
 from .linear import Prediction, saved_featurizer, top_predictions
-from .text import Featurizer, Tokens, Vocab
+from .text import Encoded, Featurizer, Tokens, Vocab
 from .solver import Liblinear
 from .train import Hooks, InMemory, Trainer, kept_epoch, peak_memory_mib, uses_sparse_grads
 from .vectors import load_into_bag
@@ -311,9 +311,9 @@ def _saved_threshold(path, cfg: Config, state: dict) -> float:
 
 def _check_shapes(path, cfg: Config, num_features: int, outputs: int, state: dict) -> None:
     """Every weight's shape against what config.json describes, on torch's meta device: nothing is allocated,
-    so an edited config (embed_dim 2e6, hidden [40000, 40000]) is refused before it costs memory."""
-    with torch.device("meta"):
-        expected = build_model(cfg.model, num_features, outputs).state_dict()
+    so an edited config (embed_dim 2e6, hidden [40000, 40000]) is refused before it costs memory. (The model is
+    built for that device, not under `with torch.device`: that context imports torch._dynamo, seconds.)"""
+    expected = BagClassifier(cfg.model, num_features, outputs, device="meta").state_dict()
     wrong = [f"{k}: {tuple(state[k].shape) if k in state else 'missing'} in model.safetensors, "
              f"{tuple(v.shape)} by config.json" for k, v in expected.items() if k not in state or state[k].shape != v.shape]
     wrong += [f"{k}: in model.safetensors, not in the model config.json describes" for k in sorted(set(state) - set(expected))]
@@ -410,13 +410,15 @@ def fit_data(data: Splits | Corpus, cfg: Config, options: RunOptions) -> Classif
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     t0 = time.perf_counter()
-    clf, train_data, valid_data, pretrained = (_prepare_stream if isinstance(data, Corpus) else _prepare)(data, cfg, hooks.log)
+    start = warmstart.checked(load(cfg.train.init_from, "cpu"), cfg.train.init_from) if cfg.train.init_from else None
+    clf, train_data, valid_data, pretrained = (_prepare_stream(data, cfg, hooks.log) if isinstance(data, Corpus)
+                                               else _prepare(data, cfg, hooks.log, start))
     clf.model.to(distributed.device(cfg.train.device))
     checkpoints = options.checkpoints
     if checkpoints is None and options.out is not None:
         checkpoints = Checkpoints.start(options.out, config_mod.to_dict(clf.config), options.overwrite)
     t = clf.config.train
-    trainer = Liblinear(clf.model, clf.outputs_, t, hooks) if t.optimizer == "liblinear" else \
+    trainer = Liblinear(clf.model, clf.outputs_, t, hooks, start) if t.optimizer == "liblinear" else \
         Trainer(clf.model, clf.outputs_, t, checkpoints, hooks)
     try:
         clf.history_ = trainer.fit(train_data, valid_data)
@@ -427,7 +429,8 @@ def fit_data(data: Splits | Corpus, cfg: Config, options: RunOptions) -> Classif
     clf.batches_ = trainer.run.batches
     if clf.config.model.nb:
         clf.model.fold_scale()  # the scale into the weights: a plain linear bag again
-    clf.metrics_ = {"train_seconds": time.perf_counter() - t0, **_metrics(clf, data, pretrained)}
+    clf.metrics_ = {"train_seconds": time.perf_counter() - t0, **_metrics(clf, data, pretrained),
+                    "documents_learned": warmstart.documents_learned(start, train_data.size)}
     if checkpoints is not None:
         if distributed.is_main():
             clf.save(checkpoints.out, options.overwrite)
@@ -436,15 +439,16 @@ def fit_data(data: Splits | Corpus, cfg: Config, options: RunOptions) -> Classif
     return clf
 
 
-def _prepare(splits: Splits, cfg: Config, log) -> tuple:
-    """In memory: the resolved recipe's classifier, and its training and validation data (InMemory)."""
+def _prepare(splits: Splits, cfg: Config, log, start: warmstart.Start | None = None) -> tuple:
+    """In memory: the resolved recipe's classifier, and its training and validation data (InMemory); with
+    `start` (train.init_from), the saved run's featurizer, classes and weights."""
+    if start is not None:
+        cfg, splits = warmstart.fixed_config(cfg, start), warmstart.saved_classes(splits, start)
     tokens = Tokens.of(splits.train.texts)  # once: the recipe reads their count, the featurizer the tokens
     stats = Stats.of(splits, tokens.count)
     cfg = _resolve(cfg, stats, log)
     m, t0 = cfg.model, time.perf_counter()
-    featurizer, train_enc = Featurizer.fit_encode(
-        tokens, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq, max_vocab=m.max_vocab,
-        max_tokens=m.max_tokens, weighting=m.weighting, min_df=m.min_df, chars=m.char_ngrams or None)
+    featurizer, train_enc = _featurize(tokens, m, start)
     LOG.debug(f"featurized {stats.documents:,} training documents ({stats.tokens:,} tokens) in "
               f"{time.perf_counter() - t0:.2f}s")
     _log_features(featurizer, m, log)
@@ -452,12 +456,25 @@ def _prepare(splits: Splits, cfg: Config, log) -> tuple:
     y_train, y_valid = clf.targets(splits.train.labels, "train"), clf.targets(splits.valid.labels, "valid")
     if m.nb:  # the bag's weights are (features, outputs): the scale's shape
         clf.model.scale = nb_scale(train_enc, y_train, *clf.model.bag.weight.shape, m.nb)
+    if start is not None and cfg.train.optimizer != "liblinear":
+        warmstart.saved_weights(clf.model, start)
     pretrained = {"vectors": _load_vectors(clf, log)} if m.vectors else {}
     valid_enc = featurizer.encode(splits.valid.texts)
     if m.encoder:  # the fit's inputs: with the encoder's part
         train_enc, valid_enc, pretrained["encoder"] = _encode(clf, splits, train_enc, valid_enc, log)
     t = cfg.train
     return clf, InMemory(train_enc, y_train, t.batch_size, t.shuffle), InMemory(valid_enc, y_valid), pretrained
+
+
+def _featurize(tokens: Tokens, m, start: warmstart.Start | None) -> tuple[Featurizer, Encoded]:
+    """The featurizer the model config describes, fitted on the training tokens, and their features; with
+    `start`, the saved run's featurizer as it is (see doccat.warmstart)."""
+    if start is not None:
+        featurizer = start.classifier.featurizer
+        return featurizer, Encoded.concat([featurizer.encode_tokens(*part) for part in tokens.parts])
+    return Featurizer.fit_encode(tokens, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq,
+                                 max_vocab=m.max_vocab, max_tokens=m.max_tokens, weighting=m.weighting,
+                                 min_df=m.min_df, chars=m.char_ngrams or None)
 
 
 def _resolve(cfg: Config, stats, log) -> Config:

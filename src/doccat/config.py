@@ -213,6 +213,10 @@ class TrainConfig:
                        "(best)", ("last", "best"))
     tol: float = option(3e-3, "lbfgs: stop once an epoch lowers the training loss by less than this "
                         "fraction (liblinear stops on its own dual tolerance, 0.1)")
+    init_from: str | None = option(None, "a saved run to continue from, trained on the new documents: its "
+                                   "features and classes are kept; liblinear's solve is averaged with the saved "
+                                   "weights, each by the documents it learned from; other optimizers start from "
+                                   "them (README: Continue training)")
     seed: int = option(0, "the seed of initialization, shuffling and dropout (and liblinear's coordinate order)")
     checkpoint_minutes: float = option(2.0, "checkpoint (into OUT.partial/, for --resume) at least this often, "
                                        "mid-epoch too: a killed run loses at most this much; 0 = off",
@@ -515,6 +519,8 @@ def _data_checks(cfg: Config) -> list[tuple[str, bool, str]]:
          "and featurize the whole corpus at every step of its line search: give a mini-batch recipe, e.g. "
          "--optimizer adagrad --lr 0.5 --batch-size 1024 --weight-decay 0"),
         ("data.shuffle_buffer", d.shuffle_buffer >= 1, "must be >= 1"),
+        ("data.streaming", not (d.streaming and t.init_from),
+         "cannot be used with train.init_from (a continued model's features are read in memory)"),
         ("data.streaming", not (d.streaming and (m.encoder or m.vectors)),
          "cannot be used with a pretrained encoder or word vectors (they need the corpus in memory)"),
         ("data.test_fraction", d.test_fraction is None or 0.0 < d.test_fraction < 1.0,

@@ -200,6 +200,10 @@ def unused(cfg: Config) -> list[str]:
         notes.append("model.init zeros with an embedding or hidden layers: every unit starts the same and gets the "
                      "same gradient (with zero output weights, none at all), so the layers never learn apart; "
                      "leave init auto (uniform)")
+    if t.init_from and t.optimizer == "lbfgs":
+        notes.append("train.init_from with optimizer lbfgs: a full-batch solve to convergence ends where the new "
+                     "documents alone lead, whatever it starts from, so the saved model is forgotten; leave the "
+                     "optimizer auto (liblinear averages the two), or use mini-batches for few epochs")
     if not t.shuffle and t.batch_size == 0 and t.optimizer != "liblinear":
         notes.append("train.shuffle false is not used: full batch (batch_size 0) sees every document at each step")
     return notes

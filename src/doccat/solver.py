@@ -27,6 +27,7 @@ from .config import TrainConfig
 from .text import Encoded
 from .loss import Outputs
 from .train import Hooks, InMemory, Progress, kept_epoch, peak_memory_mib
+from .warmstart import Start, mix
 
 SOLVER = 1  # liblinear's -s 1: L2-regularized L2-loss SVM, solved in the dual
 EPSILON = 0.1  # liblinear's default stopping tolerance for its dual solvers
@@ -91,10 +92,13 @@ class Liblinear:
     """Fits a linear bag (BagClassifier, embed_dim 0) with `solve`, as `Trainer` fits networks: `fit(train, valid)`
     on InMemory data returns the history (one epoch: one solve) and leaves the weights in the model; `run`
     holds the history and batches as a Trainer's does. squared_hinge only (recipe.resolve picks it); class weights
-    as scikit-learn's LinearSVC takes them (see problem_weights)."""
+    as scikit-learn's LinearSVC takes them (see problem_weights); with a `start`, the solve on the
+    new documents averaged with the saved weights (see doccat.warmstart)."""
 
-    def __init__(self, model: nn.Module, outputs: Outputs, cfg: TrainConfig, hooks: Hooks | None = None):
+    def __init__(self, model: nn.Module, outputs: Outputs, cfg: TrainConfig, hooks: Hooks | None = None,
+                 start: Start | None = None):
         self.model, self.outputs, self.cfg, self.hooks = model, outputs, cfg, hooks or Hooks()
+        self.start = start  # train.init_from: the solve is averaged with its weights (see doccat.warmstart)
         self.run = Progress(order_rng={})
 
     def fit(self, train: InMemory, valid: InMemory) -> list[dict]:
@@ -109,6 +113,10 @@ class Liblinear:
         with torch.no_grad():
             weight.copy_(torch.from_numpy(W))
             self.model.head.bias.copy_(torch.from_numpy(b))
+        if self.start is not None:
+            mix(self.model, self.start, documents)
+            self.hooks.log(f"init_from: averaged with {self.start.path}'s weights, {self.start.documents:,} documents "
+                           f"to these {documents:,}")
         seconds = time.perf_counter() - t0
         train_loss = self.outputs(*train.outputs(self.model)).item()
         out, y = valid.outputs(self.model)
