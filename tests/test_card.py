@@ -149,3 +149,10 @@ def test_other_tasks_report_their_own_headline_metrics(task, scores):
         assert "0.4000" in card and table_row(section(card, "Evaluation"), "a")[4] == "2"
     else:
         assert "value=..." in card and "predicts only" not in card
+
+
+def test_a_continued_run_s_card_says_where_it_started_and_how_many_documents_it_learned_from():
+    config = {"data": {}, "model": {}, "train": {"init_from": "runs/old"}}
+    card = model_card(config, {"documents_learned": 1234, "sizes": {"train": 600}}, ["a", "b"])
+    assert "Continued from the run `runs/old`" in card and "1234 training documents" in card
+    assert "Continued" not in model_card({"data": {}, "model": {}, "train": {}}, {"sizes": {"train": 600}}, ["a", "b"])

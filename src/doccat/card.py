@@ -129,8 +129,12 @@ def _data_section(config: dict, metrics: dict, labels: list, spec: DatasetSpec |
     sizes, summary = metrics.get("sizes") or {}, metrics.get("data") or {}
     source = (f"`{spec.name}` from doccat's dataset registry: {spec.description}." if spec else
               "local files (no registry dataset), as config.json's `data` section names them.")
-    lines = ["## Training data", "", f"Source: {source} Classes: {len(labels)}.", "",
-             "| split | documents | from | median length (tokens) |", "|---|---|---|---|"]
+    lines = ["## Training data", "", f"Source: {source} Classes: {len(labels)}.", ""]
+    start = (config.get("train") or {}).get("init_from")
+    if start:  # continued (doccat.warmstart): the weights also learned from the saved run's documents
+        lines += [f"Continued from the run `{start}`: the weights learned from "
+                  f"{metrics.get('documents_learned', 'unknown')} training documents in all, these among them.", ""]
+    lines += ["| split | documents | from | median length (tokens) |", "|---|---|---|---|"]
     for split in SPLITS:
         length = (summary.get(split) or {}).get("length_tokens") or {}
         origin = _split_origin(config, spec, split)
