@@ -116,3 +116,27 @@ def test_an_edited_compact_vocabulary_is_refused(linear_run, tmp_path):
     state = read_run(out)["state"]
     with pytest.raises(ArtifactError, match="compact vocabulary"):
         expand(out, state, vocab[:-1])
+
+
+def test_a_compressed_run_has_a_model_card_that_says_so(linear_run, tmp_path):
+    doccat.compress(linear_run, tmp_path / "small", bits=8, max_features=50)
+    card = (tmp_path / "small" / "README.md").read_text()
+    assert "Compressed (`doccat compress`): int8 weights, 50 of" in card
+    assert "Compressed" not in (linear_run / "README.md").read_text()
+
+
+def test_training_can_save_the_run_compressed(tmp_path):
+    from doccat.config import ConfigError
+    train = write_csv(tmp_path / "train.csv", *make_corpus(60, seed=1))
+    test = write_csv(tmp_path / "test.csv", *make_corpus(20, seed=2))
+    clf = doccat.train(train=str(train), test=str(test), out=tmp_path / "run", compress_bits=8,
+                       compress_max_features=60, log=lambda *a: None)
+    state = load_file(str(tmp_path / "run" / "model.safetensors"))
+    assert state["bag.weight.int8"].shape[0] == 60
+    small = doccat.load(tmp_path / "run", "cpu")
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["compressed"]["features_after"] == 60
+    assert small.evaluate(*make_corpus(20, seed=2))["accuracy"] >= clf.metrics_["test"]["accuracy"] - 0.05
+    with pytest.raises(ConfigError, match="compress a linear model"):
+        doccat.train(train=str(train), compress_bits=16, embed_dim=8, hidden=[4], log=lambda *a: None)
+    with pytest.raises(ConfigError, match="compress_bits 16 or 8"):
+        doccat.train(train=str(train), compress_max_features=10, log=lambda *a: None)

@@ -39,12 +39,22 @@ def model_card(config: dict, metrics: dict, labels: list, vocab: list[str] = (),
     parts = [_front_matter(name, task, metrics, spec),
              f"# {name}\n\nA doccat {_task_words(task)} model, trained and written by doccat; "
              "every figure below is read from this run directory's `metrics.json` and `config.json`.",
-             _model_section(config, task, vocab),
+             _model_section(config, task, vocab) + _compressed(metrics),
              _data_section(config, metrics, labels, spec),
              _metrics_section(metrics, task),
              _limitations(config, metrics, labels, vocab, spec, task),
              _usage(str(run), task)]
     return "\n\n".join(parts) + "\n"
+
+
+def _compressed(metrics: dict) -> str:
+    """A compressed run (doccat.compress) says so: its scores below are the float32 model's it was made from."""
+    done = metrics.get("compressed")
+    if not done:
+        return ""
+    return (f"\n\nCompressed (`doccat compress`): {'float16' if done['bits'] == 16 else 'int8'} weights, "
+            f"{done['features_after']:,} of {done['features_before']:,} features. The scores below are those of the "
+            "float32 model it was made from; `doccat evaluate` scores this one.")
 
 
 def _task_words(task: str) -> str:

@@ -435,8 +435,27 @@ def fit_data(data: Splits | Corpus, cfg: Config, options: RunOptions) -> Classif
         if distributed.is_main():
             clf.save(checkpoints.out, options.overwrite)
         checkpoints.finish()
+        if distributed.is_main() and t.compress_bits < 32:
+            _compress_saved(clf, checkpoints.out, data, hooks.log)
     distributed.barrier()  # ranks leave together: one leaving the group while another still used it aborted (torchrun, streaming)
     return clf
+
+
+def _compress_saved(clf: Classifier, out: Path, data: Splits | Corpus, log) -> None:
+    """train.compress_bits / compress_max_features: the saved run compressed in place (doccat.compress), and the
+    test accuracy it keeps said."""
+    from .compress import compress
+    from .linear import load as load_linear
+    t = clf.config.train
+    done = compress(out, out, bits=t.compress_bits, max_features=t.compress_max_features, overwrite=True)
+    test = None if isinstance(data, Corpus) else data.test
+    kept = ""
+    if test is not None and len(test) and clf.task == "classify":
+        predicted = load_linear(out).predict_proba(test.texts).argmax(1)
+        kept = f"; test accuracy {float((predicted == clf.targets(test.labels, 'test')).mean()):.4f} " \
+               f"(float32: {clf.metrics_['test']['accuracy']:.4f})"
+    log(f"compressed: {done['features_after']:,} of {done['features_before']:,} features, "
+        f"{'float16' if done['bits'] == 16 else 'int8'} weights{kept}")
 
 
 def _prepare(splits: Splits, cfg: Config, log, start: warmstart.Start | None = None) -> tuple:

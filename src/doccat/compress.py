@@ -71,7 +71,10 @@ def compress(run_dir: str | Path, out: str | Path, bits: int = 8, max_features: 
     metrics = {**run["metrics"], "compressed": summary}
     # vocab.json on one line: the indentation of a run's would be a tenth of a pruned run's bytes
     extra = {**_copied(run_dir), "vocab.json": json.dumps(vocab, ensure_ascii=False).encode() + b"\n"}
-    files = artifacts.RunFiles(run["config"], state, vocab, run["labels"], metrics, [], extra)
+    from .card import model_card  # the card's registry and text imports: only when a run is written
+    readme = model_card(run["config"], metrics, run["labels"], vocab, out)
+    files = artifacts.RunFiles(run["config"], state, vocab, run["labels"], metrics, [], extra,
+                               {"README.md": readme.encode()})
     artifacts.write_run(Path(out), files, overwrite)
     return {**summary, "out": str(out), "bytes_before": _bytes(run_dir), "bytes_after": _bytes(Path(out))}
 

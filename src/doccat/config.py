@@ -222,6 +222,12 @@ class TrainConfig:
                                        "mid-epoch too: a killed run loses at most this much; 0 = off",
                                        group="output")
     checkpoint_every: int = option(0, "also checkpoint every N epochs; 0 = off", group="output")
+    compress_bits: int = option(32, "the saved run's weights: 32 (float32), or as `doccat compress` writes them, "
+                                "16 (float16) or 8 (int8, a scale per class); a linear model only",
+                                group="output")
+    compress_max_features: int | None = option(None, "save only this many features, those that change the class "
+                                               "scores most (as `doccat compress --max-features`), with compress_bits 16 or "
+                                               "8; unset: all", group="output")
     threads: int | None = option(None, "CPU threads for torch; unset: torch's default (one per core)")
     device: str = option("auto", "cpu, cuda, or auto (cuda when a GPU is present, else cpu)", ("cpu", "cuda", "auto"))
 
@@ -465,6 +471,11 @@ def _train_checks(cfg: Config) -> list[tuple[str, bool, str]]:
     t = cfg.train
     return [
         ("train.epochs", t.epochs >= 1, "must be >= 1"),
+        ("train.compress_bits", t.compress_bits in (8, 16, 32), "must be 32 (float32), 16 or 8"),
+        ("train.compress_max_features", t.compress_max_features is None or t.compress_max_features >= 1,
+         "must be >= 1 (or unset: every feature)"),
+        ("train.compress_max_features", t.compress_max_features is None or t.compress_bits < 32,
+         "prunes a compressed run: give train.compress_bits 16 or 8 with it"),
         ("train.batch_size", t.batch_size >= 0, "must be >= 0 (0: full batch)"),
         ("train.batch_size", t.optimizer not in FULL_BATCH or t.batch_size == 0,
          f"must be 0 (full batch) with optimizer {t.optimizer}: it solves the whole objective (lbfgs's line "

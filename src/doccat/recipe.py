@@ -57,6 +57,9 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
                               "data to be resolved); the run was written by another version of doccat: train it again")
         return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init=init_scheme(cfg.model)),
                                    train=dataclasses.replace(cfg.train, patience=stopping_patience(cfg.train)))
+    if cfg.train.compress_bits < 32 and not is_linear(cfg.model):
+        raise ConfigError("train.compress_bits / compress_max_features compress a linear model's weights (the default "
+                          "recipe: embed_dim 0, no hidden layers, no encoder); a network is saved as float32")
     loss = check_loss(stats.task, _loss(cfg, stats.task), len(stats.classes))
     if loss == "squared_hinge" and cfg.train.label_smoothing:
         raise LossError("train.label_smoothing smooths probabilities: squared_hinge has none to smooth "
