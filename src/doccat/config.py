@@ -86,6 +86,12 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     """What the model is: the features of a document (group "features"), then the layers on them."""
+    recipe: str = option("bag", "bag: the settings below (by default a linear SVM on TF-IDF n-grams); fewlabel: "
+                         "for a few dozen examples per class, a frozen sentence encoder's embeddings (model.encoder, "
+                         "unset: all-MiniLM-L6-v2, the 'encoder' extra) and a linear head alone (bag false); auto: "
+                         "fewlabel or bag, whichever scores better on the validation split where the training "
+                         "split has at most 100 documents per class, else bag (README: Few labels)",
+                         ("bag", "fewlabel", "auto"))
     embed_dim: int = option(0, "the width of each feature's embedding row; 0: no embedding, the bag holds one "
                             "weight per feature and class: a linear model (the default recipe, a linear SVM)")
     ngrams: int = option(2, "word n-grams up to this n (1: words alone), hashed into buckets", group="features")

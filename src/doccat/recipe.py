@@ -23,6 +23,9 @@ AUTO_CLASS_WEIGHTS = "balanced"  # train.class_weights auto, where liblinear sol
 # train.patience None, for mini-batches: epochs without a better validation score before training stops (as
 # scikit-learn's SGDClassifier n_iter_no_change). A full batch stops when its objective no longer falls (tol).
 AUTO_PATIENCE = 5
+# model.recipe fewlabel: the encoder when none is given, and the head's weight decay when none is given
+FEW_ENCODER, FEW_WEIGHT_DECAY = "all-MiniLM-L6-v2", 1e-2
+AUTO_FEW_PER_CLASS = 100  # model.recipe auto: fewlabel is a candidate up to this many training documents per class
 
 
 def is_linear(m: ModelConfig) -> bool:
@@ -45,6 +48,7 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
     `stats` None (a saved run's config, resolved when it was trained): only what needs no data is
     resolved, and a key that needs data and is still undecided is an error.
     """
+    cfg = named_recipe(cfg)
     if stats is None:
         undecided = [key for key, value in (("data.task", cfg.data.task == "auto"),
                                             ("model.char_ngrams", cfg.model.char_ngrams is None),
@@ -73,6 +77,38 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
     train = dataclasses.replace(train, optimizer=_optimizer(dataclasses.replace(cfg, train=train)))
     train = dataclasses.replace(train, class_weights=_class_weights(train))
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, task=stats.task), model=model, train=train)
+
+
+def named_recipe(cfg: Config) -> Config:
+    """model.recipe fewlabel: a frozen encoder (FEW_ENCODER unless model.encoder names one) and a linear head alone,
+    its weight decay FEW_WEIGHT_DECAY unless given; bag: `cfg` as it is. ("auto" is decided by training both:
+    doccat.classifier, with `candidates` and `pick`.)"""
+    m = cfg.model
+    if m.recipe == "auto":
+        raise ConfigError("model.recipe auto is decided on the training data (doccat.train); a resolved config "
+                          "names bag or fewlabel")
+    if m.recipe != "fewlabel":
+        return cfg
+    model = dataclasses.replace(m, encoder=m.encoder or FEW_ENCODER, bag=False, encoder_mode="frozen")
+    decay = FEW_WEIGHT_DECAY if cfg.train.weight_decay is None else cfg.train.weight_decay
+    return dataclasses.replace(cfg, model=model, train=dataclasses.replace(cfg.train, weight_decay=decay))
+
+
+def candidates(documents: int, classes: int) -> tuple[list[str], str]:
+    """model.recipe auto: the recipes worth training on a training split of `documents` in `classes` classes
+    (at most AUTO_FEW_PER_CLASS each, fewlabel too: bench/FEWLABEL.md), and why."""
+    per_class = documents / max(classes, 1)
+    if per_class > AUTO_FEW_PER_CLASS:
+        return ["bag"], (f"{documents:,} training documents, {per_class:,.0f} per class: more than "
+                         f"{AUTO_FEW_PER_CLASS}, where the bag is the recipe")
+    return ["bag", "fewlabel"], f"{documents:,} training documents, {per_class:,.0f} per class"
+
+
+def pick(scores: dict[str, float], why: str) -> tuple[str, str]:
+    """The recipe of the best validation score (fewlabel on a tie: it is what a small split usually needs)."""
+    best = max(scores, key=lambda name: (scores[name], name == "fewlabel"))
+    shown_scores = ", ".join(f"{name} {score:.4f}" for name, score in scores.items())
+    return best, f"{why}; validation: {shown_scores}"
 
 
 def _loss(cfg: Config, task: str) -> str:
@@ -151,6 +187,11 @@ def init_scheme(m: ModelConfig) -> str:
 def decisions(given: Config, resolved: Config, stats: Stats) -> list[str]:
     """One line per key `resolve` decided (given as auto), with the reason: a recipe switch is never silent."""
     m, t = resolved.model, resolved.train
+    named = named_recipe(given)
+    lines = [] if named is given else [
+        f"recipe: model.recipe {given.model.recipe} -> encoder {m.encoder}, frozen, bag false, weight_decay "
+        f"{shown(t.weight_decay)} (a linear head on the encoder's embeddings, for few examples per class)"]
+    given = named
     linear = is_linear(given.model)
     why = {
         "data.task": "the data's labels",
@@ -169,7 +210,6 @@ def decisions(given: Config, resolved: Config, stats: Stats) -> list[str]:
         "train.optimizer": ("it solves this linear SVM exactly" if t.optimizer == "liblinear" else
                             "liblinear needs " + ", ".join(_liblinear_misses(dataclasses.replace(given, train=t)))),
     }
-    lines = []
     for key, reason in why.items():
         section, name = key.split(".")
         before, after = getattr(getattr(given, section), name), getattr(getattr(resolved, section), name)
