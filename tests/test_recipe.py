@@ -174,13 +174,14 @@ def test_a_loss_that_switches_the_weight_decay_says_so():
 # model.recipe: the few-label recipe and the automatic choice (doccat.recipe.named_recipe, candidates, pick)
 
 def test_fewlabel_is_a_frozen_encoder_alone_with_its_weight_decay_unless_given():
-    from doccat.recipe import FEW_ENCODER, FEW_WEIGHT_DECAY, named_recipe
+    from doccat.recipe import FEW_C, FEW_ENCODER, named_recipe
     cfg = named_recipe(Config(model=ModelConfig(recipe="fewlabel")))
     assert (cfg.model.encoder, cfg.model.bag, cfg.model.encoder_mode) == (FEW_ENCODER, False, "frozen")
-    assert cfg.train.weight_decay == FEW_WEIGHT_DECAY
-    given = named_recipe(Config(model=ModelConfig(recipe="fewlabel", encoder="/models/mine"),
-                                train=TrainConfig(weight_decay=0.5)))
-    assert given.model.encoder == "/models/mine" and given.train.weight_decay == 0.5
+    stats = Stats("classify", ["a", "b"], 32, 320, [16, 16])
+    assert recipe.resolve(Config(model=ModelConfig(recipe="fewlabel")), stats).train.weight_decay == 1 / (FEW_C * 32)
+    given = Config(model=ModelConfig(recipe="fewlabel", encoder="/models/mine"), train=TrainConfig(weight_decay=0.5))
+    assert recipe.resolve(given, stats).model.encoder == "/models/mine"
+    assert recipe.resolve(given, stats).train.weight_decay == 0.5
     plain = Config()
     assert named_recipe(plain) is plain
 

@@ -23,8 +23,9 @@ AUTO_CLASS_WEIGHTS = "balanced"  # train.class_weights auto, where liblinear sol
 # train.patience None, for mini-batches: epochs without a better validation score before training stops (as
 # scikit-learn's SGDClassifier n_iter_no_change). A full batch stops when its objective no longer falls (tol).
 AUTO_PATIENCE = 5
-# model.recipe fewlabel: the encoder when none is given, and the head's weight decay when none is given
-FEW_ENCODER, FEW_WEIGHT_DECAY = "all-MiniLM-L6-v2", 1e-2
+# model.recipe fewlabel: the encoder when none is given; train.weight_decay None: 1 / (FEW_C x training documents)
+# (a summed loss's C, as scikit-learn's LogisticRegression takes it, which SetFit's head is)
+FEW_ENCODER, FEW_C = "all-MiniLM-L6-v2", 1.0
 AUTO_FEW_PER_CLASS = 100  # model.recipe auto: fewlabel is a candidate up to this many training documents per class
 
 
@@ -70,7 +71,8 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
                         "(use cross_entropy, or label_smoothing 0)")
     decay = cfg.train.weight_decay
     if decay is None:
-        decay = 1.0 / (AUTO_C * max(stats.documents, 1)) if loss == "squared_hinge" else AUTO_WEIGHT_DECAY
+        c = AUTO_C if loss == "squared_hinge" else FEW_C if cfg.model.recipe == "fewlabel" else None
+        decay = AUTO_WEIGHT_DECAY if c is None else 1.0 / (c * max(stats.documents, 1))
     model = dataclasses.replace(cfg.model, nb=_nb(cfg, stats.task), char_ngrams=_chars(cfg.model, stats.tokens),
                                 init=init_scheme(cfg.model))
     train = dataclasses.replace(cfg.train, loss=loss, weight_decay=decay, patience=stopping_patience(cfg.train))
@@ -80,8 +82,8 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
 
 
 def named_recipe(cfg: Config) -> Config:
-    """model.recipe fewlabel: a frozen encoder (FEW_ENCODER unless model.encoder names one) and a linear head alone,
-    its weight decay FEW_WEIGHT_DECAY unless given; bag: `cfg` as it is. ("auto" is decided by training both:
+    """model.recipe fewlabel: a frozen encoder (FEW_ENCODER unless model.encoder names one) and a linear head alone
+    (its weight decay: see `resolve`); bag: `cfg` as it is. ("auto" is decided by training both:
     doccat.classifier, with `candidates` and `pick`.)"""
     m = cfg.model
     if m.recipe == "auto":
@@ -89,9 +91,8 @@ def named_recipe(cfg: Config) -> Config:
                           "names bag or fewlabel")
     if m.recipe != "fewlabel":
         return cfg
-    model = dataclasses.replace(m, encoder=m.encoder or FEW_ENCODER, bag=False, encoder_mode="frozen")
-    decay = FEW_WEIGHT_DECAY if cfg.train.weight_decay is None else cfg.train.weight_decay
-    return dataclasses.replace(cfg, model=model, train=dataclasses.replace(cfg.train, weight_decay=decay))
+    return dataclasses.replace(cfg, model=dataclasses.replace(m, encoder=m.encoder or FEW_ENCODER, bag=False,
+                                                              encoder_mode="frozen"))
 
 
 def candidates(documents: int, classes: int) -> tuple[list[str], str]:
@@ -189,8 +190,8 @@ def decisions(given: Config, resolved: Config, stats: Stats) -> list[str]:
     m, t = resolved.model, resolved.train
     named = named_recipe(given)
     lines = [] if named is given else [
-        f"recipe: model.recipe {given.model.recipe} -> encoder {m.encoder}, frozen, bag false, weight_decay "
-        f"{shown(t.weight_decay)} (a linear head on the encoder's embeddings, for few examples per class)"]
+        f"recipe: model.recipe {given.model.recipe} -> encoder {m.encoder}, frozen, bag false (a linear head on the "
+        "encoder's embeddings, for few examples per class)"]
     given = named
     linear = is_linear(given.model)
     why = {
@@ -202,7 +203,9 @@ def decisions(given: Config, resolved: Config, stats: Stats) -> list[str]:
         "model.init": {"zeros": "a linear model", "vectors": "word vectors"}.get(m.init, "a network"),
         "train.loss": "a linear classifier: a linear SVM" if t.loss == "squared_hinge" else f"the {stats.task} task's usual",
         "train.weight_decay": (f"1 / ({AUTO_C:g} x {stats.documents:,} training documents), for squared_hinge"
-                               if t.loss == "squared_hinge" else f"for {t.loss}"),
+                               if t.loss == "squared_hinge" else
+                               f"1 / ({FEW_C:g} x {stats.documents:,} training documents), for fewlabel's head"
+                               if m.recipe == "fewlabel" else f"for {t.loss}"),
         "train.class_weights": ("each one-vs-rest problem balanced, for macro-F1" if t.class_weights == "balanced"
                                 else "not solved by liblinear"),
         "train.patience": ("mini-batches: stop once validation stops improving" if t.patience else
