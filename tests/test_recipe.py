@@ -191,12 +191,15 @@ def test_auto_is_decided_on_data_not_in_a_saved_config():
         recipe.resolve(Config(model=ModelConfig(recipe="auto")), None)
 
 
-def test_auto_trains_fewlabel_only_on_small_splits_and_picks_the_better_validation_score():
+def test_auto_trains_fewlabel_only_on_small_splits_and_keeps_it_unless_the_bag_validates_clearly_better():
     from doccat.recipe import AUTO_FEW_PER_CLASS, candidates, pick
     assert candidates(AUTO_FEW_PER_CLASS * 4, 4)[0] == ["bag", "fewlabel"]
     names, why = candidates(AUTO_FEW_PER_CLASS * 4 + 4, 4)
     assert names == ["bag"] and "more than 100" in why
-    assert pick({"bag": 0.81, "fewlabel": 0.79}, "x")[0] == "bag"
-    assert pick({"bag": 0.70, "fewlabel": 0.79}, "x")[0] == "fewlabel"
-    chosen, why = pick({"bag": 0.75, "fewlabel": 0.75}, "40 training documents")
-    assert chosen == "fewlabel" and why == "40 training documents; validation: bag 0.7500, fewlabel 0.7500"
+    assert pick({"bag": 0.95, "fewlabel": 0.60}, "x", 56)[0] == "bag"  # better by 0.35: ~4 standard errors
+    assert pick({"bag": 0.56, "fewlabel": 0.44}, "x", 16)[0] == "fewlabel"  # by 0.12 on 16: under 1 standard error
+    assert pick({"bag": 0.80, "fewlabel": 0.79}, "x", 100_000)[0] == "bag"  # many documents: a small gap is real
+    chosen, why = pick({"bag": 0.75, "fewlabel": 0.75}, "40 training documents", 40)
+    assert chosen == "fewlabel" and why.startswith("40 training documents; validation on 40 documents: bag 0.7500, "
+                                                   "fewlabel 0.7500 (the bag is not better")
+    assert pick({"bag": 0.5}, "x", 10)[0] == "bag"  # fewlabel could not be trained

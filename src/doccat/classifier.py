@@ -461,7 +461,7 @@ def choose_recipe(data: Splits | Corpus, cfg: Config, log) -> tuple[Config, dict
                 why += f"; {name} not tried: {e}"
                 continue
             scores[name] = kept_epoch(tried.history_, tried.config.train.keep)["val_score"]
-        chosen, why = recipe.pick(scores, why)
+        chosen, why = recipe.pick(scores, why, len(data.valid))
     else:
         chosen = names[-1]  # fewlabel where a split too small to validate on leaves it the candidate
         why += "" if len(names) == 1 else "; no validation documents to compare on"

@@ -89,8 +89,9 @@ class ModelConfig:
     recipe: str = option("bag", "bag: the settings below (by default a linear SVM on TF-IDF n-grams); fewlabel: "
                          "for a few dozen examples per class, a frozen sentence encoder's embeddings (model.encoder, "
                          "unset: all-MiniLM-L6-v2, the 'encoder' extra) and a linear head alone (bag false); auto: "
-                         "fewlabel or bag, whichever scores better on the validation split where the training "
-                         "split has at most 100 documents per class, else bag (README: Few labels)",
+                         "where the training split has at most 100 documents per class, both are trained and "
+                         "fewlabel is kept unless the bag validates better by more than 2 standard errors; "
+                         "else bag (README: Few labels)",
                          ("bag", "fewlabel", "auto"))
     embed_dim: int = option(0, "the width of each feature's embedding row; 0: no embedding, the bag holds one "
                             "weight per feature and class: a linear model (the default recipe, a linear SVM)")
