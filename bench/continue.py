@@ -40,7 +40,7 @@ def write(path: Path, texts, labels) -> Path:
 
 
 def files(name: str, data_dir: str, work: Path) -> dict:
-    """old.csv / new.csv / all.csv (the two halves, seed 0), valid.csv, test.csv."""
+    """old.csv / new.csv / all.csv (the two halves, seed 0), valid.csv, test.csv; and their documents."""
     s = splits(name, data_dir)
     order = np.random.default_rng(0).permutation(len(s.train))
     half = len(order) // 2
@@ -48,7 +48,7 @@ def files(name: str, data_dir: str, work: Path) -> dict:
     out = {k: write(work / f"{k}.csv", *zip(*[(s.train.texts[i], s.train.labels[i]) for i in idx]))
            for k, idx in parts.items()}
     out |= {k: write(work / f"{k}.csv", split.texts, split.labels) for k, split in (("valid", s.valid), ("test", s.test))}
-    return out
+    return out, {"old": half, "new": len(order) - half, "valid": len(s.valid), "test": len(s.test)}
 
 
 def train(work: Path, run: str, train_file: Path, f: dict, *extra) -> dict:
@@ -67,15 +67,13 @@ def train(work: Path, run: str, train_file: Path, f: dict, *extra) -> dict:
 
 def measure(name: str, data_dir: str, work: Path, repeats: int) -> dict:
     work.mkdir(parents=True, exist_ok=True)
-    f = files(name, data_dir, work)
+    f, sizes = files(name, data_dir, work)
     rows = {s: [] for s in SYSTEMS}
     for _ in range(repeats):  # side by side, in turn: a busy spell slows all four alike
         rows["old"].append(train(work, "old", f["old"], f))
         rows["continued"].append(train(work, "continued", f["new"], f, "--init-from", work / "old"))
         rows["new"].append(train(work, "new", f["new"], f))
         rows["scratch"].append(train(work, "scratch", f["all"], f))
-    sizes = {k: sum(1 for _ in csv.reader(open(f[k], newline="", encoding="utf-8"))) - 1
-             for k in ("old", "new", "valid", "test")}
     return {"sizes": sizes, **{s: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for s, rs in rows.items()}}
 
 
