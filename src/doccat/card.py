@@ -23,10 +23,11 @@ HUB_METRIC = {"accuracy": "accuracy", "macro_f1": "f1", "micro_f1": "f1", "subse
 # the resolved recipe, as config.json holds it: the settings that say what the model is
 RECIPE = {"features": ("ngrams", "buckets", "char_ngrams", "min_freq", "min_df", "max_vocab", "max_tokens",
                        "weighting", "nb"),
-          "model": ("embed_dim", "hidden", "activation", "dropout", "bag", "vectors", "encoder", "encoder_mode",
+          "model": ("recipe", "embed_dim", "hidden", "activation", "dropout", "bag", "vectors", "encoder", "encoder_mode",
                     "encoder_max_length", "threshold"),
           "train": ("optimizer", "loss", "epochs", "batch_size", "lr", "weight_decay", "scheduler",
-                    "class_weights", "label_smoothing", "patience", "keep", "seed")}
+                    "class_weights", "label_smoothing", "patience", "keep", "seed", "init_from", "compress_bits",
+                    "compress_max_features")}
 IMBALANCED = 3.0  # largest / smallest training class from which the card calls the classes imbalanced
 
 
