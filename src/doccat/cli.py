@@ -202,8 +202,7 @@ def _read_eval_data(args, clf):
 
 
 def cmd_evaluate(args) -> int:
-    from .classifier import load
-    clf = load(args.run_dir, args.device)
+    clf = load_for_prediction(args.run_dir, args.device, streamed=False)
     if clf.config.data.streaming:  # a run on a corpus larger than memory: scored a block at a time
         from .data.stream import evaluate
         if args.dataset:
@@ -243,11 +242,13 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def load_for_prediction(run_dir, device: str):
+def load_for_prediction(run_dir, device: str, streamed: bool = True):
     """A linear bag model on the CPU without torch (linear.load: the same numbers, a fraction of the start-up
-    time); any other model, or a GPU asked for, through classifier.load."""
+    time); any other model, a GPU asked for, or with streamed=False a run trained on a stream (data.stream
+    evaluates it a block at a time, with torch), through classifier.load."""
     from . import linear
-    if device in ("auto", "cpu") and linear.saved_config(run_dir) is not None:
+    cfg = linear.saved_config(run_dir) if device in ("auto", "cpu") else None
+    if cfg is not None and (streamed or not cfg.data.streaming):
         return linear.load(run_dir)
     from .classifier import load
     return load(run_dir, device)
