@@ -1,5 +1,5 @@
-"""A saved linear bag model's predictions with numpy alone: no torch, so a fresh `doccat predict` of the
-default model starts without torch's import (over a second).
+"""A saved linear bag model's predictions and metrics with numpy alone: no torch, so a fresh `doccat predict`,
+`evaluate` or `serve` of the default model starts without torch's import (over a second).
 
 The numbers are the torch path's (model.BagClassifier with embed_dim 0 and loss.Outputs): each document's
 score is the sum of the bag's rows of its features, times the featurizer's weights, plus the bias; the outputs
@@ -69,7 +69,7 @@ def saved_featurizer(path, m: ModelConfig, vocab: list[str], state: dict) -> Fea
 
 
 class LinearModel:
-    """A linear bag model for prediction: `predict` and `predict_proba` as classifier.Classifier's."""
+    """A linear bag model for prediction: `predict`, `predict_proba` and `evaluate` as classifier.Classifier's."""
 
     def __init__(self, config: Config, featurizer: Featurizer, classes: list, state: dict, metrics: dict | None = None):
         self.config, self.featurizer, self.classes_ = config, featurizer, classes
@@ -154,7 +154,7 @@ def plain_loss(kind: str, out: np.ndarray, y: np.ndarray) -> float:
     """loss.Outputs' loss of the outputs `out` (n, outputs) and targets `y` (label_targets'), without class
     weights or label smoothing, as evaluate reports it: cross_entropy and nll the softmax's mean log loss,
     squared_hinge the squared hinges summed over the scores, bce the sigmoids' log losses summed over the
-    outputs, both averaged over documents."""
+    outputs; each averaged over the documents."""
     out = out.astype(np.float64)
     if kind in ("cross_entropy", "nll"):
         top = out.max(1)
