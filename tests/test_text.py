@@ -567,6 +567,7 @@ def test_arrow_arrays_are_pyarrows_and_numpys_both_ways():
     assert text_module.arrow(texts).equals(pa.array(texts, pa.large_string()))
     assert text_module.arrow([]).equals(pa.array([], pa.large_string()))
     assert text_module.arrow(["a", None]).equals(pa.array(["a", None], pa.large_string()))  # a null goes through pa.array
+    assert text_module.arrow(np.array(["a", "bé 漢"])).equals(pa.array(["a", "bé 漢"], pa.large_string()))
     with pytest.raises(UnicodeEncodeError):
         text_module.arrow(["a lone \ud800"])
     for a in (np.array([True, False, False] * 5), np.arange(9, dtype=np.int32), np.arange(5) << 40, np.zeros(0, bool)):

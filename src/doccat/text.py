@@ -164,11 +164,11 @@ def keep_freed_memory() -> None:
 
 
 def arrow(values) -> pa.Array:
-    """An Arrow array of a list of strings (large_string) or of a 1-D numpy array, made from their buffers:
+    """An Arrow array of a list of strings (large_string) or of a 1-D numeric numpy array, made from their buffers:
     pa.array would import pandas (a third of a second and 40 MB, where it is installed) only to ask whether
     they are its types. A lone surrogate raises UnicodeEncodeError; a list with a non-string (None: a null)
     goes through pa.array."""
-    if isinstance(values, np.ndarray):
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":  # numpy's strings go as a list's
         a = np.ascontiguousarray(values)
         if a.dtype == bool:
             return pa.Array.from_buffers(pa.bool_(), len(a), [None, pa.py_buffer(np.packbits(a, bitorder="little"))])
