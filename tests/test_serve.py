@@ -298,3 +298,27 @@ def test_page_in_headless_chromium(keyed_server, tmp_path, browser):
     pixels = imread(shot)
     assert pixels.shape[:2] == (800, 1000)
     assert pixels[..., :3].std() > 0.05  # not a blank page
+
+
+def test_a_linear_run_is_served_without_torch_until_explained(tmp_path):
+    import doccat
+    from conftest import make_corpus
+    doccat.train(*make_corpus(40, seed=5), out=tmp_path / "run", log=lambda *a: None)  # the default: linear
+    code = ("import json, sys\nfrom fastapi.testclient import TestClient\nfrom doccat.serve import create_app\n"
+            "client = TestClient(create_app(sys.argv[1]))\n"
+            "r = client.post('/predict', json={'texts': json.loads(sys.argv[2]), 'k': 3})\n"
+            "assert r.status_code == 200, r.text\nassert 'torch' not in sys.modules, 'torch was imported'\n"
+            "m = client.get('/model').json()\n"
+            "e = client.post('/explain', json={'text': 'goal match team', 'top': 3})\n"
+            "assert e.status_code == 200, e.text\n"
+            "print(json.dumps({'predict': r.json(), 'model': m, 'explain': e.json()}))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run"), json.dumps(TEXTS)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    full = doccat.load(tmp_path / "run", device="cpu")
+    for g, e in zip(got["predict"]["predictions"], full.predict(TEXTS, k=3), strict=True):
+        assert g["labels"] == e.labels and g["probs"] == pytest.approx(e.probs, abs=1e-6)
+    assert got["model"]["metrics"] == json.loads((tmp_path / "run" / "metrics.json").read_text())
+    from doccat.explain import explain
+    assert got["explain"] == explain(full, "goal match team", top=3)

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import doccat.text as text_module
-from doccat.text import (UNK, Featurizer, Vocab, char_ngram_hashes, code_points, count_tokens, hash_ngrams, normalize,
-                         split_tokens, tokenize)
+from doccat.text import (UNK, Encoded, Featurizer, Vocab, as_numpy, char_ngram_hashes, code_points, count_tokens,
+                         hash_ngrams, normalize, split_tokens, tokenize, truncate)
 
 
 def tokens_of(texts):
@@ -552,3 +552,66 @@ def test_fitting_and_encoding_the_same_texts_agree_with_character_ngrams():
     again = f.encode(texts)  # fitted: unseen n-grams are dropped per distinct word, before counting
     for a, b in zip(enc.parts() + [enc.weights], again.parts() + [again.weights]):
         np.testing.assert_array_equal(a, b)
+
+
+# DOCS and what else a prediction may be given: emoji (with modifiers and joiners), scripts without spaces, marks,
+# a lone surrogate, right-to-left scripts, one long text
+VARIED = DOCS + ["😀😀 emoji 🎉 👍🏽 family 👨\u200d👩\u200d👧 😀", "서울은 한국의 수도입니다 서울", "ภาษาไทยง่าย ไทย",
+                 "caf\u00e9 cafe\u0301 café", "a lone \ud800 surrogate", "ﾊﾝｶｸ ｶﾀｶﾅ", "Ωmega ㎏ ①②③", "\u0301 a mark first",
+                 "कि हिन्दी हिन्दी", "مرحبا بالعالم", "\n\t ", " ".join(["long"] * 3000) + " 长文本" * 2000 + " the pizza",
+                 "the pizza", "今天天气很好"]
+
+
+def test_arrow_arrays_are_pyarrows_and_numpys_both_ways():
+    texts = [t for t in VARIED if "\ud800" not in t]
+    assert text_module.arrow(texts).equals(pa.array(texts, pa.large_string()))
+    assert text_module.arrow([]).equals(pa.array([], pa.large_string()))
+    assert text_module.arrow(["a", None]).equals(pa.array(["a", None], pa.large_string()))  # a null goes through pa.array
+    assert text_module.arrow(np.array(["a", "bé 漢"])).equals(pa.array(["a", "bé 漢"], pa.large_string()))
+    with pytest.raises(UnicodeEncodeError):
+        text_module.arrow(["a lone \ud800"])
+    for a in (np.array([True, False, False] * 5), np.arange(9, dtype=np.int32), np.arange(5) << 40, np.zeros(0, bool)):
+        assert text_module.arrow(a).equals(pa.array(a))
+        for part in (pa.array(a), pa.array(a)[3:], pa.array(a)[1:4]):  # a slice starts within a byte of bits
+            np.testing.assert_array_equal(as_numpy(part), part.to_numpy(zero_copy_only=False), strict=True)
+    assert text_module.scalar(0, np.int32).equals(pa.scalar(0, pa.int32()))
+    assert text_module.scalar(True).equals(pa.scalar(True))
+    with pytest.raises(ValueError, match="nulls"):
+        as_numpy(pa.array([1, None]))
+
+
+def sparse_char_block(f: Featurizer, texts: list[str]) -> Encoded:
+    """The character n-gram columns and counts as the product (documents x words) @ (words x n-grams) of scipy
+    sparse matrices, as text.py counted them before it counted with numpy alone: an independent reckoning."""
+    sparse = pytest.importorskip("scipy.sparse")
+    tokens, lengths = split_tokens(texts)
+    words = pc.dictionary_encode(tokens)
+    which, kept = truncate(words.indices.to_numpy().astype(np.int64), lengths, f.max_tokens)
+    raw, offsets = f.char_ids(words.dictionary)
+    cols = f.column(raw)
+    of_word = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    docs = sparse.coo_matrix((np.ones(len(which), np.float32), (np.repeat(np.arange(len(kept)), kept), which)),
+                             shape=(len(kept), len(offsets) - 1)).tocsr()
+    grams = sparse.coo_matrix((np.ones(int((cols >= 0).sum()), np.float32), (of_word[cols >= 0], cols[cols >= 0])),
+                              shape=(len(offsets) - 1, len(f.columns_))).tocsr()
+    product = docs @ grams
+    product.sort_indices()
+    return Encoded(product.indices.astype(np.int64), product.indptr.astype(np.int64), product.data)
+
+
+@pytest.mark.parametrize("kw", [dict(ngrams=2, chars=(3, 5), min_df=2), dict(ngrams=3, chars=(2, 4), max_tokens=50),
+                                dict(ngrams=1, chars=(1, 3), weighting="mean")])
+def test_features_are_those_of_the_sparse_product_to_the_bit(kw):
+    texts = VARIED * 2
+    f = Featurizer.fit(texts[::3] + DOCS, buckets=1 << 16, **kw)
+    enc = f.encode(texts)
+    first_char = int(np.searchsorted(f.columns_, f.char_base))
+    doc = np.repeat(np.arange(len(enc)), np.diff(enc.offsets))
+    is_word = enc.ids < first_char
+    words = Encoded(enc.ids[is_word], np.concatenate([[0], np.cumsum(np.bincount(doc[is_word], minlength=len(enc)))]),
+                    enc.counts[is_word])
+    expected = Encoded.beside(words, sparse_char_block(f, texts))
+    expected.weights = f.weigh(expected)
+    for mine, theirs in zip(enc.parts() + [enc.weights], expected.parts() + [expected.weights]):
+        assert mine.dtype == theirs.dtype and mine.tobytes() == theirs.tobytes()
+    assert (enc.ids >= first_char).sum() > 1000 and len(enc.ids) > 0  # the character block is there to compare

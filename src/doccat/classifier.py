@@ -30,7 +30,7 @@ from .data.summary import Stats, data_summary
 from .loss import DEFAULT_THRESHOLD, SCORES, Outputs, class_weights, num_outputs
 from .metrics import classification_report, multilabel_report, regression_report
 from .model import BagClassifier, build_model, encoder_features, nb_scale, predict_logits
-from .linear import Prediction, saved_featurizer, top_predictions
+from .linear import Prediction, label_targets, saved_featurizer, top_predictions
 from .text import Encoded, Featurizer, Tokens, Vocab
 from .solver import Liblinear
 from .train import Hooks, InMemory, Trainer, kept_epoch, peak_memory_mib, uses_sparse_grads
@@ -145,19 +145,7 @@ class Classifier:
         if self.task == "regression":
             mean, std = self.target_
             return ((np.asarray(labels, dtype=np.float64) - mean) / std).astype(np.float32)
-        index = {c: i for i, c in enumerate(self.class_names)}  # labels given as integers match their names
-        labels = [[str(x) for x in row] for row in labels] if self.task == "multilabel" else [str(x) for x in labels]
-        given = [x for row in labels for x in row] if self.task == "multilabel" else labels
-        unknown = sorted(set(given) - index.keys())
-        if unknown:
-            raise DataError(f"{where}: label(s) {', '.join(map(repr, unknown[:5]))} never seen in training "
-                            f"(known: {', '.join(self.class_names[:20])}{' ...' if len(self.classes_) > 20 else ''})")
-        if self.task == "classify":
-            return np.array([index[x] for x in labels], dtype=np.int64)
-        y = np.zeros((len(labels), len(self.classes_)), dtype=np.float32)
-        rows = np.repeat(np.arange(len(labels)), [len(row) for row in labels])
-        y[rows, [index[x] for x in given]] = 1.0
-        return y
+        return label_targets(labels, self.class_names, self.task, where)
 
     def label_ids(self, labels: list[str], where: str = "labels") -> np.ndarray:
         """classify: the class id of each label."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
-import importlib.metadata
 import itertools
 import json
 import logging
@@ -202,8 +201,7 @@ def _read_eval_data(args, clf):
 
 
 def cmd_evaluate(args) -> int:
-    from .classifier import load
-    clf = load(args.run_dir, args.device)
+    clf = load_for_prediction(args.run_dir, args.device, streamed=False)
     if clf.config.data.streaming:  # a run on a corpus larger than memory: scored a block at a time
         from .data.stream import evaluate
         if args.dataset:
@@ -243,11 +241,13 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def load_for_prediction(run_dir, device: str):
+def load_for_prediction(run_dir, device: str, streamed: bool = True):
     """A linear bag model on the CPU without torch (linear.load: the same numbers, a fraction of the start-up
-    time); any other model, or a GPU asked for, through classifier.load."""
+    time); any other model, a GPU asked for, or with streamed=False a run trained on a stream (data.stream
+    evaluates it a block at a time, with torch), through classifier.load."""
     from . import linear
-    if device in ("auto", "cpu") and linear.saved_config(run_dir) is not None:
+    cfg = linear.saved_config(run_dir) if device in ("auto", "cpu") else None
+    if cfg is not None and (streamed or not cfg.data.streaming):
         return linear.load(run_dir)
     from .classifier import load
     return load(run_dir, device)
@@ -335,9 +335,21 @@ def cmd_export(args) -> int:
     return 0
 
 
+class Version(argparse.Action):
+    """--version, looked up when asked: importlib.metadata would cost every command's start 20 ms."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import importlib.metadata
+        print(f"doccat {importlib.metadata.version('doccat')}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="doccat", description="Train, evaluate and use document classifiers.")
-    p.add_argument("--version", action="version", version=f"doccat {importlib.metadata.version('doccat')}")
+    p.add_argument("--version", action=Version, help="show the version of doccat installed and exit")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train and evaluate a classifier; writes a run directory",

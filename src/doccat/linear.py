@@ -1,5 +1,5 @@
-"""A saved linear bag model's predictions with numpy alone: no torch, so a fresh `doccat predict` of the
-default model starts without torch's import (over a second).
+"""A saved linear bag model's predictions and metrics with numpy alone: no torch, so a fresh `doccat predict`,
+`evaluate` or `serve` of the default model starts without torch's import (over a second).
 
 The numbers are the torch path's (model.BagClassifier with embed_dim 0 and loss.Outputs): each document's
 score is the sum of the bag's rows of its features, times the featurizer's weights, plus the bias; the outputs
@@ -16,6 +16,8 @@ import numpy as np
 from . import artifacts, config as config_mod
 from .compress import expand
 from .config import Config, ModelConfig
+from .data.readers import DataError
+from .metrics import classification_report, multilabel_report
 from .text import Featurizer, Vocab
 
 SCORED_AT_ONCE = 1024  # documents whose (features x outputs) rows are gathered together: bounded memory
@@ -67,10 +69,11 @@ def saved_featurizer(path, m: ModelConfig, vocab: list[str], state: dict) -> Fea
 
 
 class LinearModel:
-    """A linear bag model for prediction: `predict` and `predict_proba` as classifier.Classifier's."""
+    """A linear bag model for prediction: `predict`, `predict_proba` and `evaluate` as classifier.Classifier's."""
 
-    def __init__(self, config: Config, featurizer: Featurizer, classes: list, state: dict):
+    def __init__(self, config: Config, featurizer: Featurizer, classes: list, state: dict, metrics: dict | None = None):
         self.config, self.featurizer, self.classes_ = config, featurizer, classes
+        self.metrics_ = metrics or {}  # the run's metrics.json, as classifier.load's
         self.weight = np.asarray(state["bag.weight"], dtype=np.float32)  # (features, outputs)
         self.bias = np.asarray(state["head.bias"], dtype=np.float32)
         self.task = config.data.task
@@ -99,7 +102,11 @@ class LinearModel:
     def predict_proba(self, texts: str | list[str]) -> np.ndarray:
         """Softmax for classify (one output: the sigmoid of class 1 against class 0), a sigmoid per label for
         multilabel; squared_hinge's scores times their calibrated scale first."""
-        out = self.decision_function(texts).astype(np.float64) * self.scale
+        return self.proba(self.decision_function(texts))
+
+    def proba(self, out: np.ndarray) -> np.ndarray:
+        """predict_proba's probabilities of the raw outputs `out` (decision_function's)."""
+        out = out.astype(np.float64) * self.scale
         if self.task == "multilabel":
             return (1 / (1 + np.exp(-out))).astype(np.float32)
         if out.shape[1] == 1:
@@ -113,6 +120,53 @@ class LinearModel:
         if threshold is None:
             threshold = self.threshold if self.task == "multilabel" else 0.0
         return top_predictions(self.predict_proba(texts), self.classes_, self.task, k, threshold)
+
+    def evaluate(self, texts: list[str], labels: list) -> dict:
+        """As classifier.Classifier.evaluate: the loss (without class weights or label smoothing) and the metrics."""
+        y = label_targets(labels, self.class_names, self.task)
+        out = self.decision_function(list(texts))
+        loss = plain_loss(self.config.train.loss, out, y) if len(y) else 0.0
+        p = self.proba(out)
+        if self.task == "classify":
+            return classification_report(y, p.argmax(1), self.class_names, loss)
+        return multilabel_report(y > 0.5, p >= self.threshold, self.class_names, loss)
+
+
+def label_targets(labels: list, class_names: list[str], task: str, where: str = "labels") -> np.ndarray:
+    """Labels as the loss wants them: class ids (n,) for classify, label indicators (n, classes) for multilabel;
+    labels given as integers match their names."""
+    index = {c: i for i, c in enumerate(class_names)}
+    labels = [[str(x) for x in row] for row in labels] if task == "multilabel" else [str(x) for x in labels]
+    given = [x for row in labels for x in row] if task == "multilabel" else labels
+    unknown = sorted(set(given) - index.keys())
+    if unknown:
+        raise DataError(f"{where}: label(s) {', '.join(map(repr, unknown[:5]))} never seen in training "
+                        f"(known: {', '.join(class_names[:20])}{' ...' if len(class_names) > 20 else ''})")
+    if task == "classify":
+        return np.array([index[x] for x in labels], dtype=np.int64)
+    y = np.zeros((len(labels), len(class_names)), dtype=np.float32)
+    rows = np.repeat(np.arange(len(labels)), [len(row) for row in labels])
+    y[rows, [index[x] for x in given]] = 1.0
+    return y
+
+
+def plain_loss(kind: str, out: np.ndarray, y: np.ndarray) -> float:
+    """loss.Outputs' loss of the outputs `out` (n, outputs) and targets `y` (label_targets'), without class
+    weights or label smoothing, as evaluate reports it: cross_entropy and nll the softmax's mean log loss,
+    squared_hinge the squared hinges summed over the scores, bce the sigmoids' log losses summed over the
+    outputs; each averaged over the documents."""
+    out = out.astype(np.float64)
+    if kind in ("cross_entropy", "nll"):
+        top = out.max(1)
+        return float((np.log(np.exp(out - top[:, None]).sum(1)) + top - out[np.arange(len(y)), y]).mean())
+    if kind == "squared_hinge":
+        sign = 2.0 * y.reshape(out.shape) - 1 if out.shape[1] == 1 else 2.0 * np.eye(out.shape[1])[y] - 1
+        return float((np.maximum(1 - sign * out, 0) ** 2).sum(1).mean())
+    if kind == "bce":
+        target = y.astype(np.float64).reshape(out.shape)
+        return float((np.maximum(out, 0) - out * target + np.log1p(np.exp(-np.abs(out)))).sum(1).mean())
+    raise artifacts.ArtifactError(f"config.json's train.loss {kind!r} is no loss of a linear classify or multilabel "
+                                  "model (the file was edited): train it again")
 
 
 def saved_config(path: str | Path) -> Config | None:
@@ -135,4 +189,4 @@ def load(path: str | Path) -> LinearModel:
                                       "export to ONNX; doccat.load loads any run")
     state, vocab = expand(path, run["state"], run["vocab"])  # a compressed run's: float32, the full vocabulary
     featurizer = saved_featurizer(path, cfg.model, vocab, state)
-    return LinearModel(cfg, featurizer, run["labels"], state)
+    return LinearModel(cfg, featurizer, run["labels"], state, run["metrics"])

@@ -12,15 +12,16 @@ Safety: loopback by default; with an API key (X-API-Key or `Authorization: Beare
 or 422 and a JSON body. fastapi and uvicorn are optional (`pip install 'doccat[serve]'`), imported here only.
 """
 
-import asyncio
 import contextlib
 import ctypes
+import functools
 import hmac
 import html
 import ipaddress
 import json
 import logging
 import os
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -104,6 +105,7 @@ class _GuardMiddleware:
                 return await _json_error(400, "bad Content-Length")(scope, receive, send)
             if int(length) > self.max_bytes:
                 return await _json_error(413, f"request body over {self.max_bytes} bytes")(scope, receive, send)
+        import asyncio  # here, not at the top: `doccat predict` imports this module for its Limits
         body, more, deadline = bytearray(), True, asyncio.get_running_loop().time() + self.body_seconds
         while more:
             try:
@@ -134,24 +136,33 @@ def create_app(run_dir: str | Path, api_key: str | None = None, limits: Limits |
     Raises ConfigError without fastapi/uvicorn and ArtifactError for a missing or altered run.
     """
     _require()
-    import torch
     from fastapi import FastAPI
 
-    from .classifier import load
+    from . import linear
 
     limits = limits or Limits()
-    if threads:
-        torch.set_num_threads(threads)
     run_dir = Path(run_dir)
-    clf = load(run_dir)  # verifies every file against manifest.json
+    # verified against manifest.json; a linear model without torch, as `doccat predict` loads it (its /explain
+    # loads the torch model when first asked)
+    clf = linear.load(run_dir) if linear.saved_config(run_dir) is not None else torch_model(run_dir, threads)
     app = FastAPI(title="doccat", version="1", lifespan=_returning_memory, description=f"Document classifier serving run {run_dir.name!r} "
                   f"({len(clf.classes_)} classes).")
     app.state.ready = True  # set only after load() above succeeded
     _add_error_handlers(app)
-    _add_routes(app, clf, run_dir, limits)
+    _add_routes(app, clf, run_dir, limits, threads)
     app.add_middleware(_GuardMiddleware, api_key=api_key or None, max_bytes=limits.max_request_bytes,
                        body_seconds=limits.body_seconds)
     return app
+
+
+def torch_model(run_dir: Path, threads: int = 0):
+    """classifier.load's model, with `threads` intra-op threads (0: torch's default)."""
+    import torch
+
+    from .classifier import load
+    if threads:
+        torch.set_num_threads(threads)
+    return load(run_dir)
 
 
 TRIM_SECONDS = 5.0  # how often freed memory is handed back to the system
@@ -163,6 +174,7 @@ async def _returning_memory(app):
     """glibc keeps what the request threads free in their own heaps (arenas) instead of returning it, so the
     RSS after a burst of large requests stayed at its peak (1.59x the start, bench/abuse_serve.py):
     malloc_trim hands the free pages back every few seconds (a few ms; it runs without the GIL)."""
+    import asyncio
     libc = ctypes.CDLL(None)
     trim = getattr(libc, "malloc_trim", None)  # glibc only (not musl, macOS): elsewhere nothing to do
     if trim:
@@ -256,14 +268,12 @@ def _check_explained(text: str, limits: Limits) -> None:
                                  f"{limits.max_explain_words} (each is attributed, or left out in turn)")
 
 
-def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
+def _add_routes(app, clf, run_dir: Path, limits: Limits, threads: int = 0) -> None:
     import anyio
-    import torch
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import JSONResponse
 
     from .config import to_dict
-    from .explain import explain
 
     PredictRequest, PredictResponse, ExplainRequest = _schemas()
     errors = {status: {"description": text, "content": {"application/json": {"example": {"detail": text}}}}
@@ -272,9 +282,7 @@ def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
     model_info = {"run": run_dir.name, "labels": clf.classes_, "config": to_dict(clf.config),
                   "metrics": clf.metrics_, "artifacts": manifest["files"]}
 
-    def inference(fn, *args, **kw):
-        with torch.inference_mode():  # per thread: no autograd bookkeeping
-            return fn(*args, **kw)
+    explained = explainer(clf, run_dir, threads)
 
     @app.post("/predict", response_model=PredictResponse, response_model_exclude_none=True, responses=errors)
     async def predict(req: PredictRequest):
@@ -291,8 +299,7 @@ def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
         """Tokens, n-grams, logits, probabilities per class, and the words and features that decided."""
         _check_texts([req.text], limits)
         _check_explained(req.text, limits)
-        return await anyio.to_thread.run_sync(lambda: inference(explain, clf, req.text, top=req.top),
-                                              limiter=explaining)
+        return await anyio.to_thread.run_sync(lambda: explained(req.text, req.top), limiter=explaining)
 
     @app.get("/health", responses=errors)
     async def health():
@@ -306,6 +313,28 @@ def _add_routes(app, clf, run_dir: Path, limits: Limits) -> None:
         return model_info
 
     _add_page(app, f"{run_dir.name}: {clf.task}" + (f", {len(clf.classes_)} classes" if clf.task != "regression" else ""))
+
+
+def inference(fn, *args, **kw):
+    """fn(*args, **kw) under torch.inference_mode (per thread: no autograd bookkeeping); as it is where torch was
+    never imported (a linear model's numpy: nothing to turn off, and no second of torch's import)."""
+    if "torch" not in sys.modules:
+        return fn(*args, **kw)
+    import torch
+    with torch.inference_mode():
+        return fn(*args, **kw)
+
+
+def explainer(clf, run_dir: Path, threads: int = 0):
+    """/explain's function of (text, top): doccat.explain's view, which takes the torch model; a linear model
+    served without torch loads it when first asked."""
+    from . import linear
+    model = functools.cache(lambda: torch_model(run_dir, threads) if isinstance(clf, linear.LinearModel) else clf)
+
+    def explained(text: str, top: int) -> dict:
+        from .explain import explain
+        return inference(explain, model(), text, top=top)
+    return explained
 
 
 def _add_page(app, served: str) -> None:

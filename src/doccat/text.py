@@ -163,15 +163,51 @@ def keep_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 1 << 30)
 
 
+def arrow(values) -> pa.Array:
+    """An Arrow array of a list of strings (large_string) or of a 1-D numeric numpy array, made from their buffers:
+    pa.array would import pandas (a third of a second and 40 MB, where it is installed) only to ask whether
+    they are its types. A lone surrogate raises UnicodeEncodeError; a list with a non-string (None: a null)
+    goes through pa.array."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":  # numpy's strings go as a list's
+        a = np.ascontiguousarray(values)
+        if a.dtype == bool:
+            return pa.Array.from_buffers(pa.bool_(), len(a), [None, pa.py_buffer(np.packbits(a, bitorder="little"))])
+        return pa.Array.from_buffers(pa.from_numpy_dtype(a.dtype), len(a), [None, pa.py_buffer(a)])
+    try:
+        encoded = list(map(str.encode, values))
+    except TypeError:
+        return pa.array(values, pa.large_string())
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+    return pa.Array.from_buffers(pa.large_string(), len(encoded),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))])
+
+
+def as_numpy(a: pa.Array) -> np.ndarray:
+    """A numeric or boolean Arrow array with no nulls as a numpy array, from its buffers: to_numpy would
+    import pandas, as pa.array would (see `arrow`)."""
+    if a.null_count:
+        raise ValueError("as_numpy: the array has nulls")
+    if a.type == pa.bool_():
+        bits = np.frombuffer(a.buffers()[1], dtype=np.uint8)
+        return np.unpackbits(bits, count=a.offset + len(a), bitorder="little")[a.offset:].astype(bool)
+    return np.from_dlpack(a)
+
+def scalar(value: bool | int, dtype=None) -> pa.Scalar:
+    """An Arrow scalar (numpy's type of `value`, or `dtype`): pa.scalar, and a compute function given a Python
+    value or a scalar of another type than its array's, would import pandas (see `arrow`)."""
+    return arrow(np.array([value], dtype=dtype))[0]
+
+
 def split_tokens(texts: list[str]) -> tuple[pa.Array, np.ndarray]:
     """All tokens of `texts` back to back (Arrow strings: no Python object per token), and tokens per text (D,).
 
     The rules are the module's docstring's.
     """
     try:
-        a = pa.array(texts, pa.large_string())
+        a = arrow(texts)
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # lone surrogates: not UTF-8
-        a = pa.array([_SURROGATE.sub("\ufffd", t) for t in texts], pa.large_string())
+        a = arrow([_SURROGATE.sub("\ufffd", t) for t in texts])
     try:  # Python knows it of every string without reading it; Arrow would read them all
         ascii_ = np.fromiter(map(str.isascii, texts), dtype=bool, count=len(texts))
     except TypeError:  # not all of them strings (None: a null)
@@ -180,10 +216,10 @@ def split_tokens(texts: list[str]) -> tuple[pa.Array, np.ndarray]:
     # trimmed, since Arrow's split leaves "" where a text starts or ends with a space
     a = pc.ascii_trim_whitespace(pc.replace_substring_regex(a, _PUNCT, r" \1 "))
     lists = pc.ascii_split_whitespace(a)
-    flat, lengths = pc.list_flatten(lists), np.diff(lists.offsets.to_numpy()).astype(np.int64)
-    empty = pc.fill_null(pc.equal(pc.binary_length(a), 0), False).to_numpy(zero_copy_only=False)
+    flat, lengths = pc.list_flatten(lists), np.diff(as_numpy(lists.offsets)).astype(np.int64)
+    empty = as_numpy(pc.fill_null(pc.equal(pc.binary_length(a), scalar(0)), scalar(False)))
     if empty.any():  # an empty text splits into one "", the only empty token: no token
-        flat = flat.filter(pc.greater(pc.binary_length(flat), 0))
+        flat = flat.filter(pc.greater(pc.binary_length(flat), scalar(0)))
         lengths[empty] = 0
     return _cut_alone(flat, lengths)
 
@@ -202,22 +238,22 @@ def normalize(texts: pa.Array, ascii_: np.ndarray | None = None) -> pa.Array:
     still matters, Python's casefold.
     """
     if ascii_ is None:  # a null is no text to change
-        ascii_ = pc.fill_null(pc.string_is_ascii(texts), True).to_numpy(zero_copy_only=False)
+        ascii_ = as_numpy(pc.fill_null(pc.string_is_ascii(texts), scalar(True)))
     wide = np.flatnonzero(~ascii_)
     if not len(wide):
         return pc.ascii_lower(texts)
     if len(wide) * 2 > len(texts):  # mostly beyond ASCII: all as if they were (what ASCII is, it stays)
         wide = np.arange(len(texts))
-    raw = texts if len(wide) == len(texts) else texts.take(wide)
+    raw = texts if len(wide) == len(texts) else texts.take(arrow(wide))
     out = pc.utf8_lower(raw)
     redo = _special(raw)
     if len(redo):
-        fixed = pc.utf8_lower(_nfkc(raw.take(redo)))
+        fixed = pc.utf8_lower(_nfkc(raw.take(arrow(redo))))
         # exact and fast: where Arrow's lowercase left no character that casefold changes, it is the case folding
-        fold = np.flatnonzero(pc.match_substring_regex(fixed, _FOLD_RE2).to_numpy(zero_copy_only=False))
+        fold = np.flatnonzero(as_numpy(pc.match_substring_regex(fixed, _FOLD_RE2)))
         if len(fold):
-            folded = [t.casefold() for t in fixed.take(fold).to_pylist()]
-            fixed = _replace(fixed, fold, pa.array(folded, pa.large_string()))
+            folded = [t.casefold() for t in fixed.take(arrow(fold)).to_pylist()]
+            fixed = _replace(fixed, fold, arrow(folded))
         out = _replace(out, redo, fixed)
     return out if len(wide) == len(texts) else _replace(pc.ascii_lower(texts), wide, out)
 
@@ -228,20 +264,20 @@ def _replace(texts: pa.Array, where: np.ndarray, values: pa.Array) -> pa.Array:
         return values
     mask = np.zeros(len(texts), dtype=bool)
     mask[where] = True
-    return pc.replace_with_mask(texts, pa.array(mask), values)
+    return pc.replace_with_mask(texts, arrow(mask), values)
 
 
 def _nfkc(texts: pa.Array) -> pa.Array:
     """NFKC, but what _KEEP lists stays as it is: the text between is normalized."""
     out = pc.utf8_normalize(texts, form="NFKC")
-    kept = np.flatnonzero(pc.match_substring_regex(texts, _KEEP_RE2).to_numpy(zero_copy_only=False))
+    kept = np.flatnonzero(as_numpy(pc.match_substring_regex(texts, _KEEP_RE2)))
     if not len(kept):
         return out
-    parts = [_KEEP_SPLIT.split(t) for t in texts.take(kept).to_pylist()]  # the kept characters at odd places
-    done = iter(pc.utf8_normalize(pa.array([p for ps in parts for p in ps[::2]], pa.large_string()),
+    parts = [_KEEP_SPLIT.split(t) for t in texts.take(arrow(kept)).to_pylist()]  # the kept characters at odd places
+    done = iter(pc.utf8_normalize(arrow([p for ps in parts for p in ps[::2]]),
                                   form="NFKC").to_pylist())
     fixed = ["".join(p if i % 2 else next(done) for i, p in enumerate(ps)) for ps in parts]
-    return _replace(out, kept, pa.array(fixed, pa.large_string()))
+    return _replace(out, kept, arrow(fixed))
 
 
 # What the table of code points says of each: in the two low bits a token of its own (_ALONE), a combining mark
@@ -268,11 +304,11 @@ def _unicode() -> _Unicode:
     chars = pa.Array.from_buffers(pa.large_string(), len(codes), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     kinds = np.zeros(0x110000, np.uint8)
     for kind, pattern in ((_IS_ALONE, _ALONE), (_IS_MARK, _MARK)):
-        kinds[codes[pc.match_substring_regex(chars, pattern).to_numpy(zero_copy_only=False)]] = kind
+        kinds[codes[as_numpy(pc.match_substring_regex(chars, pattern))]] = kind
     kinds[list(_STACKERS)] = _IS_STACKER
     special = pc.or_(pc.not_equal(pc.utf8_normalize(chars, form="NFKC"), chars),
                      pc.match_substring_regex(pc.utf8_lower(chars), _FOLD_RE2))
-    kinds[codes[special.to_numpy(zero_copy_only=False)]] |= _SPECIAL
+    kinds[codes[as_numpy(special)]] |= _SPECIAL
     kinds[kinds & 3 >= _IS_MARK] |= _SPECIAL
     kinds[[*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)]] |= _SPECIAL
     pairs = np.full(0x10000, 255, np.uint8)
@@ -446,7 +482,7 @@ class Vocab:
     itos: list[str]
 
     def __post_init__(self):
-        self._arrow = pa.array(self.itos, pa.large_string())  # the lookup's hash table is built from this
+        self._arrow = arrow(self.itos)  # the lookup's hash table is built from this
         self._stoi = None
 
     def __len__(self) -> int:
@@ -462,7 +498,7 @@ class Vocab:
     def build(cls, tokens, min_freq: int = 1, max_size: int | None = None) -> "Vocab":
         """From tokens (a list of strings or Arrow string arrays): most frequent first, ties alphabetical."""
         if isinstance(tokens, list) and not any(isinstance(t, (pa.Array, pa.ChunkedArray)) for t in tokens[:1]):
-            tokens = pa.array(tokens, pa.large_string())
+            tokens = arrow(tokens)
         elif isinstance(tokens, list):
             tokens = pa.chunked_array(tokens, pa.large_string())
         counts = pc.value_counts(tokens)
@@ -479,9 +515,9 @@ class Vocab:
 
     def lookup(self, tokens) -> np.ndarray:
         """Ids of Arrow token strings, 0 for unknown ones, (T,)."""
-        ids = pc.index_in(tokens, value_set=self._arrow).fill_null(0)
-        return ids.to_numpy().astype(np.int64) if isinstance(ids, pa.Array) else \
-            np.concatenate([c.to_numpy().astype(np.int64) for c in ids.chunks] or [np.zeros(0, np.int64)])
+        ids = pc.index_in(tokens, value_set=self._arrow).fill_null(scalar(0, np.int32))  # index_in's type
+        return as_numpy(ids).astype(np.int64) if isinstance(ids, pa.Array) else \
+            np.concatenate([as_numpy(c).astype(np.int64) for c in ids.chunks] or [np.zeros(0, np.int64)])
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids of all texts back to back (T,), and tokens per text (D,)."""
@@ -700,7 +736,7 @@ class Featurizer:
 
         Fitted (columns known): features are columns, and those that are not are dropped before the sort.
         """
-        tokens = tokens if isinstance(tokens, pa.Array) else pa.array(tokens, pa.large_string())
+        tokens = tokens if isinstance(tokens, pa.Array) else arrow(tokens)
         ids, kept = truncate(self.vocab.lookup(tokens), lengths, self.max_tokens)
         doc = np.repeat(np.arange(len(kept), dtype=np.int64), kept) << 32
         hashes = _window_hashes(ids, self.ngrams) if self.ngrams > 1 and self.buckets > 0 else []
@@ -716,26 +752,17 @@ class Featurizer:
             out[doc[: len(raw)] != doc[k - 1:]] = _DROP  # a window across two documents is no n-gram
             start += len(raw)
         key.sort()
-        key = key[: np.searchsorted(key, _DROP)]
-        first = np.ones(len(key), dtype=bool)
-        np.not_equal(key[1:], key[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        counts = np.diff(starts, append=len(key)).astype(np.float32)
-        key = key[starts]
-        offsets = np.searchsorted(key, np.arange(len(kept) + 1, dtype=np.int64) << 32)  # documents' first keys
-        words = Encoded(key & 0xFFFFFFFF, offsets, counts)
+        words = _counted(key[: np.searchsorted(key, _DROP)], len(kept))
         return Encoded.beside(words, self._char_counts(tokens, lengths)) if self.chars else words
 
     def _char_counts(self, tokens: pa.Array, lengths: np.ndarray) -> Encoded:
-        """Each document's character n-gram features and counts, as the product (documents x words) @ (words x
-        n-grams) of sparse count matrices: each distinct word's n-grams are found once, and a document's
-        repeated words cost one multiply-add per n-gram, not a key each in a sort.
+        """Each document's character n-gram features and counts: each distinct word's n-grams are found once
+        (`char_ids`), then each token's are (document, n-gram) keys, sorted and counted as _count counts words.
 
         Features are raw ids, or once fitted columns (an n-gram that is none is dropped).
         """
-        from scipy import sparse
         words = pc.dictionary_encode(tokens)
-        which, kept = truncate(words.indices.to_numpy().astype(np.int64), lengths, self.max_tokens)
+        which, kept = truncate(as_numpy(words.indices).astype(np.int64), lengths, self.max_tokens)
         feats, offsets = self.char_ids(words.dictionary)
         base = self.char_base
         if self._column is not None:
@@ -743,14 +770,14 @@ class Featurizer:
             per_word = np.bincount(np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))[col >= 0],
                                    minlength=len(offsets) - 1)
             feats, base, offsets = col[col >= 0], self._first_char_column, np.concatenate([[0], np.cumsum(per_word)])
-        width = (self.raw_features if self._column is None else len(self.columns_)) - base
-        ones = np.ones(max(len(which), len(feats)), np.float32)
-        docs = sparse.csr_matrix((ones[: len(which)], which, np.concatenate([[0], np.cumsum(kept)])),
-                                 shape=(len(kept), len(offsets) - 1))
-        grams = sparse.csr_matrix((ones[: len(feats)], feats - base, offsets), shape=(len(offsets) - 1, max(width, 1)))
-        product = docs @ grams
-        product.sort_indices()
-        return Encoded(product.indices.astype(np.int64) + base, product.indptr.astype(np.int64), product.data)
+        grams = np.diff(offsets)[which]  # each token's n-grams: feats[offsets[which]:offsets[which + 1]]
+        at = np.repeat(offsets[which] - np.cumsum(grams) + grams, grams) + np.arange(grams.sum())
+        doc = np.repeat(np.arange(len(kept), dtype=np.int64), kept) << 32  # ids < 2**32, as in _count
+        key = np.repeat(doc, grams) | (feats[at] - base)
+        key.sort()
+        grams = _counted(key, len(kept))
+        grams.ids += base
+        return grams
 
     def char_ids(self, words: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """Raw feature ids of the character n-grams of each of `words` (C,), and where each word's start (W+1,)."""
@@ -813,9 +840,21 @@ class Featurizer:
         return self.char_base if self.columns_ is None else int(np.searchsorted(self.columns_, self.char_base))
 
 
+def _counted(key: np.ndarray, docs: int) -> Encoded:
+    """Sorted (document << 32 | feature) keys of `docs` documents -> each document's distinct features and counts."""
+    first = np.ones(len(key), dtype=bool)
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.diff(starts, append=len(key)).astype(np.float32)
+    key = key[starts]
+    offsets = np.searchsorted(key, np.arange(docs + 1, dtype=np.int64) << 32)  # documents' first keys
+    return Encoded(key & 0xFFFFFFFF, offsets, counts)
+
+
 def _doc_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Each document's sum of `values` (N,) in float64, (D,); 0 for an empty document."""
     sums = np.zeros(len(offsets) - 1)
     full = offsets[1:] > offsets[:-1]  # reduceat would give an empty document its next value, not 0
     sums[full] = np.add.reduceat(values, offsets[:-1][full], dtype=np.float64)
     return sums
+
