@@ -112,7 +112,7 @@ def test_an_edited_compact_vocabulary_is_refused(linear_run, tmp_path):
     doccat.compress(linear_run, out, max_features=20)
     vocab = json.loads((out / "vocab.json").read_text())
     from doccat.artifacts import read_run
-    from doccat.compress import expand
+    from doccat.artifacts import expand
     state = read_run(out)["state"]
     with pytest.raises(ArtifactError, match="compact vocabulary"):
         expand(out, state, vocab[:-1])

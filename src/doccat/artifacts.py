@@ -335,3 +335,44 @@ def _parse_json(file: Path, data: bytes):
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise ArtifactError(f"{file}: not valid JSON ({e})") from None
+
+
+# A compressed run's tensors (doccat.compress writes them; every reader of a run expands them)
+INT8, SCALE, VOCAB_SIZE = "bag.weight.int8", "bag.weight.scale", "featurizer.vocab_size"
+
+
+def expand(path, state: dict, vocab: list[str]) -> tuple[dict, list[str]]:
+    """A compressed run's tensors and vocabulary as an uncompressed run holds them (float32 weights, int64
+    columns, the full-length vocabulary); an uncompressed run's are returned as they are."""
+    state = dict(state)
+    if INT8 in state:
+        if SCALE not in state or state[SCALE].shape != state[INT8].shape[1:]:
+            raise ArtifactError(f"{path}: model.safetensors' {INT8} has no per-class {SCALE} of its "
+                                          "width (the files were edited): compress the run again")
+        state["bag.weight"] = state.pop(INT8).astype(np.float32) * state.pop(SCALE).astype(np.float32)
+    state = {k: v.astype(np.float32) if v.dtype == np.float16 else v for k, v in state.items()}
+    if "featurizer.columns" in state:
+        state["featurizer.columns"] = state["featurizer.columns"].astype(np.int64)
+    if VOCAB_SIZE in state:
+        vocab = full_vocab(path, vocab, state.pop(VOCAB_SIZE), state.get("featurizer.columns"))
+    return state, vocab
+
+
+def full_vocab(path, words: list[str], size: np.ndarray, columns: np.ndarray | None) -> list[str]:
+    """The vocabulary with every kept word at its id; the pruned ids hold names no token can have (a space in
+    them), so that their words read as <unk>."""
+    ok = size.ndim == 0 and size.dtype.kind in "iu" and columns is not None and columns.ndim == 1
+    ids = word_ids(columns, int(size)) if ok else None
+    if ids is None or len(ids) != len(words) or (len(columns) and int(columns.min()) < 0):
+        raise ArtifactError(f"{path}: the compact vocabulary does not fit the featurizer's columns and "
+                                      f"{VOCAB_SIZE} (the files were edited): compress the run again")
+    full = [f" pruned {i}" for i in range(int(size))]
+    for i, word in zip(ids.tolist(), words):
+        full[i] = word
+    return full
+
+
+def word_ids(columns: np.ndarray, vocab_size: int) -> np.ndarray:
+    """The ids of the words a compact vocabulary holds: <unk> (0) and those of the word columns, increasing."""
+    columns = columns.astype(np.int64)
+    return np.union1d([0], columns[columns < vocab_size])

@@ -22,7 +22,6 @@ import torch
 
 from . import artifacts, config as config_mod, distributed, recipe, warmstart
 from .checkpoint import Checkpoints
-from .compress import expand
 from .config import Config, ConfigWarning
 from .data import DataError, Splits, from_memory, load_splits
 from .data.stream import Corpus, evaluate as evaluate_streamed
@@ -246,7 +245,7 @@ def load(path: str | Path, device: str = "auto", encoder: str | Path | None = No
         cfg = recipe.resolve(config_mod.from_dict(run["config"]), None)  # resolved when it was trained: checked
     except config_mod.ConfigError as e:
         raise artifacts.ArtifactError(f"{path}/config.json: {e}") from None
-    arrays, vocab = expand(path, run["state"], run["vocab"])  # a compressed run's: float32, the full vocabulary
+    arrays, vocab = artifacts.expand(path, run["state"], run["vocab"])  # a compressed run's: float32, the full vocabulary
     featurizer = saved_featurizer(path, cfg.model, vocab, arrays)
     state = {name: torch.from_numpy(np.array(a)) for name, a in arrays.items()}  # a copy: safetensors' are read-only
     target = tuple(state.pop("target.mean_std", torch.tensor([0.0, 1.0])).tolist())

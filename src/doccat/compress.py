@@ -11,7 +11,7 @@ What a compressed model.safetensors holds instead of the float32 tensors:
               featurizer.vocab_size, the full vocabulary's length: vocab.json holds <unk> and the words of
               the kept columns (those below it), in id order, so the columns say where each word goes
 
-`expand` turns that back into the float32 tensors and the full-length vocabulary `load` expects.
+`artifacts.expand` turns that back into the float32 tensors and the full-length vocabulary `load` expects.
 """
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import artifacts
+from . import artifacts, config as config_mod
+from .artifacts import INT8, SCALE, VOCAB_SIZE, word_ids
+from .linear import is_linear
 
 # the files compress writes itself; the plots are left out (pictures of the uncompressed run's training)
 _WRITTEN = {"config.json", "model.safetensors", "vocab.json", "labels.json", "metrics.json", "manifest.json"}
-_INT8, _SCALE, _VOCAB_SIZE = "bag.weight.int8", "bag.weight.scale", "featurizer.vocab_size"
 
 
 def compress(run_dir: str | Path, out: str | Path, bits: int = 8, max_features: int | None = None,
@@ -81,16 +82,15 @@ def compress(run_dir: str | Path, out: str | Path, bits: int = 8, max_features: 
 
 def _check_linear(path: Path, run: dict) -> None:
     """Only a linear bag (class scores straight from the bag, a bias) has the layout compress knows."""
-    model, state = run["config"].get("model", {}), run["state"]
-    if _INT8 in state or state.get("bag.weight", np.zeros(0, np.float32)).dtype == np.float16:
+    state = run["state"]
+    if INT8 in state or state.get("bag.weight", np.zeros(0, np.float32)).dtype == np.float16:
         raise artifacts.ArtifactError(f"{path}: is compressed already; compress the original run instead")
-    why = ("it has a pretrained encoder" if model.get("encoder") else
-           f"its bag is {model.get('embed_dim')} wide (embed_dim), not the class scores" if model.get("embed_dim") else
-           "it has hidden layers" if model.get("hidden") else
-           "its weights are not a linear bag's" if set(state) - {"bag.weight", "head.bias"} - set(_AUX) else None)
-    if why is not None:
+    model = config_mod.from_dict(run["config"]).model
+    if not is_linear(model) or set(state) - {"bag.weight", "head.bias"} - set(_AUX):
         raise artifacts.ArtifactError(f"{path}: compress supports only the linear bag models (the default recipe: "
-                                      f"embed_dim 0, no hidden layers, no encoder), and {why}")
+                                      f"embed_dim 0, no hidden layers, no encoder); this one has embed_dim "
+                                      f"{model.embed_dim}, hidden {model.hidden or 'none'}, encoder "
+                                      f"{model.encoder or 'none'}")
 
 
 # tensors beside the network's that a run may hold: kept as they are (the featurizer's are pruned and narrowed)
@@ -122,14 +122,8 @@ def prune(state: dict, vocab: list[str], max_features: int) -> tuple[dict, list[
     if "featurizer.idf" in state:
         state["featurizer.idf"] = state["featurizer.idf"][keep]
     # a word keeps its id (its n-grams' buckets are hashed from it); a pruned word reads as <unk> (id 0)
-    state[_VOCAB_SIZE] = np.array(len(vocab), dtype=np.int32)
+    state[VOCAB_SIZE] = np.array(len(vocab), dtype=np.int32)
     return state, [vocab[i] for i in word_ids(state["featurizer.columns"], len(vocab))]
-
-
-def word_ids(columns: np.ndarray, vocab_size: int) -> np.ndarray:
-    """The ids of the words a compact vocabulary holds: <unk> (0) and those of the word columns, increasing."""
-    columns = columns.astype(np.int64)
-    return np.union1d([0], columns[columns < vocab_size])
 
 
 def quantize(state: dict, bits: int) -> dict:
@@ -141,43 +135,12 @@ def quantize(state: dict, bits: int) -> dict:
     else:
         top = np.abs(weight).max(0)
         scale = np.where(top > 0, top / 127, 1).astype(np.float32)  # an all-zero class: any scale
-        state[_INT8] = np.clip(np.round(weight / scale), -127, 127).astype(np.int8)
-        state[_SCALE] = scale
+        state[INT8] = np.clip(np.round(weight / scale), -127, 127).astype(np.int8)
+        state[SCALE] = scale
     state["featurizer.columns"] = state["featurizer.columns"].astype(np.int32)
     if "featurizer.idf" in state:  # a relative error of 5e-4, as float16's weights
         state["featurizer.idf"] = state["featurizer.idf"].astype(np.float16)
     return state
-
-
-def expand(path, state: dict, vocab: list[str]) -> tuple[dict, list[str]]:
-    """A compressed run's tensors and vocabulary as an uncompressed run holds them (float32 weights, int64
-    columns, the full-length vocabulary); an uncompressed run's are returned as they are."""
-    state = dict(state)
-    if _INT8 in state:
-        if _SCALE not in state or state[_SCALE].shape != state[_INT8].shape[1:]:
-            raise artifacts.ArtifactError(f"{path}: model.safetensors' {_INT8} has no per-class {_SCALE} of its "
-                                          "width (the files were edited): compress the run again")
-        state["bag.weight"] = state.pop(_INT8).astype(np.float32) * state.pop(_SCALE).astype(np.float32)
-    state = {k: v.astype(np.float32) if v.dtype == np.float16 else v for k, v in state.items()}
-    if "featurizer.columns" in state:
-        state["featurizer.columns"] = state["featurizer.columns"].astype(np.int64)
-    if _VOCAB_SIZE in state:
-        vocab = full_vocab(path, vocab, state.pop(_VOCAB_SIZE), state.get("featurizer.columns"))
-    return state, vocab
-
-
-def full_vocab(path, words: list[str], size: np.ndarray, columns: np.ndarray | None) -> list[str]:
-    """The vocabulary with every kept word at its id; the pruned ids hold names no token can have (a space in
-    them), so that their words read as <unk>."""
-    ok = size.ndim == 0 and size.dtype.kind in "iu" and columns is not None and columns.ndim == 1
-    ids = word_ids(columns, int(size)) if ok else None
-    if ids is None or len(ids) != len(words) or (len(columns) and int(columns.min()) < 0):
-        raise artifacts.ArtifactError(f"{path}: the compact vocabulary does not fit the featurizer's columns and "
-                                      f"{_VOCAB_SIZE} (the files were edited): compress the run again")
-    full = [f" pruned {i}" for i in range(int(size))]
-    for i, word in zip(ids.tolist(), words):
-        full[i] = word
-    return full
 
 
 def _copied(run_dir: Path) -> dict[str, bytes]:

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from . import artifacts, config as config_mod
-from .compress import expand
 from .config import Config, ModelConfig
 from .data.readers import DataError
 from .metrics import classification_report, multilabel_report
@@ -187,6 +186,6 @@ def load(path: str | Path) -> LinearModel:
         raise artifacts.ArtifactError(f"{path}: not a linear bag model for classify or multilabel: only linear bag "
                                       "models (embed_dim 0, no hidden layers, no encoder) predict without torch or "
                                       "export to ONNX; doccat.load loads any run")
-    state, vocab = expand(path, run["state"], run["vocab"])  # a compressed run's: float32, the full vocabulary
+    state, vocab = artifacts.expand(path, run["state"], run["vocab"])  # a compressed run's: float32, the full vocabulary
     featurizer = saved_featurizer(path, cfg.model, vocab, state)
     return LinearModel(cfg, featurizer, run["labels"], state, run["metrics"])
