@@ -441,9 +441,11 @@ def choose_recipe(data: Splits | Corpus, cfg: Config, log) -> tuple[Config, dict
     scores = {}
     if len(names) > 1 and len(data.valid):
         quiet = RunOptions(hooks=Hooks(log=LOG.debug, progress=False))
+        held_out = dataclasses.replace(data, test=None)  # the candidates are compared on validation only
         for name in names:
             try:
-                tried = fit_data(data, dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, recipe=name)), quiet)
+                tried = fit_data(held_out, dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, recipe=name)),
+                                 quiet)
             except config_mod.ConfigError as e:  # e.g. the encoder extra not installed: the bag is left
                 why += f"; {name} not tried: {e}"
                 continue
