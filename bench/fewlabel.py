@@ -1,7 +1,7 @@
 """A few-label benchmark (issue 25 item 1): SetFit against doccat's bag and encoder recipes at 8-64 labels per class.
 
     PYTHONPATH=src .venv/bin/python bench/fewlabel.py [--draws 5] [--sizes 8,16,32,64] [--corpora ...]
-                                                      [--stop-at 04:05] [--setfit-max 420]
+        [--systems ...] [--first-draw D] [--stop-at HH:MM] [--setfit-max setfit-default=S,...] [--also other.json]
     PYTHONPATH=src .venv/bin/python bench/fewlabel.py --render      # bench/FEWLABEL.md from bench/fewlabel.json
 
 Corpora: SST-2, AG News (only test.csv exists offline: carved 80/20 as `--from-split test --test-fraction
@@ -28,9 +28,12 @@ cache at /tmp/fewlabel-cache, fitting). The cache makes a draw's texts cost one 
 Order: for each draw, each size, each corpus, every system, so that a run stopped early is balanced.
 bench/fewlabel.json is rewritten after every system; a re-run skips what is there. --stop-at HH:MM (UTC):
 a SetFit run whose projected seconds (its pair count x the seconds per step measured so far on that corpus)
-end after it is skipped (not recorded: a later run does it), and the run stops at that time; --setfit-max S
-skips, the same way, a SetFit run projected to take more than S seconds (so that the cheap cells of later
-draws come first). The json records every run's start (date, commit, load average, CPUs).
+end after it is skipped (not recorded: a later run does it), and the run stops at that time; --setfit-max
+SYSTEM=S skips, the same way, that system's runs projected to take more than S seconds (so that the cheap
+cells of later draws come first; before a corpus has a measured step, another corpus's is scaled by the
+median words per document). --also: other json files (e.g. a second process running only the doccat
+systems on later draws, --first-draw 1 --json bench/fewlabel-doccat.json) whose results count as done and
+are merged into the markdown. The json records every run's start (date, commit, load average, CPUs).
 """
 from __future__ import annotations
 
@@ -224,6 +227,9 @@ def main(args) -> None:
         data[c] = load(c)
         say(f"{c}: {len(data[c]['pool'][0])} pool, {len(data[c]['test'][0])} test, {len(data[c]['classes'])} classes "
             f"({time.perf_counter() - t0:.1f} s)")
+    # median words per test document: a corpus's SetFit seconds per step before any is measured there is
+    # another corpus's scaled by it (190 words at most: the encoder's 256 tokens)
+    words = {c: statistics.median(len(t.split()) for t in data[c]["test"][0]) for c in corpora}
     step = {}  # corpus -> SetFit seconds per step measured so far (the largest)
     for cell in report["cells"].values():
         for s in SETFIT:
@@ -235,12 +241,14 @@ def main(args) -> None:
         work = Path(tmp)
         for c in corpora:
             write_jsonl(work / f"{c}-test.jsonl", data[c]["test"])
-        for d in range(args.draws):
+        for d in range(args.first_draw, args.draws):
             for n in map(int, args.sizes.split(",")):
                 for c in corpora:
                     key = f"{c}|{n}|{d}"
                     cell = report["cells"].setdefault(key, {"corpus": c, "size": n, "draw": d, "systems": {}})
-                    todo = [s for s in systems if s not in cell["systems"]]
+                    others = [json.loads(Path(f).read_text()).get("cells", {}).get(key, {}).get("systems", {})
+                              for f in args.also if Path(f).exists()]
+                    todo = [s for s in systems if s not in cell["systems"] and not any(s in o for o in others)]
                     if not todo:
                         continue
                     classes = data[c]["classes"]
@@ -257,10 +265,12 @@ def main(args) -> None:
                             return
                         if s in SETFIT:
                             pairs = pair_count(list(cell["train_per_class"].values()), SETFIT[s].get("num_iterations"))
-                            projected = step.get(c, 0) * math.ceil(pairs / 16) * 1.1 + 10
-                            if projected > min(left(), args.setfit_max):
+                            per_step = step.get(c) or max([step[o] * min(words[c], 190) / words[o] for o in step] or [0])
+                            projected = per_step * math.ceil(pairs / 16) * 1.1 + 10
+                            cap = args.setfit_max.get(s, math.inf)
+                            if projected > min(left(), cap):
                                 say(f"  {s}: skipped for now, {pairs} pairs project {projected:.0f} s "
-                                    f"(cap {args.setfit_max:.0f} s, {left():.0f} s left)")
+                                    f"(cap {cap:.0f} s, {left():.0f} s left)")
                                 continue
                         load_before = os.getloadavg()[0]
                         try:
@@ -278,7 +288,7 @@ def main(args) -> None:
                                           f"test acc {r['test']['accuracy']:.4f} F1 {r['test']['macro_f1']:.4f} "
                                           f"valid acc {r['valid']['accuracy']:.4f} train {r['train_seconds']:.1f} s"
                                           + (f" ({r['pairs']} pairs, {r['seconds_per_step']:.3f} s/step)" if s in SETFIT else "")))
-    render(report, Path(args.md))
+    render(report, Path(args.md), args.also)
 
 
 # ---- rendering ------------------------------------------------------------------------------------
@@ -377,7 +387,22 @@ def targets(report) -> list[str]:
     return lines
 
 
-def render(report: dict, md: Path) -> None:
+def merged(report: dict, also: list[str]) -> dict:
+    """`report` with the cells of the other json files added (its own results first where both have one)."""
+    out = json.loads(json.dumps(report))
+    for f in also:
+        if not Path(f).exists():
+            continue
+        other = json.loads(Path(f).read_text())
+        out["runs"] = out.get("runs", []) + [{**r, "file": Path(f).name} for r in other.get("runs", [])]
+        for key, cell in other.get("cells", {}).items():
+            mine = out["cells"].setdefault(key, {**cell, "systems": {}})
+            mine["systems"] = {**cell["systems"], **mine["systems"]}
+    return out
+
+
+def render(report: dict, md: Path, also: list[str] = ()) -> None:
+    report = merged(report, list(also))
     runs = report.get("runs", [{}])
     last = runs[-1]
     sizes = sorted({c["size"] for c in report["cells"].values()})
@@ -442,12 +467,17 @@ if __name__ == "__main__":
     p.add_argument("--corpora", default=",".join(CORPORA))
     p.add_argument("--systems", default="", help="a comma-separated subset (default all)")
     p.add_argument("--stop-at", default="", help="HH:MM UTC: skip SetFit runs projected past it, stop there")
-    p.add_argument("--setfit-max", type=float, default=math.inf,
-                   help="skip (for a later run) a SetFit run projected to take more seconds than this")
+    p.add_argument("--setfit-max", default="", help="SYSTEM=S,...: skip (for a later run) that SetFit system's "
+                   "run when projected to take more than S seconds")
+    p.add_argument("--first-draw", type=int, default=0)
+    p.add_argument("--also", default="", help="other json files (comma-separated) whose results count as done "
+                   "here and are merged in the markdown (a second process's, e.g. doccat-only draws)")
     p.add_argument("--json", default=str(JSON))
     p.add_argument("--md", default=str(MD))
     a = p.parse_args()
+    a.setfit_max = {k: float(v) for k, v in (x.split("=") for x in a.setfit_max.split(",") if x)}
+    a.also = [f for f in a.also.split(",") if f]
     if a.render:
-        render(json.loads(Path(a.json).read_text()), Path(a.md))
+        render(json.loads(Path(a.json).read_text()), Path(a.md), a.also)
     else:
         main(a)
