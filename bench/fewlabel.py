@@ -408,7 +408,7 @@ def merged(report: dict, also: list[str]) -> dict:
 
 def render(report: dict, md: Path, also: list[str] = ()) -> None:
     report = merged(report, list(also))
-    runs = report.get("runs", [{}])
+    runs = sorted(report.get("runs", [{}]), key=lambda r: r.get("date", ""))
     last = runs[-1]
     sizes = sorted({c["size"] for c in report["cells"].values()})
     corpora = [c for c in CORPORA if any(x["corpus"] == c for x in report["cells"].values())]
@@ -424,7 +424,9 @@ def render(report: dict, md: Path, also: list[str] = ()) -> None:
            f"{last.get('cpus')} CPUs ({last.get('usable_cpus')} usable), torch at {last.get('torch_threads')} threads (OMP_WAIT_POLICY {last.get('omp_wait_policy')}), "
            f"under `nice -n 19` on a machine shared with other jobs; "
            + ", ".join(f"{k} {v}" for k, v in last.get("versions", {}).items()) + f". {len(runs)} run(s) wrote "
-           "bench/fewlabel.json: " + "; ".join(f"{r.get('date')} at {r.get('commit')}, load {r.get('load_average', [0])[0]:.2f}"
+           "bench/fewlabel.json and bench/fewlabel-doccat.json (a second process: the doccat systems on draws 1-4, "
+           "02:50-03:11, beside the first's SetFit runs; the code of each run is the commit's plus the edits "
+           "committed after it): " + "; ".join(f"{r.get('date')} at {r.get('commit')}, load {r.get('load_average', [0])[0]:.2f}"
                                                 for r in runs) + ".", "",
            "Regenerate: `PYTHONPATH=src .venv/bin/python bench/fewlabel.py` (re-running skips the cells done), "
            "`--render` rewrites this file from the json. The method is in bench/fewlabel.py's docstring: per draw d "
