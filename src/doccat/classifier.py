@@ -30,7 +30,7 @@ from .loss import DEFAULT_THRESHOLD, SCORES, Outputs, class_weights, num_outputs
 from .metrics import classification_report, multilabel_report, regression_report
 from .model import BagClassifier, build_model, encoder_features, nb_scale, predict_logits
 from .linear import Prediction, label_targets, saved_featurizer, top_predictions
-from .text import Encoded, Featurizer, Tokens, Vocab
+from .text import Encoded, Featurizer, Tokens, Vocab, parallel_map
 from .solver import Liblinear
 from .train import Hooks, InMemory, Trainer, kept_epoch, peak_memory_mib, uses_sparse_grads
 from .vectors import load_into_bag
@@ -469,8 +469,7 @@ def _compress_saved(clf: Classifier, out: Path, data: Splits | Corpus, log) -> N
     test = None if isinstance(data, Corpus) else data.test
     kept = ""
     if test is not None and len(test) and clf.task == "classify":
-        predicted = load_linear(out).predict_proba(test.texts).argmax(1)
-        kept = f"; test accuracy {float((predicted == clf.targets(test.labels, 'test')).mean()):.4f} " \
+        kept = f"; test accuracy {load_linear(out).evaluate(test.texts, test.labels)['accuracy']:.4f} " \
                f"(float32: {clf.metrics_['test']['accuracy']:.4f})"
     log(f"compressed: {done['features_after']:,} of {done['features_before']:,} features, "
         f"{'float16' if done['bits'] == 16 else 'int8'} weights{kept}")
@@ -508,7 +507,7 @@ def _featurize(tokens: Tokens, m, start: warmstart.Start | None) -> tuple[Featur
     `start`, the saved run's featurizer as it is (see doccat.warmstart)."""
     if start is not None:
         featurizer = start.classifier.featurizer
-        return featurizer, Encoded.concat([featurizer.encode_tokens(*part) for part in tokens.parts])
+        return featurizer, Encoded.concat(parallel_map(lambda part: featurizer.encode_tokens(*part), tokens.parts))
     return Featurizer.fit_encode(tokens, ngrams=m.ngrams, buckets=m.buckets, min_freq=m.min_freq,
                                  max_vocab=m.max_vocab, max_tokens=m.max_tokens, weighting=m.weighting,
                                  min_df=m.min_df, chars=m.char_ngrams or None)
