@@ -77,10 +77,14 @@ DOCCAT = {"doccat-bag": {}}
 DOCCAT |= {f"doccat-enc-{h}": {"encoder": ENC, "bag": False, **kw} for h, kw in HEADS.items()}
 DOCCAT |= {f"doccat-encbag-{h}": {"encoder": ENC, "bag": True, **kw} for h, kw in HEADS.items()}
 VARIANTS = list(DOCCAT)  # the 7 hand-set variants the best-on-validation rows choose from
-# doccat's own recipes (model.recipe): fewlabel's head at C in 1 / (C x training documents) (the recipe's FEW_C is
-# the one that validated best: 1), and auto, which picks between the bag and fewlabel on the draw's validation split
-DOCCAT |= {f"doccat-fewlabel-C{c:g}": {"recipe": "fewlabel", "C": c} for c in (0.1, 1.0, 10.0, 100.0)}
-DOCCAT |= {"doccat-auto": {"recipe": "auto"}}
+# doccat's own recipes (model.recipe): fewlabel with its frozen encoder (as it was before the contrastive stage),
+# the head at C in 1 / (C x training documents) (the recipe's FEW_C is the one that validated best: 1), and auto,
+# which picks between the bag and that fewlabel on the draw's validation split
+DOCCAT |= {f"doccat-fewlabel-C{c:g}": {"recipe": "fewlabel", "encoder_mode": "frozen", "C": c}
+           for c in (0.1, 1.0, 10.0, 100.0)}
+DOCCAT |= {"doccat-auto-frozen": {"recipe": "auto", "encoder_mode": "frozen"}}
+# ... and as they are now: fewlabel's encoder tuned on pairs first (encoder_mode auto: contrastive), and auto with it
+DOCCAT |= {"doccat-fewlabel": {"recipe": "fewlabel"}, "doccat-auto": {"recipe": "auto"}}
 SYSTEMS = [*SETFIT, *DOCCAT]
 ENCODER_SYSTEMS = [s for s in VARIANTS if s != "doccat-bag"]
 
@@ -186,7 +190,8 @@ def run_doccat(name: str, data, files: dict) -> dict:
     resolved = {"encoder": cfg.model.encoder, "bag": cfg.model.bag, "loss": cfg.train.loss,
                 "optimizer": cfg.train.optimizer, "weight_decay": cfg.train.weight_decay, "epochs": cfg.train.epochs,
                 "char_ngrams": cfg.model.char_ngrams, "nb": cfg.model.nb, "class_weights": cfg.train.class_weights,
-                "recipe": cfg.model.recipe, "choice": m.get("recipe")}
+                "recipe": cfg.model.recipe, "choice": m.get("recipe"), "encoder_mode": cfg.model.encoder_mode,
+                "pairs": (m.get("encoder") or {}).get("pairs")}
     return {"train_seconds": m["train_seconds"], "wall_seconds": wall, "config": {"given": DOCCAT[name], "resolved": resolved},
             "test": {k: m["test"][k] for k in ("accuracy", "macro_f1")},
             "valid": {k: m["valid"][k] for k in ("accuracy", "macro_f1")}}

@@ -173,11 +173,19 @@ def test_a_loss_that_switches_the_weight_decay_says_so():
 
 # model.recipe: the few-label recipe and the automatic choice (doccat.recipe.named_recipe, candidates, pick)
 
-def test_fewlabel_is_a_frozen_encoder_alone_with_its_weight_decay_unless_given():
-    from doccat.recipe import FEW_C, FEW_ENCODER, named_recipe
+def test_fewlabel_is_an_encoder_alone_tuned_on_pairs_with_its_weight_decay_unless_given():
+    from doccat.recipe import FEW_C, FEW_ENCODER, FEW_MODE, named_recipe
     cfg = named_recipe(Config(model=ModelConfig(recipe="fewlabel")))
-    assert (cfg.model.encoder, cfg.model.bag, cfg.model.encoder_mode) == (FEW_ENCODER, False, "frozen")
+    assert (cfg.model.encoder, cfg.model.bag) == (FEW_ENCODER, False)
     stats = Stats("classify", ["a", "b"], 32, 320, [16, 16])
+    assert recipe.resolve(Config(model=ModelConfig(recipe="fewlabel")), stats).model.encoder_mode == FEW_MODE
+    frozen = Config(model=ModelConfig(recipe="fewlabel", encoder_mode="frozen"))  # a mode given is kept
+    assert recipe.resolve(frozen, stats).model.encoder_mode == "frozen"
+    tags = Stats("multilabel", ["a", "b"], 32, 320, [16, 16])  # no classes to pair by: frozen
+    assert recipe.resolve(Config(model=ModelConfig(recipe="fewlabel")), tags).model.encoder_mode == "frozen"
+    assert recipe.resolve(Config(model=ModelConfig(encoder="x")), stats).model.encoder_mode == "frozen"  # not fewlabel
+    with pytest.raises(ConfigError, match="contrastive pairs documents of one class"):
+        recipe.resolve(Config(model=ModelConfig(encoder="x", encoder_mode="contrastive")), tags)
     assert recipe.resolve(Config(model=ModelConfig(recipe="fewlabel")), stats).train.weight_decay == 1 / (FEW_C * 32)
     given = Config(model=ModelConfig(recipe="fewlabel", encoder="/models/mine"), train=TrainConfig(weight_decay=0.5))
     assert recipe.resolve(given, stats).model.encoder == "/models/mine"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import statistics
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -666,6 +667,8 @@ def _encode(clf: Classifier, splits: Splits, train_enc, valid_enc, log):
     through its disk cache), and what metrics.json records: the encoder's identity and the cache's use."""
     t0 = time.perf_counter()
     info = {**clf.encoder_.identity(), "device": str(clf.encoder_.device)}
+    if clf.config.model.encoder_mode == "contrastive":
+        info["pairs"] = _tune_on_pairs(clf, splits.train, log)
     out = []
     for name, split, enc in (("train", splits.train, train_enc), ("valid", splits.valid, valid_enc)):
         out.append(encoder_features(clf.encoder_, clf.config.model, enc, split.texts, cache=True))
@@ -678,6 +681,20 @@ def _encode(clf: Classifier, splits: Splits, train_enc, valid_enc, log):
             f"({sum(c['cached'] for c in info['cache'].values()):,} from the cache "
             f"{Path(cache['file']).parent.parent})")
     return out[0], out[1], info
+
+
+def _tune_on_pairs(clf: Classifier, train, log) -> dict:
+    """model.encoder_mode contrastive: the encoder tuned on pairs of training documents before its embeddings
+    are taken (doccat.encoder.tune_on_pairs); returns what metrics.json records of it."""
+    from .encoder import tune_on_pairs
+    m, t, t0 = clf.config.model, clf.config.train, time.perf_counter()
+    losses = tune_on_pairs(clf.encoder_, train.texts, train.labels, m, t.encoder_lr, t.seed)
+    seconds = round(time.perf_counter() - t0, 2)
+    first, last = (statistics.mean(part) for part in (losses[:5], losses[-5:]))
+    log(f"encoder: contrastive stage, {len(losses)} steps of {min(m.encoder_pair_batch, len(train))} documents "
+        f"({m.encoder_pair_max_length} tokens) in {seconds}s; pair loss {first:.4f} -> {last:.4f} (means of the "
+        "first and last 5 steps)")
+    return {"steps": len(losses), "seconds": seconds, "loss_first": first, "loss_last": last}
 
 
 def _saved_encoder(path, cfg: Config, recorded: dict | None, folder, device: str):

@@ -145,10 +145,20 @@ class ModelConfig:
     bag: bool = option(True, "with an encoder: the n-gram bag beside it; false: the encoder alone")
     encoder: str | None = option(None, "a sentence encoder: a known name (all-MiniLM-L6-v2, with the "
                                  "'encoder' extra) or a Hugging Face model folder")
-    encoder_mode: str = option("frozen", "frozen: the encoder's embeddings computed once (cached on disk) and "
-                               "a head trained on them; finetune: the encoder trains too (mini-batches)",
-                               ("frozen", "finetune"))
-    encoder_layers: int | None = option(None, "finetune: only the top N transformer layers train; unset = all")
+    encoder_mode: str = option("auto", "frozen: the encoder's embeddings computed once (cached on disk) and "
+                               "a head trained on them; finetune: the encoder trains too (mini-batches); "
+                               "contrastive: first the encoder alone is tuned on pairs of training documents (same "
+                               "class or not, as SetFit), then a head is trained on its embeddings; the tuned "
+                               "encoder is saved with the run; auto: contrastive for recipe fewlabel on a classify "
+                               "task, else frozen", ("auto", "frozen", "finetune", "contrastive"))
+    encoder_layers: int | None = option(None, "finetune, contrastive: only the top N transformer layers train; "
+                                        "unset = all")
+    encoder_pair_steps: int = option(40, "contrastive: optimizer steps of the pair stage (its cost: a step is "
+                                     "one forward and backward pass over encoder_pair_batch documents)")
+    encoder_pair_batch: int = option(32, "contrastive: documents per step; every pair among them counts, those of "
+                                     "the same class pulled to cosine 1, the others pushed to 0")
+    encoder_pair_max_length: int = option(64, "contrastive: tokens per document in the pair stage (the first "
+                                          "ones; the embeddings the head learns from use encoder_max_length)")
     encoder_max_length: int | None = option(None, "tokens per encoder window; unset: the encoder's own (256 "
                                             "for MiniLM)")
     encoder_long_docs: str = option("truncate", "documents longer than a window: truncate keeps the first; "
@@ -183,8 +193,8 @@ class TrainConfig:
                             "mini-batches (batch_size > 0); auto: liblinear where it applies, else lbfgs",
                             ("auto", "liblinear", "lbfgs", "sgd", "adam", "adamw", "adagrad", "rmsprop"))
     lr: float = option(1.0, "the learning rate (not used by liblinear; lbfgs: its first step size)")
-    encoder_lr: float = option(2e-5, "encoder_mode finetune: the pretrained encoder's learning rate (small: it "
-                               "forgets)")
+    encoder_lr: float = option(2e-5, "encoder_mode finetune or contrastive: the pretrained encoder's learning "
+                               "rate (small: it forgets)")
     momentum: float = option(0.0, "sgd only: the momentum, in [0, 1)")
     nesterov: bool = option(False, "sgd with momentum only: Nesterov's momentum")
     weight_decay: float | None = option(None, "L2 on the weights (not the biases): the objective is the mean "
@@ -425,6 +435,10 @@ def _pretrained_checks(cfg: Config) -> list[tuple[str, bool, str]]:
         ("model.encoder_mode", m.encoder_mode != "finetune" or t.optimizer not in FULL_BATCH,
          "finetune trains the transformer on mini-batches, not full batch: choose e.g. "
          "--optimizer adamw --batch-size 32 --lr 1e-3"),
+        ("model.encoder_pair_steps", m.encoder_pair_steps >= 1, "must be >= 1 (for none, use encoder_mode frozen)"),
+        ("model.encoder_pair_batch", m.encoder_pair_batch >= 2, "must be >= 2: a pair needs two documents"),
+        ("model.encoder_pair_max_length", m.encoder_pair_max_length >= 3,
+         "must be >= 3 (the encoder's two special tokens and one of text)"),
         ("train.encoder_lr", t.encoder_lr > 0, "must be > 0"),
     ]
 

@@ -309,6 +309,50 @@ class Encoder:
         return emb
 
 
+def tune_on_pairs(encoder: Encoder, texts: list[str], labels, cfg, lr: float, seed: int) -> list[float]:
+    """SetFit's contrastive stage (Tunstall et al. 2022) on `encoder.module`, in place: each of the
+    model config's `encoder_pair_steps` steps embeds `encoder_pair_batch` training documents (cut to
+    `encoder_pair_max_length` tokens) and every pair among them regresses its cosine similarity onto 1
+    (same label) or 0 (cosine loss, as SetFit's default), positive and negative pairs weighing half
+    each; AdamW at `lr`. All pairs of a batch, not sampled pairs: one forward pass yields B(B-1)/2 of
+    them. Only the top `encoder_layers` layers train (unset: all); the module ends frozen. Returns
+    each step's loss."""
+    y = torch.as_tensor(np.unique(np.asarray(labels), return_inverse=True)[1], device=encoder.device)
+    module, rng = encoder.module, np.random.default_rng(seed)
+    module.freeze_below_top(cfg.encoder_layers)
+    opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    batch, order, losses = min(cfg.encoder_pair_batch, len(texts)), np.array([], dtype=np.int64), []
+    torch.manual_seed(seed)  # dropout
+    module.train()
+    try:
+        for _ in range(cfg.encoder_pair_steps):
+            if len(order) < batch:  # each document once before any twice
+                order = np.concatenate([order, rng.permutation(len(texts))])
+            rows, order = order[:batch], order[batch:]
+            ids = encoder.tokenizer([texts[i] for i in rows], truncation=True, padding=True, return_tensors="pt",
+                                    max_length=min(cfg.encoder_pair_max_length, encoder.max_length))
+            emb = F.normalize(module(**{k: v.to(encoder.device) for k, v in ids.items()}), dim=-1)
+            loss = pair_loss(emb, y[torch.as_tensor(rows, device=encoder.device)])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    finally:
+        module.eval()
+        module.freeze_below_top(0)
+    return losses
+
+
+def pair_loss(emb: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The mean squared error of every pair's cosine (B, H unit rows) against 1 (same label) or 0, the
+    positive and the negative pairs' means weighing half each (few labels: most pairs are negatives)."""
+    i, j = torch.triu_indices(len(y), len(y), 1, device=emb.device)
+    same = y[i] == y[j]
+    err = ((emb[i] * emb[j]).sum(-1) - same.to(emb.dtype)) ** 2
+    parts = [err[mask].mean() for mask in (same, ~same) if mask.any()]
+    return sum(parts) / len(parts) if parts else emb.sum() * 0.0
+
+
 def from_config(cfg, device: str = "auto", recorded: dict | None = None, path=None) -> Encoder:
     """The encoder a ModelConfig names (model.encoder and its encoder_* settings), on `device`.
     For a saved run, `recorded` is the identity it saved: the encoder must be that very one

@@ -185,6 +185,8 @@ class EncoderClassifier(nn.Module):
     (model.encoder_mode "frozen"), its embeddings come with the batch, computed once and cached; the
     model holds no encoder weights. Fine-tuned ("finetune"), `self.encoder` is its EncoderModule, a
     submodule trained (its top encoder_layers) and saved with the rest; the batch holds the texts.
+    Contrastive, the EncoderModule is saved too, but tuned before the head trains (doccat.encoder.
+    tune_on_pairs) and frozen while it does: the embeddings come with the batch, as frozen's do.
 
     The transformer runs on its own device (train.device); the bag and the MLP stay on the CPU, where
     doccat's sparse products are fast: only the (B, H) embeddings cross over.
@@ -201,9 +203,9 @@ class EncoderClassifier(nn.Module):
                      init_scheme(cfg), cfg.init_range)  # never the pretrained encoder's own weights
         self.unfreeze_after = freeze_bag(self.bag, cfg) if self.bag is not None else 0
         self.encoder = None
-        if cfg.encoder_mode == "finetune":
-            encoder.module.freeze_below_top(cfg.encoder_layers)
-            self.encoder = encoder.module  # a submodule: trained, and saved in model.safetensors
+        if cfg.encoder_mode in ("finetune", "contrastive"):  # a submodule: trained, and saved in model.safetensors
+            encoder.module.freeze_below_top(cfg.encoder_layers if cfg.encoder_mode == "finetune" else 0)
+            self.encoder = encoder.module
         self._encoder = encoder  # its tokenizer; not a submodule
 
     def forward(self, x: Batch) -> torch.Tensor:
@@ -236,12 +238,14 @@ def build_model(cfg: ModelConfig, num_features: int, num_classes: int, sparse: b
 def encoder_features(encoder, cfg: ModelConfig, bag: Encoded, texts: list[str], cache: bool = False) -> Features:
     """EncoderClassifier's inputs for `texts` (with their bag encoded by the Featurizer). A frozen encoder
     embeds them here, through the disk cache when `cache` (corpora: the next epoch and the next run
-    read them back), else directly (a few texts to predict are not worth a cache file)."""
+    read them back), else directly (a few texts to predict are not worth a cache file). The cache is
+    keyed by the encoder's files: the weights a contrastive stage tuned are never cached."""
     bag = bag if cfg.bag else None
     if cfg.encoder_mode == "finetune":
         return Features(bag, texts=list(texts))
-    emb = encoder.encode_cached(list(texts), cfg.encoder_cache) if cache else encoder.encode(list(texts))
-    return Features(bag, emb=emb)
+    if cache and cfg.encoder_mode != "contrastive":
+        return Features(bag, emb=encoder.encode_cached(list(texts), cfg.encoder_cache))
+    return Features(bag, emb=encoder.encode(list(texts)))
 
 
 @torch.no_grad()

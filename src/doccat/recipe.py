@@ -27,6 +27,9 @@ AUTO_PATIENCE = 5
 # model.recipe fewlabel: the encoder when none is given; train.weight_decay None: 1 / (FEW_C x training documents)
 # (a summed loss's C, as scikit-learn's LogisticRegression takes it, which SetFit's head is)
 FEW_ENCODER, FEW_C = "all-MiniLM-L6-v2", 1.0
+# ... and its encoder, for a task with classes: tuned on pairs of training documents first (SetFit's contrastive
+# stage: +4 to +28 points over the frozen encoder on the benchmark's validation draws, bench/FEWLABEL.md)
+FEW_MODE = "contrastive"
 AUTO_FEW_PER_CLASS = 100  # model.recipe auto: fewlabel is a candidate up to this many training documents per class
 AUTO_Z = 2.0  # ... and is kept unless the bag validates better by more than this many standard errors
 
@@ -56,6 +59,7 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
         undecided = [key for key, value in (("data.task", cfg.data.task == "auto"),
                                             ("model.char_ngrams", cfg.model.char_ngrams is None),
                                             ("model.nb", cfg.model.nb is None), ("train.loss", cfg.train.loss == "auto"),
+                                            ("model.encoder_mode", cfg.model.encoder and cfg.model.encoder_mode == "auto"),
                                             ("train.weight_decay", cfg.train.weight_decay is None),
                                             ("train.class_weights", cfg.train.class_weights == "auto"),
                                             ("train.optimizer", cfg.train.optimizer == "auto")) if value]
@@ -67,6 +71,10 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
     if cfg.train.compress_bits < 32 and not is_linear(cfg.model):
         raise ConfigError("train.compress_bits / compress_max_features compress a linear model's weights (the default "
                           "recipe: embed_dim 0, no hidden layers, no encoder); a network is saved as float32")
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, encoder_mode=_encoder_mode(cfg.model, stats.task)))
+    if cfg.model.encoder and cfg.model.encoder_mode == "contrastive" and stats.task != "classify":
+        raise ConfigError(f"model.encoder_mode contrastive pairs documents of one class against those of others: "
+                          f"a {stats.task} task has no such pairs (use encoder_mode frozen or finetune)")
     loss = check_loss(stats.task, _loss(cfg, stats.task), len(stats.classes))
     if loss == "squared_hinge" and cfg.train.label_smoothing:
         raise LossError("train.label_smoothing smooths probabilities: squared_hinge has none to smooth "
@@ -84,17 +92,24 @@ def resolve(cfg: Config, stats: Stats | None) -> Config:
 
 
 def named_recipe(cfg: Config) -> Config:
-    """model.recipe fewlabel: a frozen encoder (FEW_ENCODER unless model.encoder names one) and a linear head alone
-    (its weight decay: see `resolve`); bag: `cfg` as it is. ("auto" is decided by training both:
-    doccat.classifier, with `candidates` and `pick`.)"""
+    """model.recipe fewlabel: an encoder (FEW_ENCODER unless model.encoder names one; its mode: see `_encoder_mode`)
+    and a linear head alone (its weight decay: see `resolve`); bag: `cfg` as it is. ("auto" is decided by training
+    both: doccat.classifier, with `candidates` and `pick`.)"""
     m = cfg.model
     if m.recipe == "auto":
         raise ConfigError("model.recipe auto is decided on the training data (doccat.train); a resolved config "
                           "names bag or fewlabel")
     if m.recipe != "fewlabel":
         return cfg
-    return dataclasses.replace(cfg, model=dataclasses.replace(m, encoder=m.encoder or FEW_ENCODER, bag=False,
-                                                              encoder_mode="frozen"))
+    return dataclasses.replace(cfg, model=dataclasses.replace(m, encoder=m.encoder or FEW_ENCODER, bag=False))
+
+
+def _encoder_mode(m: ModelConfig, task: str) -> str:
+    """model.encoder_mode auto: FEW_MODE for recipe fewlabel on a task with classes (the pairs need them), else
+    frozen; without an encoder it stays as given (unused)."""
+    if not m.encoder or m.encoder_mode != "auto":
+        return m.encoder_mode
+    return FEW_MODE if m.recipe == "fewlabel" and task == "classify" else "frozen"
 
 
 def candidates(documents: int, classes: int) -> tuple[list[str], str]:
@@ -201,7 +216,7 @@ def decisions(given: Config, resolved: Config, stats: Stats) -> list[str]:
     m, t = resolved.model, resolved.train
     named = named_recipe(given)
     lines = [] if named is given else [
-        f"recipe: model.recipe {given.model.recipe} -> encoder {m.encoder}, frozen, bag false (a linear head on the "
+        f"recipe: model.recipe {given.model.recipe} -> encoder {m.encoder}, bag false (a linear head on the "
         "encoder's embeddings, for few examples per class)"]
     given = named
     linear = is_linear(given.model)
@@ -221,6 +236,10 @@ def decisions(given: Config, resolved: Config, stats: Stats) -> list[str]:
                                 else "not solved by liblinear"),
         "train.patience": ("mini-batches: stop once validation stops improving" if t.patience else
                            "full batch: it stops when the objective no longer falls (tol)"),
+        **({"model.encoder_mode": (f"tuned on pairs of training documents ({m.encoder_pair_steps} steps of "
+                                   f"{m.encoder_pair_batch}), then frozen: recipe fewlabel, a {stats.task} task"
+                                   if m.encoder_mode == "contrastive" else "not recipe fewlabel on a classify task")}
+           if m.encoder else {}),
         "train.optimizer": ("it solves this linear SVM exactly" if t.optimizer == "liblinear" else
                             "liblinear needs " + ", ".join(_liblinear_misses(dataclasses.replace(given, train=t)))),
     }
