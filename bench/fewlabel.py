@@ -368,43 +368,67 @@ def paired(report, corpus, size, a: str, b: str):
 
 
 def recipe_section(report: dict, corpora: list[str], sizes: list[int]) -> list[str]:
-    """doccat's model.recipe: how fewlabel's C was chosen (validation only), what auto chose, and the issue's targets
-    for auto against SetFit's default (same draws, side by side where SetFit ran)."""
+    """doccat's model.recipe: how fewlabel's C and its contrastive stage were chosen (validation only), what auto
+    chose, and the issue's targets for fewlabel and auto against SetFit's default (same draws, side by side)."""
     fews = [s for s in DOCCAT if s.startswith("doccat-fewlabel-C")]
     val = {s: [r["valid"]["accuracy"] for c in corpora for n in sizes for r in results(report, c, n, s)] for s in fews}
     out = ["## doccat's few-label recipe (`--recipe fewlabel`, `--recipe auto`)", "",
-           "fewlabel: all-MiniLM-L6-v2's frozen embeddings, a softmax head alone, weight decay 1 / (C x training "
-           "documents). C was chosen on VALIDATION accuracy only, the mean over every corpus, size and draw:", "",
+           "fewlabel's head: a softmax head alone on all-MiniLM-L6-v2's embeddings, weight decay 1 / (C x training "
+           "documents). C was chosen (on the frozen encoder, before the contrastive stage existed) on VALIDATION "
+           "accuracy only, the mean over every corpus, size and draw:", "",
            "| C | mean validation accuracy | cells |", "|---|---|---|"]
     out += [f"| {s.removeprefix('doccat-fewlabel-C')} | {statistics.mean(v):.4f} | {len(v)} |" for s, v in val.items() if v]
     out += ["", "doccat.recipe.FEW_C is 1: it and 10 validate within a thousandth of each other, above 0.1 and 100; of the "
-            "two, 1 is scikit-learn's LogisticRegression default, which SetFit's head uses."]
+            "two, 1 is scikit-learn's LogisticRegression default, which SetFit's head uses.", "",
+            "fewlabel's encoder: frozen (`doccat-fewlabel-C1`) or first tuned on pairs of training documents "
+            "(`doccat-fewlabel`: encoder_mode contrastive, 40 steps of 32 documents at 64 tokens, lr 2e-5; the same "
+            "head). VALIDATION accuracy, mean over the draws both ran (the recipe's FEW_MODE is the better one):", "",
+            "| corpus | " + " | ".join(f"{n} per class" for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
+    for c in corpora:
+        cells = []
+        for n in sizes:
+            tuned = {r["draw"]: r["valid"]["accuracy"] for r in results(report, c, n, "doccat-fewlabel")}
+            frozen = {r["draw"]: r["valid"]["accuracy"] for r in results(report, c, n, "doccat-fewlabel-C1")}
+            both = sorted(set(tuned) & set(frozen))
+            cells.append("—" if not both else f"{statistics.mean(tuned[d] for d in both):.4f} vs "
+                         f"{statistics.mean(frozen[d] for d in both):.4f} n={len(both)}")
+        out.append(f"| {NAMES[c]} (contrastive vs frozen) | " + " | ".join(cells) + " |")
     out += ["", "auto trains the bag and fewlabel on the draw and keeps fewlabel unless the bag validates better by more "
             "than 2 standard errors; what it kept, per corpus and size (draws):", ""]
-    for c in corpora:
-        kept = {n: [r["config"]["resolved"]["recipe"] for r in results(report, c, n, "doccat-auto")] for n in sizes}
-        out.append(f"- {NAMES[c]}: " + "; ".join(f"{n}/class " + ", ".join(f"{k} {v.count(k)}" for k in sorted(set(v)))
-                                                 for n, v in kept.items() if v))
-    out += ["", "Targets for `--recipe auto` (test accuracy means over the draws both ran; seconds: training):", ""]
+    for system in ("doccat-auto", "doccat-auto-frozen"):
+        out.append(f"`{system}`:")
+        for c in corpora:
+            kept = {n: [r["config"]["resolved"]["recipe"] for r in results(report, c, n, system)] for n in sizes}
+            out.append(f"- {NAMES[c]}: " + ("; ".join(f"{n}/class " + ", ".join(f"{k} {v.count(k)}" for k in sorted(set(v)))
+                                                      for n, v in kept.items() if v) or "not run"))
+        out.append("")
+    for system in ("doccat-fewlabel", "doccat-auto"):
+        out += recipe_targets(report, system, sizes)
+    return out + [""]
+
+
+def recipe_targets(report: dict, system: str, sizes: list[int]) -> list[str]:
+    """The issue's targets for one of doccat's recipes, on the draws it and SetFit's default both ran."""
+    out = [f"Targets for `{system}` (test accuracy means over the draws both ran; seconds: training):", ""]
     for c in ("sst2", "ag_news", "trec"):
         for n in sizes:
-            auto = {r["draw"]: r for r in results(report, c, n, "doccat-auto")}
+            mine = {r["draw"]: r for r in results(report, c, n, system)}
             setfit = {r["draw"]: r for r in results(report, c, n, "setfit-default")}
-            both = sorted(set(auto) & set(setfit))
+            both = sorted(set(mine) & set(setfit))
             if not both:
-                out.append(f"- {NAMES[c]} @{n}: SetFit not measured")
+                out.append(f"- {NAMES[c]} @{n}: " + ("SetFit not measured" if mine else f"{system} not run"))
                 continue
-            a, f = (statistics.mean(x[d]["test"]["accuracy"] for d in both) for x in (auto, setfit))
-            ratio = statistics.mean(auto[d]["train_seconds"] for d in both) / statistics.mean(
+            a, f = (statistics.mean(x[d]["test"]["accuracy"] for d in both) for x in (mine, setfit))
+            ratio = statistics.mean(mine[d]["train_seconds"] for d in both) / statistics.mean(
                 setfit[d]["train_seconds"] for d in both)
             ok = a >= f and (n > 16 or ratio <= 1 / 3)
-            out.append(f"- {NAMES[c]} @{n} ({len(both)} draws): auto {a:.4f} vs SetFit {f:.4f} ({100 * (a - f):+.2f} "
+            out.append(f"- {NAMES[c]} @{n} ({len(both)} draws): {a:.4f} vs SetFit {f:.4f} ({100 * (a - f):+.2f} "
                        f"points), {ratio:.3f}x its seconds: {'MET' if ok else 'MISSED'}")
     for c in ("sst2", "ag_news"):
-        auto, bag = (summary(results(report, c, 8, s)) for s in ("doccat-auto", "doccat-bag"))
-        if auto and bag:
-            gain = 100 * (auto["mean"] - bag["mean"])
-            out.append(f"- {NAMES[c]} @8: auto {auto['mean']:.4f} vs the bag {bag['mean']:.4f} ({gain:+.2f} points, "
+        mine, bag = (summary(results(report, c, 8, s)) for s in (system, "doccat-bag"))
+        if mine and bag:
+            gain = 100 * (mine["mean"] - bag["mean"])
+            out.append(f"- {NAMES[c]} @8: {mine['mean']:.4f} vs the bag {bag['mean']:.4f} ({gain:+.2f} points, "
                        f"target +5): {'MET' if gain >= 5 else 'MISSED'}")
     return out + [""]
 

@@ -11,7 +11,7 @@ import torch
 pytest.importorskip("transformers")
 
 from doccat.encoder import (  # noqa: E402
-    Encoder, EncoderError, EncoderModule, check_identity, default_cache_dir, param_groups,
+    Encoder, EncoderError, EncoderModule, check_identity, default_cache_dir, pair_loss, param_groups, tune_on_pairs,
 )
 
 WORDS = "the a cat dog sat on mat good bad movie film great awful plot actor long story".split()
@@ -273,6 +273,34 @@ def test_fine_tuning_top_layers_with_their_own_learning_rate(tiny):
         np.testing.assert_allclose(module(**enc.tokenize(texts)).numpy(), enc.encode(texts), atol=1e-5)
     module.freeze_below_top(None)
     assert all(p.requires_grad for p in module.parameters())
+
+
+def test_pair_loss_is_zero_when_same_labels_coincide_and_others_are_orthogonal():
+    e = torch.eye(3)[[0, 0, 1, 2]]  # rows 0 and 1: one label, the same vector; 2 and 3 orthogonal to all
+    y = torch.tensor([0, 0, 1, 2])
+    assert pair_loss(e, y).item() == 0.0
+    flipped = torch.eye(3)[[0, 1, 1, 2]]  # the positive pair orthogonal (error 1), one negative pair coincides (1)
+    # positives' mean 1 and negatives' mean 1/5, half each: the few positives weigh as much as the many negatives
+    assert pair_loss(flipped, y).item() == pytest.approx(0.5 * 1 + 0.5 * 1 / 5)
+    assert pair_loss(e[[0, 2]], torch.tensor([0, 1])).item() == 0.0  # negatives only: their mean alone
+
+
+def test_tune_on_pairs_pulls_a_class_together_trains_the_top_layers_only_and_ends_frozen(tiny):
+    from doccat.config import ModelConfig
+    enc = Encoder(tiny, device="cpu")
+    base = {k: v.clone() for k, v in enc.module.state_dict().items()}
+    texts = [f"{w} the movie" for w in ["good", "great"] * 6] + [f"{w} the film" for w in ["bad", "awful"] * 6]
+    labels = ["pos"] * 12 + ["neg"] * 12
+    cfg = ModelConfig(encoder_layers=1, encoder_pair_steps=30, encoder_pair_batch=8)
+    losses = tune_on_pairs(enc, texts, labels, cfg, lr=1e-3, seed=0)
+    assert len(losses) == 30 and np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+    changed = {k for k, v in enc.module.state_dict().items() if not torch.equal(v, base[k])}
+    assert changed and all(k.startswith("model.encoder.layer.1.") for k in changed)
+    assert not enc.module.training and not any(p.requires_grad for p in enc.module.parameters())
+    emb = torch.from_numpy(enc.encode(texts))
+    sim = emb @ emb.T
+    same = torch.tensor([a == b for a in labels for b in labels]).view(24, 24)
+    assert sim[same].mean() > sim[~same].mean() + 0.3
 
 
 def test_real_all_minilm_l6_v2_offline(monkeypatch):

@@ -174,6 +174,31 @@ def test_fine_tuned_encoder_trains_top_layers_and_is_saved(tiny, files, tmp_path
     assert again.explain(texts[0])["words"]
 
 
+def test_contrastive_encoder_is_tuned_first_saved_with_the_run_and_never_cached(tiny, files, tmp_path):
+    base = encoder_mod.Encoder(tiny, device="cpu").module.state_dict()
+    cache = tmp_path / "cache"
+    clf = doccat.train(encoder=str(tiny), bag=False, encoder_mode="contrastive", encoder_pair_steps=6,
+                       encoder_pair_batch=8, encoder_lr=1e-3, encoder_cache=str(cache), out=tmp_path / "run",
+                       **files, **FAST)
+    pairs = clf.metrics_["encoder"]["pairs"]
+    assert pairs["steps"] == 6 and pairs["loss_first"] > 0 and "cache" not in clf.metrics_["encoder"]
+    assert not cache.exists() or not any(cache.rglob("*.safetensors"))  # tuned weights' embeddings: not cached
+    assert clf.config.train.optimizer == "lbfgs"  # the head alone: the encoder's weights are frozen by then
+    assert not any(p.requires_grad for p in clf.model.encoder.parameters())
+    key = "model.encoder.layer.1.output.dense.weight"
+    assert not torch.equal(clf.model.encoder.state_dict()[key], base[key])
+    texts = reviews(10, 3)[0]
+    again = doccat.load(tmp_path / "run")
+    assert torch.equal(again.model.encoder.state_dict()[key], clf.model.encoder.state_dict()[key])
+    np.testing.assert_allclose(again.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
+
+
+def test_contrastive_needs_classes(tiny):
+    with pytest.raises(ConfigError, match="contrastive pairs documents of one class"):
+        doccat.train([f"good {i}" for i in range(20)], [float(i) for i in range(20)], encoder=str(tiny),
+                     encoder_mode="contrastive", **FAST)
+
+
 def test_encoder_params_get_their_own_learning_rate(tiny):
     from doccat.config import ModelConfig
     from doccat.model import EncoderClassifier
@@ -201,7 +226,9 @@ def test_explain_combined_and_encoder_only(tiny, files):
 
 
 @pytest.mark.parametrize("kw,message", [
-    (dict(encoder_mode="finetuned"), "model.encoder_mode: 'finetuned' is not one of finetune, frozen"),
+    (dict(encoder_mode="finetuned"), "model.encoder_mode: 'finetuned' is not one of auto, contrastive, finetune, "
+                                     "frozen"),
+    (dict(encoder_pair_batch=1), "model.encoder_pair_batch must be >= 2"),
     (dict(encoder_long_docs="split"), "model.encoder_long_docs: 'split' is not one of chunk, truncate"),
     (dict(encoder_mode="finetune"), "finetune trains the transformer on mini-batches"),
     (dict(encoder_layers=0), "model.encoder_layers must be >= 1"),
@@ -291,6 +318,23 @@ def test_recipe_auto_records_its_choice_and_reason_in_the_config_metrics_and_log
     texts, labels = make_corpus(150, seed=1)
     big = doccat.train(texts, labels, recipe="auto", log=lambda *a: None)
     assert big.config.model.recipe == "bag" and big.metrics_["recipe"]["valid_scores"] == {}
+
+
+def test_recipe_auto_keeps_the_candidate_it_chose_instead_of_training_it_again(tiny, tmp_path, monkeypatch):
+    from doccat import recipe
+    monkeypatch.setattr(recipe, "FEW_ENCODER", str(tiny))
+    tunes, real = [], encoder_mod.tune_on_pairs
+    monkeypatch.setattr(encoder_mod, "tune_on_pairs", lambda *a, **kw: tunes.append(1) or real(*a, **kw))
+    lines = []
+    clf = doccat.train(*reviews(60, 1), recipe="auto", valid_fraction=0.3, test_fraction=0.2, encoder_pair_steps=3,
+                       out=tmp_path / "run", log=lines.append)
+    assert len(tunes) == 1  # fewlabel's contrastive stage ran once: as a candidate
+    assert any(line.startswith("[fewlabel] encoder: contrastive stage, 3 steps") for line in lines)
+    assert any(line.startswith("[bag] features: ") for line in lines)
+    choice = clf.metrics_["recipe"]
+    assert clf.config.model.recipe == choice["chosen"] and clf.metrics_["test"]["accuracy"] >= 0
+    texts = reviews(10, 3)[0]
+    np.testing.assert_allclose(doccat.load(tmp_path / "run").predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
 
 
 def test_recipe_auto_without_the_encoder_keeps_the_bag_and_says_why(monkeypatch):

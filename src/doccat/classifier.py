@@ -398,8 +398,31 @@ def fit_data(data: Splits | Corpus, cfg: Config, options: RunOptions) -> Classif
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     t0 = time.perf_counter()
-    cfg, choice = choose_recipe(data, cfg, hooks.log) if cfg.model.recipe == "auto" else (cfg, None)
+    cfg, choice, clf = choose_recipe(data, cfg, hooks.log) if cfg.model.recipe == "auto" else (cfg, None, None)
     start = warmstart.checked(load(cfg.train.init_from, "cpu"), cfg.train.init_from) if cfg.train.init_from else None
+    checkpoints = options.checkpoints
+    if clf is None:
+        clf, checkpoints, pretrained, size = _fit(data, cfg, options, hooks, start)
+    else:  # auto's chosen candidate, trained on these very splits: kept, not trained again
+        pretrained, size = {k: clf.metrics_[k] for k in ("vectors", "encoder") if k in clf.metrics_}, len(data.train)
+        if checkpoints is None and options.out is not None:
+            checkpoints = Checkpoints.start(options.out, config_mod.to_dict(clf.config), options.overwrite)
+    clf.metrics_ = {"train_seconds": time.perf_counter() - t0, **_metrics(clf, data, pretrained),
+                    "documents_learned": warmstart.documents_learned(start, size),
+                    **({"recipe": choice} if choice else {})}
+    if checkpoints is not None:
+        if distributed.is_main():
+            clf.save(checkpoints.out, options.overwrite)
+        checkpoints.finish()
+        if distributed.is_main() and clf.config.train.compress_bits < 32:
+            _compress_saved(clf, checkpoints.out, data, hooks.log)
+    distributed.barrier()  # ranks leave together: one leaving the group while another still used it aborted (torchrun, streaming)
+    return clf
+
+
+def _fit(data: Splits | Corpus, cfg: Config, options: RunOptions, hooks: Hooks, start) -> tuple:
+    """The resolved recipe's classifier, trained (checkpointed into options.out's .partial folder); returns it,
+    the checkpoints, what the pretrained representations reported, and the number of training documents."""
     clf, train_data, valid_data, pretrained = (_prepare_stream(data, cfg, hooks.log) if isinstance(data, Corpus)
                                                else _prepare(data, cfg, hooks.log, start))
     clf.model.to(distributed.device(cfg.train.device))
@@ -418,46 +441,36 @@ def fit_data(data: Splits | Corpus, cfg: Config, options: RunOptions) -> Classif
     clf.batches_ = trainer.run.batches
     if clf.config.model.nb:
         clf.model.fold_scale()  # the scale into the weights: a plain linear bag again
-    clf.metrics_ = {"train_seconds": time.perf_counter() - t0, **_metrics(clf, data, pretrained),
-                    "documents_learned": warmstart.documents_learned(start, train_data.size),
-                    **({"recipe": choice} if choice else {})}
-    if checkpoints is not None:
-        if distributed.is_main():
-            clf.save(checkpoints.out, options.overwrite)
-        checkpoints.finish()
-        if distributed.is_main() and t.compress_bits < 32:
-            _compress_saved(clf, checkpoints.out, data, hooks.log)
-    distributed.barrier()  # ranks leave together: one leaving the group while another still used it aborted (torchrun, streaming)
-    return clf
+    return clf, checkpoints, pretrained, train_data.size
 
 
-def choose_recipe(data: Splits | Corpus, cfg: Config, log) -> tuple[Config, dict]:
+def choose_recipe(data: Splits | Corpus, cfg: Config, log) -> tuple[Config, dict, Classifier | None]:
     """model.recipe auto made bag or fewlabel: by the training split's size (doccat.recipe.candidates), then,
-    where both are candidates, by each one's validation score, trained on the same splits. Returns the config
-    and what metrics.json keeps of the choice (the log says it too)."""
+    where both are candidates, by each one's validation score, trained on the same splits. Returns the config,
+    what metrics.json keeps of the choice (the log says it too), and the chosen candidate where it was trained
+    (the run keeps it: training it again would give the same model at the same cost)."""
     if isinstance(data, Corpus):  # a stream is a corpus too large for memory: the bag's
         names, why = ["bag"], "a streamed corpus"
     else:
         names, why = recipe.candidates(len(data.train), len(data.classes) or 1)
-    scores = {}
+    scores, tried = {}, {}
     if len(names) > 1 and len(data.valid):
-        quiet = RunOptions(hooks=Hooks(log=LOG.debug, progress=False))
         held_out = dataclasses.replace(data, test=None)  # the candidates are compared on validation only
-        for name in names:
+        for name in names:  # each one's log lines marked with its name
+            options = RunOptions(hooks=Hooks(log=lambda line, name=name: log(f"[{name}] {line}"), progress=False))
             try:
-                tried = fit_data(held_out, dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, recipe=name)),
-                                 quiet)
+                tried[name] = fit_data(held_out, recipe.candidate(cfg, name), options)
             except config_mod.ConfigError as e:  # e.g. the encoder extra not installed: the bag is left
                 why += f"; {name} not tried: {e}"
                 continue
-            scores[name] = kept_epoch(tried.history_, tried.config.train.keep)["val_score"]
+            scores[name] = kept_epoch(tried[name].history_, tried[name].config.train.keep)["val_score"]
         chosen, why = recipe.pick(scores, why, len(data.valid))
     else:
         chosen = names[-1]  # fewlabel where a split too small to validate on leaves it the candidate
         why += "" if len(names) == 1 else "; no validation documents to compare on"
     log(f"recipe: model.recipe auto -> {chosen} ({why})")
-    return (dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, recipe=chosen)),
-            {"given": "auto", "chosen": chosen, "reason": why, "valid_scores": scores})
+    return (recipe.candidate(cfg, chosen),
+            {"given": "auto", "chosen": chosen, "reason": why, "valid_scores": scores}, tried.get(chosen))
 
 
 def _compress_saved(clf: Classifier, out: Path, data: Splits | Corpus, log) -> None:

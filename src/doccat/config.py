@@ -87,8 +87,9 @@ class DataConfig:
 class ModelConfig:
     """What the model is: the features of a document (group "features"), then the layers on them."""
     recipe: str = option("bag", "bag: the settings below (by default a linear SVM on TF-IDF n-grams); fewlabel: "
-                         "for a few dozen examples per class, a frozen sentence encoder's embeddings (model.encoder, "
-                         "unset: all-MiniLM-L6-v2, the 'encoder' extra) and a linear head alone (bag false); auto: "
+                         "for a few dozen examples per class, a sentence encoder (model.encoder, unset: "
+                         "all-MiniLM-L6-v2, the 'encoder' extra), tuned first on pairs of training documents "
+                         "(encoder_mode auto: contrastive), and a linear head on its embeddings alone (bag false); auto: "
                          "where the training split has at most 100 documents per class, both are trained and "
                          "fewlabel is kept unless the bag validates better by more than 2 standard errors; "
                          "else bag (README: Few labels)",

@@ -122,6 +122,16 @@ def candidates(documents: int, classes: int) -> tuple[list[str], str]:
     return ["bag", "fewlabel"], f"{documents:,} training documents, {per_class:,.0f} per class"
 
 
+def candidate(cfg: Config, name: str) -> Config:
+    """model.recipe auto's candidate `name`: `cfg` with that recipe; the bag without an encoder leaves the encoder's
+    settings at their defaults (they were given for fewlabel: not unused settings to warn about)."""
+    m = dataclasses.replace(cfg.model, recipe=name)
+    if name == "bag" and not m.encoder:
+        m = dataclasses.replace(m, **{f.name: getattr(ModelConfig(), f.name) for f in dataclasses.fields(ModelConfig)
+                                      if f.name.startswith("encoder_")})
+    return dataclasses.replace(cfg, model=m)
+
+
 def pick(scores: dict[str, float], why: str, documents: int) -> tuple[str, str]:
     """The recipe to keep from validation `scores` on `documents` validation documents: fewlabel, unless the bag
     scores better by more than AUTO_Z standard errors of the difference of two accuracies (a few dozen
