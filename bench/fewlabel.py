@@ -21,6 +21,8 @@ Systems, all in this process, one after the other on the same draw, each timed (
   doccat-bag       doccat.train's default recipe (the validation draw given as the validation file)
   doccat-enc-*     frozen all-MiniLM-L6-v2 embeddings + linear head (encoder=..., bag=False), head settings
   doccat-encbag-*  the encoder beside the n-gram bag (encoder=..., bag=True), head settings
+  doccat-fewlabel-C*, doccat-auto-frozen   the recipes with fewlabel's encoder frozen (its head at C)
+  doccat-fewlabel, doccat-auto             the recipes as they are: fewlabel's encoder tuned on pairs first
 SetFit's seconds: loading the model + Trainer + train() (doccat's train_seconds include loading its encoder
 too); doccat's: metrics_["train_seconds"] (recipe, featurizing, encoding train + valid through the embeddings
 cache at /tmp/fewlabel-cache, fitting). The cache makes a draw's texts cost one encoding for all encoder variants.
@@ -61,6 +63,9 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 JSON, MD = BENCH / "fewlabel.json", BENCH / "FEWLABEL.md"
+# a run of SetFit's default and doccat-fewlabel alone, one after the other on the same draws, on an otherwise idle
+# machine (`--systems setfit-default,doccat-fewlabel --json bench/fewlabel-timing.json`): their seconds side by side
+TIMING = BENCH / "fewlabel-timing.json"
 CORPORA = ["sst2", "ag_news", "trec", "masakhanews_sna"]
 NAMES = {"sst2": "SST-2", "ag_news": "AG News", "trec": "TREC", "masakhanews_sna": "MasakhaNEWS Shona (sna)"}
 SIZES = [8, 16, 32, 64]
@@ -422,8 +427,9 @@ def recipe_targets(report: dict, system: str, sizes: list[int]) -> list[str]:
             ratio = statistics.mean(mine[d]["train_seconds"] for d in both) / statistics.mean(
                 setfit[d]["train_seconds"] for d in both)
             ok = a >= f and (n > 16 or ratio <= 1 / 3)
+            verdict = "no target at this size" if n not in (8, 16, 64) else "MET" if ok else "MISSED"
             out.append(f"- {NAMES[c]} @{n} ({len(both)} draws): {a:.4f} vs SetFit {f:.4f} ({100 * (a - f):+.2f} "
-                       f"points), {ratio:.3f}x its seconds: {'MET' if ok else 'MISSED'}")
+                       f"points), {ratio:.3f}x its seconds: {verdict}")
     for c in ("sst2", "ag_news"):
         mine, bag = (summary(results(report, c, 8, s)) for s in (system, "doccat-bag"))
         if mine and bag:
@@ -485,6 +491,31 @@ def merged(report: dict, also: list[str]) -> dict:
     return out
 
 
+def timing_section() -> list[str]:
+    """SetFit's default and doccat-fewlabel timed side by side (TIMING), per draw: the training-time target's
+    evidence where the main runs shared the machine with other jobs."""
+    if not TIMING.exists():
+        return []
+    report = json.loads(TIMING.read_text())
+    runs = report.get("runs", [])
+    out = ["## Training seconds side by side (bench/fewlabel-timing.json)", "",
+           "setfit-default and doccat-fewlabel one after the other on each draw, nothing else running: "
+           + "; ".join(f"{r['date']} at {r['commit']}, load {r['load_average'][0]:.2f}" for r in runs) + ".", "",
+           "| corpus | per class | draw | SetFit acc | SetFit s | doccat-fewlabel acc | doccat-fewlabel s | ratio |",
+           "|---|---|---|---|---|---|---|---|"]
+    ratios = {}
+    for cell in sorted(report["cells"].values(), key=lambda x: (x["corpus"], x["size"], x["draw"])):
+        f, d = (results_of(cell, s) for s in ("setfit-default", "doccat-fewlabel"))
+        if f and d:
+            ratio = d["train_seconds"] / f["train_seconds"]
+            ratios.setdefault((cell["corpus"], cell["size"]), []).append(ratio)
+            out.append(f"| {NAMES[cell['corpus']]} | {cell['size']} | {cell['draw']} | {f['test']['accuracy']:.4f} | "
+                       f"{f['train_seconds']:.1f} | {d['test']['accuracy']:.4f} | {d['train_seconds']:.1f} | {ratio:.3f} |")
+    out += [""] + [f"- {NAMES[c]} @{n}: median ratio {statistics.median(r):.3f} over {len(r)} draws (target <= 0.333)"
+                   for (c, n), r in ratios.items()] + [""]
+    return out
+
+
 def render(report: dict, md: Path, also: list[str] = ()) -> None:
     report = merged(report, list(also))
     runs = sorted(report.get("runs", [{}]), key=lambda r: r.get("date", ""))
@@ -503,9 +534,11 @@ def render(report: dict, md: Path, also: list[str] = ()) -> None:
            f"{last.get('cpus')} CPUs ({last.get('usable_cpus')} usable), torch at {last.get('torch_threads')} threads (OMP_WAIT_POLICY {last.get('omp_wait_policy')}), "
            f"under `nice -n 19` on a machine shared with other jobs; "
            + ", ".join(f"{k} {v}" for k, v in last.get("versions", {}).items()) + f". {len(runs)} run(s) wrote "
-           "bench/fewlabel.json and bench/fewlabel-doccat.json (a second process: the doccat systems on draws 1-4, "
-           "02:50-03:11, beside the first's SetFit runs; the code of each run is the commit's plus the edits "
-           "committed after it): " + "; ".join(f"{r.get('date')} at {r.get('commit')}, load {r.get('load_average', [0])[0]:.2f}"
+           "bench/fewlabel.json, bench/fewlabel-doccat.json (a second process: the doccat systems on draws 1-4, "
+           "02:50-03:11, beside the first's SetFit runs), bench/fewlabel-recipe.json (doccat's recipes with the "
+           "frozen encoder) and bench/fewlabel-contrastive.json (doccat-fewlabel and doccat-auto with the contrastive "
+           "stage; the machine also ran the test suite, niced, during part of it); the code of each run is the "
+           "commit's plus the edits committed after it: " + "; ".join(f"{r.get('date')} at {r.get('commit')}, load {r.get('load_average', [0])[0]:.2f}"
                                                 for r in runs) + ".", "",
            "Regenerate: `PYTHONPATH=src .venv/bin/python bench/fewlabel.py` (re-running skips the cells done), "
            "`--render` rewrites this file from the json. The method is in bench/fewlabel.py's docstring: per draw d "
@@ -567,6 +600,7 @@ def render(report: dict, md: Path, also: list[str] = ()) -> None:
         if missing:
             out += ["SetFit runs not done (skipped as projected past the time caps, or not reached): "
                     + "; ".join(missing) + ".", ""]
+    out += timing_section()
     out += ["## Targets (issue 25), checked mechanically on the draws both sides have", "", *targets(report), ""]
     md.write_text("\n".join(out))
     say(f"wrote {md}")
